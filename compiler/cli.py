@@ -1,0 +1,221 @@
+"""The ``kc`` command: arguments, output and exit codes; the work happens in the passes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from kc.compiler import diagnostics as diag
+from kc.compiler import ir, output, passes, source
+
+EXIT_OK, EXIT_DIFFERENT, EXIT_INVALID, EXIT_CLUSTER, EXIT_TIMEOUT = 0, 1, 2, 3, 4
+EXIT_INTERNAL = 70
+
+EXAMPLES = {
+    "compile": """examples:
+  kc compile examples/shop/pipeline.spec -o out/          write bundles and kc/plan.json
+  kc compile shop.spec -o out/ --profile prod --instance shop-canary
+  kc compile shop.spec --set api.replicas=3               print the bundles as one YAML stream
+  kc compile shop.spec -o out/ --check                    exit 1 when out/ is stale""",
+    "validate": """examples:
+  kc validate shop.spec                  nothing printed and exit 0 when the spec is valid
+  kc validate shop.spec --format json    every diagnostic as JSON""",
+    "graph": """examples:
+  kc graph shop.spec                     a Mermaid flowchart of the stages and bundles
+  kc graph shop.spec --format dot | dot -Tsvg > shop.svg""",
+    "explain": """examples:
+  kc explain service                     parameters, defaults and objects of 'service'""",
+}
+
+
+class _Sources:
+    """File contents for diagnostics, read on first use."""
+
+    def __init__(self) -> None:
+        self.cache: dict[str, str | None] = {}
+
+    def get(self, path: str) -> str | None:
+        if path not in self.cache:
+            try:
+                with open(path, encoding="utf-8") as f:
+                    self.cache[path] = f.read()
+            except (OSError, UnicodeDecodeError):
+                self.cache[path] = None
+        return self.cache[path]
+
+
+def use_color(stream: object) -> bool:
+    """Colour only on a terminal, never with NO_COLOR (https://no-color.org) or TERM=dumb."""
+    isatty = getattr(stream, "isatty", lambda: False)
+    return bool(isatty()) and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def report(diagnostics: Sequence[diag.Diagnostic], fmt: str = "text") -> None:
+    if fmt == "json":
+        sys.stdout.write(diag.render_json(diagnostics))
+    elif diagnostics:
+        sys.stderr.write(diag.render_text(diagnostics, _Sources(), use_color(sys.stderr)))  # type: ignore[arg-type]
+
+
+def _options(args: argparse.Namespace) -> ir.Options:
+    profiles = tuple(p for group in (args.profile or []) for p in group.split(",") if p)
+    sets = []
+    for item in args.set or []:
+        target, _, value = item.partition("=")
+        sets.append((target, value))
+    return ir.Options(
+        profiles=profiles,
+        instance=args.instance,
+        sets=tuple(sets),
+        policy_file=args.policy,
+        ordering_annotations=args.ordering_annotations,
+        allow_outside=args.allow_outside,
+    )
+
+
+def build(args: argparse.Namespace) -> ir.Program:
+    """Load and compile the spec named on the command line."""
+    return passes.run(source.load_file(args.spec), _options(args))
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from kc.targets import kubernetes
+
+    program = build(args)
+    report(program.warnings)
+    if args.check:
+        if not args.output:
+            raise SystemExit("kc compile: --check needs -o DIR")
+        stale = output.stale(args.output, kubernetes.files(program))
+        for path in stale:
+            sys.stderr.write(f"{os.path.join(args.output, path)}: stale\n")
+        return EXIT_DIFFERENT if stale else EXIT_OK
+    if args.output:
+        output.write(args.output, kubernetes.files(program))
+    else:
+        sys.stdout.write(kubernetes.stream(program))
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    try:
+        program = build(args)
+    except diag.CompileError as exc:
+        report(exc.diagnostics, args.format)
+        return EXIT_INVALID
+    report(program.warnings, args.format)
+    return EXIT_OK
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    from kc.targets import graph
+
+    sys.stdout.write(graph.FORMATS[args.format](build(args)))
+    return EXIT_OK
+
+
+def cmd_patterns(args: argparse.Namespace) -> int:
+    from kc.compiler.patterns import explain, registry
+
+    for name, folder in sorted(registry.builtins().items()):
+        pattern = registry.load(folder)
+        if not pattern.manifest.internal:
+            sys.stdout.write(f"{name:<12} {explain.summary(pattern)}\n")
+    return EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from kc.compiler.patterns import explain, registry
+
+    known = registry.builtins()
+    folder = known.get(args.pattern)
+    if folder is None or registry.load(folder).manifest.internal:
+        hint = diag.did_you_mean(args.pattern, known)
+        sys.stderr.write(f"kc explain: unknown pattern '{args.pattern}'" + (f"; {hint}" if hint else "") + "\n")
+        return EXIT_INVALID
+    sys.stdout.write(explain.explain(registry.load(folder)))
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from kc.schemas import jsonschema
+
+    sys.stdout.write(json.dumps(jsonschema.spec_schema_dict(), indent=2) + "\n")
+    return EXIT_OK
+
+
+def _compile_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", help="the pipeline spec (YAML)")
+    p.add_argument("--profile", action="append", metavar="A,B", help="overlay these profiles, in order")
+    p.add_argument("--instance", metavar="NAME", help="compile an independent copy named NAME")
+    p.add_argument("--set", action="append", metavar="STAGE.FIELD=VALUE", help="override one stage field")
+    p.add_argument("--policy", metavar="FILE", help="an organisation policy the spec may only tighten")
+    p.add_argument("--ordering-annotations", choices=("argocd", "kapp"),
+                   help="also write the bundle order as Argo CD sync waves or kapp change groups")
+    p.add_argument("--allow-outside", action="store_true",
+                   help="let imports and files reach outside the spec's directory")
+
+
+def parser() -> argparse.ArgumentParser:
+    from importlib import metadata
+
+    top = argparse.ArgumentParser(
+        prog="kc",
+        description="Compile a pipeline spec into ordered Kubernetes bundles with a teardown plan.",
+        epilog="exit codes: 0 ok, 1 differences or stale output, 2 invalid spec, 3 cluster error, "
+               "4 gate timed out. Run 'kc COMMAND --help' for a command's options and examples.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    top.add_argument("--version", action="version", version=f"kc {metadata.version('kc')}")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_text, description=help_text, epilog=EXAMPLES.get(name),
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    p = command("compile", "compile a spec into bundle files, or a YAML stream on stdout")
+    _compile_flags(p)
+    p.add_argument("-o", "--output", metavar="DIR", help="write bundles and kc/plan.json into DIR")
+    p.add_argument("--check", action="store_true", help="compare with DIR instead; exit 1 if stale")
+    p.set_defaults(func=cmd_compile)
+
+    p = command("validate", "report every diagnostic; write nothing")
+    _compile_flags(p)
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_validate)
+
+    p = command("graph", "print the stage graph and its bundles")
+    _compile_flags(p)
+    p.add_argument("--format", choices=("mermaid", "dot"), default="mermaid")
+    p.set_defaults(func=cmd_graph)
+
+    command("patterns", "list the built-in patterns").set_defaults(func=cmd_patterns)
+    p = command("explain", "show a pattern's parameters, defaults and objects")
+    p.add_argument("pattern")
+    p.set_defaults(func=cmd_explain)
+    command("schema", "print the spec's JSON Schema (for editors)").set_defaults(func=cmd_schema)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except diag.CompileError as exc:
+        report(exc.diagnostics, getattr(args, "format", "text") if args.command == "validate" else "text")
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # a bug in kc: say so in one line, never a traceback
+        sys.stderr.write(f"kc: internal error: {type(exc).__name__}: {exc}\n"
+                         "kc: please report this with the spec that caused it\n")
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""Diagnostics: an error is data (code, position, message, hint), rendered like a compiler's."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+# Stable codes: tests and scripts match these, never the wording.
+CODES: dict[str, str] = {
+    "KC001": "unreadable-file",
+    "KC002": "invalid-utf8",
+    "KC003": "empty-spec",
+    "KC004": "yaml-syntax",
+    "KC005": "tab-indent",
+    "KC006": "duplicate-key",
+    "KC007": "document-too-large",
+    "KC101": "unknown-field",
+    "KC102": "wrong-type",
+    "KC103": "out-of-range",
+    "KC104": "missing-field",
+    "KC105": "invalid-name",
+    "KC106": "invalid-value",
+    "KC107": "invalid-schedule",
+    "KC108": "invalid-image",
+    "KC201": "unknown-pattern",
+    "KC202": "unknown-dependency",
+    "KC203": "self-dependency",
+    "KC204": "dependency-cycle",
+    "KC205": "unknown-profile",
+    "KC206": "invalid-set",
+    "KC207": "import-outside",
+    "KC208": "import-not-found",
+    "KC209": "duplicate-object",
+    "KC210": "unknown-stage",
+    "KC301": "unknown-reference",
+    "KC302": "unknown-reference-field",
+    "KC401": "policy-max-replicas",
+    "KC402": "policy-max-parallelism",
+    "KC403": "policy-image-tag",
+    "KC404": "policy-privileged",
+    "KC405": "policy-host-path",
+    "KC406": "policy-require-health",
+    "KC407": "policy-loosened",
+    "KC501": "pattern-invalid",
+    "KC502": "template-error",
+    "KC601": "output-not-owned",
+    "KC602": "output-stale",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Pos:
+    """A position in a source file; line and column count from 1 (0 means unknown)."""
+
+    file: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        if not self.line:
+            return self.file
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    code: str
+    pos: Pos
+    message: str
+    hint: str = ""
+    severity: Severity = "error"
+
+    @property
+    def name(self) -> str:
+        return CODES[self.code]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "severity": self.severity,
+            "code": self.code,
+            "name": self.name,
+            "file": self.pos.file,
+            "line": self.pos.line,
+            "column": self.pos.col,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+class CompileError(Exception):
+    """Raised at a pass boundary when a pass found errors; carries all of them."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
+        self.diagnostics = tuple(diagnostics)
+        super().__init__("; ".join(f"{d.pos}: {d.message}" for d in self.diagnostics))
+
+
+def error(code: str, pos: Pos, message: str, hint: str = "") -> Diagnostic:
+    return Diagnostic(code, pos, message, hint, "error")
+
+
+def warning(code: str, pos: Pos, message: str, hint: str = "") -> Diagnostic:
+    return Diagnostic(code, pos, message, hint, "warning")
+
+
+def raise_if_errors(diagnostics: Iterable[Diagnostic]) -> None:
+    errors = [d for d in diagnostics if d.severity == "error"]
+    if errors:
+        raise CompileError(errors)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """A "did you mean" hint for a misspelt name, or "" when nothing is close."""
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else ""
+
+
+def sort_key(d: Diagnostic) -> tuple[str, int, int, str]:
+    return (d.pos.file, d.pos.line, d.pos.col, d.code)
+
+
+def render_text(
+    diagnostics: Iterable[Diagnostic], sources: Mapping[str, str], color: bool = False
+) -> str:
+    """file:line:col: severity: message [code], then the source line and a caret."""
+    out: list[str] = []
+    for d in sorted(diagnostics, key=sort_key):
+        label = d.severity
+        if color:
+            label = ("\033[1;31m" if d.severity == "error" else "\033[1;35m") + label + "\033[0m"
+        out.append(f"{d.pos}: {label}: {d.message} [{d.code}]")
+        text = sources.get(d.pos.file)
+        if text is not None and d.pos.line:
+            lines = text.splitlines()
+            if d.pos.line <= len(lines):
+                line = lines[d.pos.line - 1].replace("\t", " ")
+                gutter = f"{d.pos.line:>5} | "
+                out.append(gutter + line)
+                out.append(" " * (len(gutter) - 2) + "| " + " " * max(d.pos.col - 1, 0) + "^")
+        if d.hint:
+            out.append(f"      = hint: {d.hint}")
+    return "\n".join(out) + ("\n" if out else "")
+
+
+def render_json(diagnostics: Iterable[Diagnostic]) -> str:
+    items = [d.as_dict() for d in sorted(diagnostics, key=sort_key)]
+    return json.dumps({"diagnostics": items}, indent=2) + "\n"

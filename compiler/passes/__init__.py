@@ -1,0 +1,48 @@
+"""The passes, in the order they run. Each takes a Program and returns a new one; a pass that
+finds errors raises them all together at its end."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kc.compiler import ir, source
+from kc.compiler.passes import (
+    annotate,
+    defaults,
+    labels,
+    naming,
+    ordering,
+    parse,
+    patterns,
+    policy,
+    profiles,
+    references,
+    security,
+    validate,
+)
+
+Pass = Callable[[ir.Program], ir.Program]
+
+# Front end (parse, validate) around profiles; then the factoring passes of SPEC §7 in order.
+PASSES: tuple[Pass, ...] = (
+    parse.parse,
+    profiles.profiles,
+    validate.validate,
+    defaults.defaults,
+    patterns.patterns,
+    naming.naming,
+    labels.labels,
+    security.security,
+    references.references,
+    policy.policy,
+    ordering.ordering,
+    annotate.annotate,
+)
+
+
+def run(doc: source.Document, options: ir.Options = ir.Options()) -> ir.Program:
+    """Compile a loaded spec; raises CompileError with every error of the first failing pass."""
+    program = ir.Program(doc=doc, options=options)
+    for step in PASSES:
+        program = step(program)
+    return program

@@ -1,0 +1,60 @@
+"""annotations: each object's source line, bundle and the plan's revision; with
+``--ordering-annotations`` also Argo CD sync waves or kapp change groups."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any
+
+from kc.compiler import ir, names
+
+SOURCE = "kc.dev/source"
+BUNDLE = "kc.dev/bundle"
+REVISION = "kc.dev/revision"
+
+
+def revision(bundles: tuple[ir.Bundle, ...]) -> str:
+    """A digest of everything the plan applies, and in what order."""
+    content = [
+        [b.index, [s.gate.kind for s in b.steps], [o.manifest for o in b.objects]] for b in bundles
+    ]
+    return names.digest(json.dumps(content, sort_keys=True, separators=(",", ":")), 12)
+
+
+def _ordering(kind: str | None, index: int) -> dict[str, str]:
+    if kind == "argocd":
+        return {"argocd.argoproj.io/sync-wave": str(index)}
+    if kind == "kapp":
+        out = {"kapp.k14s.io/change-group": f"kc.dev/bundle-{index:02d}"}
+        if index:
+            out["kapp.k14s.io/change-rule"] = f"upsert after upserting kc.dev/bundle-{index - 1:02d}"
+        return out
+    return {}
+
+
+def _source(program: ir.Program, obj: ir.Object) -> str:
+    # Relative to the spec's folder, so the output is the same wherever the spec is compiled from.
+    root = os.path.dirname(os.path.abspath(program.doc.file))
+    path = os.path.relpath(os.path.abspath(obj.pos.file), root) if obj.pos.line else obj.pos.file
+    return f"{path}:{obj.pos.line}"
+
+
+def annotate(program: ir.Program) -> ir.Program:
+    rev = revision(program.bundles)
+    bundles = []
+    for bundle in program.bundles:
+        extra = {BUNDLE: str(bundle.index), REVISION: rev,
+                 **_ordering(program.options.ordering_annotations, bundle.index)}
+        steps = []
+        for step in bundle.steps:
+            objects = []
+            for obj in step.objects:
+                meta: dict[str, Any] = dict(obj.manifest["metadata"])
+                meta["annotations"] = {**(meta.get("annotations") or {}), SOURCE: _source(program, obj), **extra}
+                objects.append(dataclasses.replace(obj, manifest={**obj.manifest, "metadata": meta}))
+            steps.append(dataclasses.replace(step, objects=tuple(objects)))
+        bundles.append(dataclasses.replace(bundle, steps=tuple(steps)))
+    steps_out = tuple(s for b in bundles for s in b.steps)
+    return dataclasses.replace(program, bundles=tuple(bundles), steps=steps_out, revision=rev)

@@ -1,0 +1,56 @@
+"""defaults: the spec's ``defaults`` block onto every stage that does not say otherwise.
+
+Explicit beats default: a stage's own value wins; for maps (env, labels, annotations) key by key.
+Container fields go only to patterns that run a container; ``health`` only to long-running ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from kc.compiler import ir
+from kc.compiler.patterns import registry
+
+_CONTAINER = ("registry", "pull-policy")
+_MAPS_ALL = ("labels", "annotations")
+_LONG_RUNNING = ("Deployment", "StatefulSet")
+
+
+def defaults(program: ir.Program) -> ir.Program:
+    assert program.spec is not None
+    given = program.spec.defaults.model_dump(by_alias=True, exclude_none=True)
+    doc = program.doc
+    stages: dict[str, dict[str, Any]] = {}
+    for name, raw in program.raw_stages.items():
+        stage = dict(raw)
+        folder = program.patterns.get(str(stage.get("pattern")))
+        if folder is None:
+            stages[name] = stage  # the patterns pass reports the unknown pattern
+            continue
+        manifest = registry.load(folder).manifest
+        keys: list[str] = list(_MAPS_ALL)
+        if manifest.container:
+            keys += ["env", *_CONTAINER]
+            if "size" not in stage and "resources" not in stage:
+                keys += ["size", "resources"]
+            if manifest.main in _LONG_RUNNING:
+                keys.append("health")
+        for key in keys:
+            if key not in given or (key in ("env", *_MAPS_ALL) and not given[key]):
+                continue
+            path = ("stages", name, key)
+            if isinstance(given[key], dict):
+                mine = stage.get(key) or {}
+                merged = {**given[key], **mine} if isinstance(mine, dict) else mine
+                for sub in given[key]:
+                    if not isinstance(mine, dict) or sub not in mine:
+                        for table in (doc.values, doc.keys):
+                            if ("defaults", key, sub) in table:
+                                table[(*path, sub)] = table[("defaults", key, sub)]
+                stage[key] = merged
+            elif key not in stage:
+                stage[key] = given[key]
+                doc.values[path] = doc.keys[path] = doc.pos(("defaults", key), key=True)
+        stages[name] = stage
+    return dataclasses.replace(program, raw_stages=stages)

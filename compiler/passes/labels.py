@@ -1,0 +1,83 @@
+"""labels: the recommended ``app.kubernetes.io`` labels and kc's own on every object, its pod
+templates and its claim templates; selectors stay on the stable name+instance pair.
+https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from kc.compiler import ir, pods
+
+PIPELINE = "kc.dev/pipeline"
+STAGE = "kc.dev/stage"
+MANAGED_BY = "app.kubernetes.io/managed-by"
+INSTANCE = "app.kubernetes.io/instance"
+
+
+def ownership(instance: str) -> dict[str, str]:
+    """The labels that mark an object as this pipeline instance's: what diff and teardown select."""
+    return {MANAGED_BY: "kc", INSTANCE: instance}
+
+
+def stage_labels(program: ir.Program, stage: ir.Stage | None) -> dict[str, str]:
+    assert program.spec is not None
+    labels = {
+        "app.kubernetes.io/name": stage.name if stage else program.instance,
+        INSTANCE: program.instance,
+        "app.kubernetes.io/component": stage.pattern if stage else "workspace",
+        "app.kubernetes.io/part-of": program.spec.pipeline,
+        MANAGED_BY: "kc",
+        PIPELINE: program.spec.pipeline,
+        STAGE: stage.name if stage else "workspace",
+    }
+    # User labels first: kc's own keys are what ownership rests on, so they win.
+    return {**program.spec.workspace.labels, **(stage.params.get("labels", {}) if stage else {}), **labels}
+
+
+def _labelled(meta: dict[str, Any] | None, labels: dict[str, str], annotations: dict[str, str]) -> dict[str, Any]:
+    out = dict(meta or {})
+    out["labels"] = {**(out.get("labels") or {}), **labels}
+    if annotations:
+        out["annotations"] = {**annotations, **(out.get("annotations") or {})}
+    return out
+
+
+def _label_object(manifest: dict[str, Any], labels: dict[str, str], annotations: dict[str, str]) -> dict[str, Any]:
+    out = dict(manifest)
+    out["metadata"] = _labelled(manifest["metadata"], labels, annotations)
+    spec = out.get("spec")
+    if not isinstance(spec, dict):
+        return out
+    spec = out["spec"] = dict(spec)
+    if manifest["kind"] == "CronJob" and "jobTemplate" in spec:
+        job_template = spec["jobTemplate"] = dict(spec["jobTemplate"])
+        job_template["metadata"] = _labelled(job_template.get("metadata"), labels, {})
+        job_spec = job_template["spec"] = dict(job_template["spec"])
+        job_spec["template"] = dict(job_spec["template"])
+        job_spec["template"]["metadata"] = _labelled(job_spec["template"].get("metadata"), labels, {})
+    elif manifest["kind"] in pods.WORKLOADS and "template" in spec:
+        spec["template"] = dict(spec["template"])
+        spec["template"]["metadata"] = _labelled(spec["template"].get("metadata"), labels, {})
+    if "volumeClaimTemplates" in spec:
+        spec["volumeClaimTemplates"] = [
+            {**claim, "metadata": _labelled(claim.get("metadata"), labels, {})}
+            for claim in spec["volumeClaimTemplates"]
+        ]
+    return out
+
+
+def labels(program: ir.Program) -> ir.Program:
+    assert program.spec is not None
+    stages = {s.name: s for s in program.stages}
+    steps = []
+    for step in program.steps:
+        stage = stages.get(step.stage)
+        common = stage_labels(program, stage)
+        annotations = {**program.spec.workspace.annotations, **(stage.params.get("annotations", {}) if stage else {})}
+        objects = tuple(
+            dataclasses.replace(o, manifest=_label_object(o.manifest, common, annotations))
+            for o in step.objects
+        )
+        steps.append(dataclasses.replace(step, objects=objects))
+    return dataclasses.replace(program, steps=tuple(steps))

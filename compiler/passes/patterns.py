@@ -1,0 +1,199 @@
+"""patterns: validate each stage against its pattern's parameters and expand it into steps.
+
+The workspace (bundle 0) is expanded here too, from the internal ``workspace`` pattern.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import os
+from typing import Any
+
+import pydantic
+from kc.compiler import diagnostics as diag
+from kc.compiler import ir, merge, names, validation
+from kc.compiler.diagnostics import Pos
+from kc.compiler.patterns import container, registry, render
+from kc.schemas import types as t
+
+WORKSPACE = "workspace"
+
+
+def _selector(stage: str, instance: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": stage, "app.kubernetes.io/instance": instance}
+
+
+def _read_files(program: ir.Program, stage: str, key: str, globs: list[str]) -> tuple[dict[str, str], list[diag.Diagnostic]]:
+    """``files`` parameters: globs relative to the spec, never leaving its directory tree."""
+    root = os.path.realpath(os.path.dirname(os.path.abspath(program.doc.file)))
+    out: dict[str, str] = {}
+    errors = []
+    for index, pattern in enumerate(globs):
+        pos = program.doc.pos(("stages", stage, key, index))
+        matches = sorted(glob.glob(os.path.join(root, pattern), recursive=True))
+        if not matches:
+            errors.append(diag.error("KC208", pos, f"no file matches '{pattern}'"))
+        for path in matches:
+            real = os.path.realpath(path)
+            if not program.options.allow_outside and os.path.commonpath([root, real]) != root:
+                errors.append(diag.error("KC207", pos, f"'{pattern}' reaches outside the spec's directory"))
+                continue
+            try:
+                with open(real, encoding="utf-8") as f:
+                    out[os.path.basename(path)] = f.read()
+            except (OSError, UnicodeDecodeError) as exc:
+                errors.append(diag.error("KC001", pos, f"cannot read {path}: {exc}"))
+    return out, errors
+
+
+def _deps(program: ir.Program, name: str, after: str | list[str], enabled: set[str]) -> tuple[list[ir.Dep], list[diag.Diagnostic]]:
+    items = [after] if isinstance(after, str) else after
+    deps, errors = [], []
+    for index, target in enumerate(items):
+        path = ("stages", name, "after") + (() if isinstance(after, str) else (index,))
+        pos = program.doc.pos(path)
+        if target == name:
+            errors.append(diag.error("KC203", pos, f"stage '{name}' cannot come after itself"))
+        elif target not in program.raw_stages:
+            errors.append(diag.error("KC202", pos, f"stage '{name}' comes after unknown stage '{target}'",
+                                     diag.did_you_mean(target, program.raw_stages)))
+        elif target in enabled:  # a dependency on a disabled stage is dropped with it
+            deps.append(ir.Dep(target, pos, "after"))
+    return deps, errors
+
+
+def _context(program: ir.Program, stage: str, params: dict[str, Any], pattern: registry.Pattern) -> dict[str, Any]:
+    instance = program.instance
+    patterns_of = {n: str(s.get("pattern")) for n, s in program.raw_stages.items()}
+    config_stages = {n for n, p in patterns_of.items() if p == "config"}
+    ctx: dict[str, Any] = {
+        "name": names.object_name(instance, stage),
+        "child": lambda suffix: names.object_name(instance, stage, str(suffix)),
+        "stage": stage,
+        "instance": instance,
+        "namespace": program.namespace,
+        "pipeline": program.spec.pipeline if program.spec else instance,
+        "selector": _selector(stage, instance),
+        "service_account": names.object_name(instance, ""),
+        "p": params,
+    }
+    if pattern.manifest.container:
+        long_running = pattern.manifest.main in ("Deployment", "StatefulSet")
+        ctx["container"] = container.container(stage, params, config_stages, long_running)
+        ctx["volumes"] = container.volumes(params, patterns_of)
+        ctx["ports"] = container.ports(params)
+    return ctx
+
+
+def _snake(value: Any) -> Any:
+    """Template-side parameters: ``storage-class`` reads as ``p.storage_class``."""
+    if isinstance(value, dict):
+        return {str(k).replace("-", "_") if isinstance(k, str) else k: _snake(v) for k, v in value.items()}
+    return value
+
+
+def _template_params(model: pydantic.BaseModel) -> dict[str, Any]:
+    out = model.model_dump(by_alias=True, exclude={"pattern", "after", "enabled", "labels", "annotations", "patch"})
+    top = {k.replace("-", "_"): v for k, v in out.items()}
+    return {k: (_snake(v) if k not in ("env", "mounts", "data", "ports", "files") else v) for k, v in top.items()}
+
+
+def _steps(program: ir.Program, stage: str, pattern: registry.Pattern, ctx: dict[str, Any], pos: Pos,
+           deps: tuple[ir.Dep, ...], patch: dict[str, Any]) -> tuple[list[ir.Step], list[diag.Diagnostic]]:
+    steps: list[ir.Step] = []
+    errors: list[diag.Diagnostic] = []
+    kinds_seen: set[str] = set()
+    for index, (decl, manifests) in enumerate(render.render(pattern, ctx)):
+        step_id = stage if index == 0 else f"{stage}-{decl.decl.name}"
+        objects = []
+        for manifest in manifests:
+            kind = manifest["kind"]
+            kinds_seen.add(kind)
+            if kind in patch:
+                manifest = merge.patch(manifest, patch[kind])
+            objects.append(ir.Object(manifest, stage, step_id, pos))
+        step_deps = deps if index == 0 else (ir.Dep(steps[-1].id, pos, "previous step"),)
+        steps.append(ir.Step(step_id, stage, ir.Gate(decl.decl.gate), tuple(objects), step_deps))
+    for kind in patch:
+        if kind not in kinds_seen:
+            errors.append(diag.error(
+                "KC101", program.doc.pos(("stages", stage, "patch", kind), key=True),
+                f"patch for kind '{kind}', which stage '{stage}' does not produce",
+                diag.did_you_mean(kind, kinds_seen) or f"it produces: {', '.join(sorted(kinds_seen))}",
+            ))
+    return steps, errors
+
+
+def _workspace(program: ir.Program) -> ir.Step:
+    assert program.spec is not None
+    ws = program.spec.workspace
+    pattern = registry.load(os.path.join(registry.LIBRARY, WORKSPACE))
+    limits = None
+    if isinstance(ws.limits, str):
+        requests, lim = t.SIZES[ws.limits]
+        limits = {"requests": requests, "limits": lim}
+    elif ws.limits is not None:
+        limits = {"requests": ws.limits.model_dump(), "limits": ws.limits.model_dump()}
+    ctx = {
+        "name": names.object_name(program.instance, ""),
+        "child": lambda suffix: names.object_name(program.instance, "", str(suffix)),
+        "instance": program.instance,
+        "namespace": program.namespace,
+        "description": program.spec.description,
+        "workspace": _snake(ws.model_dump(by_alias=True)),
+        "limits": limits,
+        "service_account": names.object_name(program.instance, ""),
+        "pipeline_selector": {"app.kubernetes.io/instance": program.instance, "app.kubernetes.io/managed-by": "kc"},
+    }
+    pos = program.doc.pos(("workspace",), key=True) if "workspace" in program.doc.data else program.doc.pos(("pipeline",))
+    ((_, manifests),) = render.render(pattern, ctx)
+    return ir.Step(WORKSPACE, "", ir.Gate("none"), tuple(ir.Object(m, "", WORKSPACE, pos) for m in manifests))
+
+
+def patterns(program: ir.Program) -> ir.Program:
+    assert program.spec is not None
+    errors: list[diag.Diagnostic] = []
+    enabled = {n for n, s in program.raw_stages.items() if s.get("enabled", True) is not False}
+    stages: list[ir.Stage] = []
+    steps: list[ir.Step] = [_workspace(program)]
+    previous: str | None = None
+    for name, raw in program.raw_stages.items():
+        path = ("stages", name)
+        pos = program.doc.pos(path, key=True)
+        pattern_name = raw.get("pattern")
+        folder = program.patterns.get(str(pattern_name))
+        if folder is None or registry.load(folder).manifest.internal:
+            where = program.doc.pos((*path, "pattern")) if "pattern" in raw else pos
+            msg = f"stage '{name}' has no pattern" if pattern_name is None else f"unknown pattern '{pattern_name}'"
+            public = [p for p in program.patterns if p != WORKSPACE]
+            errors.append(diag.error("KC201", where, msg, diag.did_you_mean(str(pattern_name), public)
+                                     or f"known patterns: {', '.join(sorted(public))}"))
+            continue
+        pattern = registry.load(folder)
+        try:
+            model = pattern.model.model_validate(raw)
+        except pydantic.ValidationError as exc:
+            errors.extend(validation.diagnostics(exc, program.doc, path, pattern.model, f" in stage '{name}'"))
+            continue
+        if name not in enabled:
+            continue
+        deps, dep_errors = _deps(program, name, model.after, enabled)  # type: ignore[attr-defined]
+        errors.extend(dep_errors)
+        if program.spec.flow == "sequential" and previous is not None:
+            deps.append(ir.Dep(previous, pos, "flow: sequential"))
+        previous = name
+        params = _template_params(model)
+        for key, decl in pattern.manifest.parameters.items():
+            if decl.get("type") == "files":
+                params[key.replace("-", "_")], file_errors = _read_files(program, name, key, params[key.replace("-", "_")] or [])
+                errors.extend(file_errors)
+        if errors:
+            continue
+        ctx = _context(program, name, params, pattern)
+        new_steps, step_errors = _steps(program, name, pattern, ctx, pos, tuple(deps), model.patch)  # type: ignore[attr-defined]
+        errors.extend(step_errors)
+        steps.extend(new_steps)
+        stages.append(ir.Stage(name, pattern.name, model.model_dump(by_alias=True, exclude_none=True), pos, tuple(deps)))
+    diag.raise_if_errors(errors)
+    return dataclasses.replace(program, stages=tuple(stages), steps=tuple(steps))

@@ -1,0 +1,107 @@
+"""policy: the guard-rails of SPEC §8, checked on the objects as they will be applied (after
+patches), each violation an error at the spec line that caused it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from kc.compiler import diagnostics as diag
+from kc.compiler import ir, pods
+from kc.compiler.diagnostics import Pos
+from kc.schemas import spec as spec_schema
+
+_LONG_RUNNING = ("Deployment", "StatefulSet")
+
+
+class _Blame:
+    """Where to point for a value: the patch that set it, the stage field, or the stage."""
+
+    def __init__(self, program: ir.Program, stage: str) -> None:
+        self.program = program
+        self.stage = stage
+        raw = program.raw_stages.get(stage, {}) if stage else {}
+        self.patch: dict[str, Any] = raw.get("patch") or {}
+
+    def __call__(self, kind: str, needle: str, *param: str | int) -> Pos:
+        doc = self.program.doc
+        if kind in self.patch and f'"{needle}"' in json.dumps(self.patch[kind]):
+            return doc.pos(("stages", self.stage, "patch", kind), key=True)
+        if not self.stage:
+            return doc.pos(("workspace",))
+        path = ("stages", self.stage, *param)
+        return doc.pos(path) if path in doc.values else doc.pos(("stages", self.stage), key=True)
+
+
+def _image_ok(image: str) -> bool:
+    if "@sha256:" in image:
+        return True
+    last = image.rsplit("/", 1)[-1]
+    return ":" in last and last.rsplit(":", 1)[1] != "latest"
+
+
+def _check_pod(obj: ir.Object, spec: dict[str, Any], policy: spec_schema.Policy, blame: _Blame) -> Iterator[diag.Diagnostic]:
+    kind = obj.kind
+    for c in pods.containers(spec):
+        image = str(c.get("image", ""))
+        if not policy.allow_latest_tag and not _image_ok(image):
+            yield diag.error("KC403", blame(kind, "image", "image"),
+                             f"image '{image}' has no pinned tag (policy allow-latest-tag is false)",
+                             "give a version tag such as ':1.4.2', or a digest")
+        ctx = c.get("securityContext") or {}
+        if not policy.allow_privileged:
+            if ctx.get("privileged") or ctx.get("allowPrivilegeEscalation"):
+                yield diag.error("KC404", blame(kind, "privileged" if ctx.get("privileged") else "allowPrivilegeEscalation"),
+                                 f"container '{c.get('name')}' in {kind} '{obj.name}' may gain privileges "
+                                 "(policy allow-privileged is false)")
+            elif (ctx.get("capabilities") or {}).get("add"):
+                yield diag.error("KC404", blame(kind, "add"),
+                                 f"container '{c.get('name')}' adds capabilities (policy allow-privileged is false)")
+    if not policy.allow_privileged:
+        for key in ("hostNetwork", "hostPID", "hostIPC"):
+            if spec.get(key):
+                yield diag.error("KC404", blame(kind, key), f"{kind} '{obj.name}' sets {key} (policy allow-privileged is false)")
+    if not policy.allow_host_paths:
+        for volume in spec.get("volumes") or []:
+            if "hostPath" in volume:
+                yield diag.error("KC405", blame(kind, "hostPath"),
+                                 f"volume '{volume.get('name')}' of {kind} '{obj.name}' is a host path "
+                                 "(policy allow-host-paths is false)")
+
+
+def _check(obj: ir.Object, policy: spec_schema.Policy, blame: _Blame) -> Iterator[diag.Diagnostic]:
+    kind, spec = obj.kind, obj.manifest.get("spec") or {}
+    replicas = spec.get("maxReplicas") if kind == "HorizontalPodAutoscaler" else (
+        spec.get("replicas") if kind in _LONG_RUNNING else None)
+    if isinstance(replicas, int) and replicas > policy.max_replicas:
+        where = ("autoscale", "max") if kind == "HorizontalPodAutoscaler" else ("replicas",)
+        yield diag.error("KC401", blame(kind, "maxReplicas" if where[0] == "autoscale" else "replicas", *where),
+                         f"{kind} '{obj.name}' asks for {replicas} replicas; policy max-replicas is {policy.max_replicas}")
+    job = spec.get("jobTemplate", {}).get("spec", {}) if kind == "CronJob" else spec if kind == "Job" else {}
+    parallelism = job.get("parallelism")
+    if isinstance(parallelism, int) and parallelism > policy.max_parallelism:
+        yield diag.error("KC402", blame(kind, "parallelism", "parallelism"),
+                         f"{kind} '{obj.name}' runs {parallelism} pods at once; policy max-parallelism is {policy.max_parallelism}")
+    for pod_spec in pods.specs(obj.manifest):
+        yield from _check_pod(obj, pod_spec, policy, blame)
+
+
+def policy(program: ir.Program) -> ir.Program:
+    rules = program.policy
+    assert rules is not None
+    errors: list[diag.Diagnostic] = []
+    blames: dict[str, _Blame] = {}
+    for obj in program.objects:
+        blame = blames.setdefault(obj.stage, _Blame(program, obj.stage))
+        errors.extend(_check(obj, rules, blame))
+    if rules.require_health:
+        kinds: dict[str, set[str]] = {}
+        for obj in program.objects:
+            kinds.setdefault(obj.stage, set()).add(obj.kind)
+        for stage in program.stages:
+            if kinds.get(stage.name, set()) & set(_LONG_RUNNING) and not stage.params.get("health") and "image" in stage.params:
+                errors.append(diag.error("KC406", stage.pos, f"stage '{stage.name}' has no 'health' path "
+                                         "(policy require-health is true)"))
+    diag.raise_if_errors(errors)
+    return program

@@ -1,0 +1,93 @@
+"""security: every pod secure by default, following the Pod Security Standards' "restricted"
+profile (https://kubernetes.io/docs/concepts/security/pod-security-standards/).
+
+Values are filled in only where absent, so a stage can relax one with ``patch``; the policy pass
+then decides whether the relaxation is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from typing import Any
+
+from kc.compiler import ir, pods
+from kc.compiler.patterns import container
+
+# A high UID/GID keeps a container's user from colliding with a user on the host.
+UID = 10001
+
+POD = {
+    "runAsNonRoot": True,
+    "runAsUser": UID,
+    "runAsGroup": UID,
+    "fsGroup": UID,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+CONTAINER = {
+    "allowPrivilegeEscalation": False,
+    "privileged": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+TMP = "tmp"
+
+
+def _fill(target: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    out = dict(target)
+    for key, value in defaults.items():
+        if key not in out:
+            out[key] = copy.deepcopy(value)
+        elif isinstance(value, dict) and isinstance(out[key], dict):
+            out[key] = _fill(out[key], value)
+    return out
+
+
+def _secure_container(c: dict[str, Any]) -> dict[str, Any]:
+    out = dict(c)
+    out["securityContext"] = _fill(c.get("securityContext") or {}, CONTAINER)
+    if "resources" not in out or not out["resources"].get("limits"):
+        out["resources"] = _fill(out.get("resources") or {}, container.resources({}))
+    # A read-only root filesystem still needs a writable /tmp for most programs.
+    mounts = list(out.get("volumeMounts") or [])
+    if not any(m.get("mountPath") == "/tmp" for m in mounts):
+        mounts.append({"name": TMP, "mountPath": "/tmp"})
+    out["volumeMounts"] = mounts
+    return out
+
+
+def _secure_pod(spec: dict[str, Any]) -> dict[str, Any]:
+    out = dict(spec)
+    out["securityContext"] = _fill(spec.get("securityContext") or {}, POD)
+    out.setdefault("automountServiceAccountToken", False)
+    for key in ("initContainers", "containers"):
+        if key in out:
+            out[key] = [_secure_container(c) for c in out[key]]
+    volumes = list(out.get("volumes") or [])
+    uses_tmp = any(m.get("name") == TMP for c in pods.containers(out) for m in c.get("volumeMounts", []))
+    if uses_tmp and not any(v.get("name") == TMP for v in volumes):
+        volumes.append({"name": TMP, "emptyDir": {"sizeLimit": "256Mi"}})
+    if volumes:
+        out["volumes"] = volumes
+    return out
+
+
+def _secure(manifest: dict[str, Any]) -> dict[str, Any]:
+    if not any(True for _ in pods.specs(manifest)):
+        return manifest
+    out = copy.deepcopy(manifest)
+    for template in pods.templates(out):
+        template["spec"] = _secure_pod(template["spec"])
+    return out
+
+
+def security(program: ir.Program) -> ir.Program:
+    steps = tuple(
+        dataclasses.replace(step, objects=tuple(
+            dataclasses.replace(o, manifest=_secure(o.manifest)) for o in step.objects
+        ))
+        for step in program.steps
+    )
+    return dataclasses.replace(program, steps=steps)

@@ -1,0 +1,101 @@
+"""validate: the top level against the spec's schema, the organisation's policy, and imports."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import pydantic
+from kc.compiler import diagnostics as diag
+from kc.compiler import ir, source, validation
+from kc.compiler.diagnostics import Pos
+from kc.compiler.patterns import registry
+from kc.schemas import spec as spec_schema
+
+# For each policy key: is the spec's value at least as strict as the organisation's?
+_TIGHTER = {
+    "max_replicas": lambda spec, org: spec <= org,
+    "max_parallelism": lambda spec, org: spec <= org,
+    "allow_latest_tag": lambda spec, org: org or not spec,
+    "allow_privileged": lambda spec, org: org or not spec,
+    "allow_host_paths": lambda spec, org: org or not spec,
+    "require_health": lambda spec, org: spec or not org,
+    "data": lambda spec, org: spec == org or org == "delete",
+}
+
+
+def _org_policy(path: str) -> tuple[spec_schema.Policy, source.Document]:
+    doc = source.load_file(path)
+    data = doc.data.get("policy", doc.data) if isinstance(doc.data, dict) else doc.data
+    base = ("policy",) if isinstance(doc.data, dict) and "policy" in doc.data else ()
+    try:
+        return spec_schema.Policy.model_validate(data), doc
+    except pydantic.ValidationError as exc:
+        raise diag.CompileError(
+            validation.diagnostics(exc, doc, base, spec_schema.Policy, " in the policy file")
+        ) from None
+
+
+def _effective_policy(
+    spec: spec_schema.Spec, org_path: str | None, doc: source.Document
+) -> tuple[spec_schema.Policy, list[diag.Diagnostic]]:
+    if org_path is None:
+        return spec.policy, []
+    org, org_doc = _org_policy(org_path)
+    errors = []
+    values = org.model_dump()
+    for key in spec.policy.model_fields_set:
+        mine, theirs = getattr(spec.policy, key), getattr(org, key)
+        if _TIGHTER[key](mine, theirs):
+            values[key] = mine
+        else:
+            alias = key.replace("_", "-")
+            errors.append(diag.error(
+                "KC407", doc.pos(("policy", alias)),
+                f"policy '{alias}: {mine}' loosens the organisation's '{alias}: {theirs}' ({org_doc.file})",
+                "a spec may tighten the organisation's policy, never loosen it",
+            ))
+    return spec_schema.Policy.model_validate(values), errors
+
+
+def _imports(spec: spec_schema.Spec, doc: source.Document, allow_outside: bool) -> tuple[
+    dict[str, str], list[diag.Diagnostic]
+]:
+    root = os.path.realpath(os.path.dirname(os.path.abspath(doc.file)))
+    folders: list[tuple[str, Pos]] = []
+    errors = []
+    for index, entry in enumerate(spec.imports):
+        pos = doc.pos(("imports", index))
+        path = os.path.realpath(os.path.join(root, entry))
+        if not allow_outside and os.path.commonpath([root, path]) != root:
+            errors.append(diag.error("KC207", pos, f"import '{entry}' is outside the spec's directory",
+                                     "move it under the spec's directory, or pass --allow-outside"))
+        elif not os.path.isdir(path):
+            errors.append(diag.error("KC208", pos, f"import '{entry}' is not a directory"))
+        else:
+            folders.append((path, pos))
+    known, more = registry.with_imports(folders) if not errors else ({}, [])
+    return known, errors + more
+
+
+def validate(program: ir.Program) -> ir.Program:
+    doc = program.doc
+    try:
+        spec = spec_schema.Spec.model_validate(doc.data)
+    except pydantic.ValidationError as exc:
+        raise diag.CompileError(validation.diagnostics(exc, doc, (), spec_schema.Spec, "")) from None
+    if program.options.instance is not None:
+        _check_instance(program.options.instance)
+    policy, errors = _effective_policy(spec, program.options.policy_file, doc)
+    patterns, import_errors = _imports(spec, doc, program.options.allow_outside)
+    diag.raise_if_errors(errors + import_errors)
+    raw = {name: stage for name, stage in doc.data["stages"].items()}
+    return dataclasses.replace(program, spec=spec, policy=policy, patterns=patterns, raw_stages=raw)
+
+
+def _check_instance(name: str) -> None:
+    if len(name) > 40 or not name or not spec_schema.t.re_label.match(name):
+        raise diag.CompileError([diag.error(
+            "KC105", Pos("--instance"), f"'{name}' is not a valid instance name",
+            "use lower-case letters, digits and '-', at most 40 characters",
+        )])

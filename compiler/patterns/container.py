@@ -1,0 +1,103 @@
+"""The main container and pod volumes of a container pattern, built from the common stage fields
+so that every pattern spells image, env, ports, resources and probes the same way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kc.schemas import types as t
+
+
+def image_ref(image: str, registry: str | None) -> str:
+    """Prefix ``registry`` to an image given without one (Docker's rule: a first path component
+    with a dot or a colon, or ``localhost``, names a registry)."""
+    first, _, rest = image.partition("/")
+    has_registry = bool(rest) and ("." in first or ":" in first or first == "localhost")
+    if not registry or has_registry:
+        return image
+    return f"{registry.rstrip('/')}/{image}"
+
+
+def env_list(env: dict[str, Any], config_stages: set[str]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for name, value in env.items():
+        if isinstance(value, dict) and "secret" in value:
+            secret, key = value["secret"].split("/", 1)
+            out.append({"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
+        elif isinstance(value, dict) and "config" in value:
+            config, key = value["config"].split("/", 1)
+            # A kc config stage's ConfigMap name carries a content hash: refer to it by reference.
+            ref = f"${{{config}.name}}" if config in config_stages else config
+            out.append({"name": name, "valueFrom": {"configMapKeyRef": {"name": ref, "key": key}}})
+        else:
+            out.append({"name": name, "value": value})
+    return out
+
+
+def ports(params: dict[str, Any]) -> list[tuple[str, int]]:
+    named = list(params.get("ports") or {}.items())
+    if params.get("port") is not None:
+        named.insert(0, ("http", params["port"]))
+    return named
+
+
+def resources(params: dict[str, Any]) -> dict[str, Any]:
+    given = params.get("resources")
+    if given:
+        exact = {"cpu": given["cpu"], "memory": given["memory"]}
+        return {"requests": dict(exact), "limits": dict(exact)}
+    requests, limits = t.SIZES[params.get("size") or "small"]
+    return {"requests": dict(requests), "limits": dict(limits)}
+
+
+def probes(params: dict[str, Any]) -> dict[str, Any]:
+    named = ports(params)
+    if not named:
+        return {}
+    port_name = named[0][0]
+    if params.get("health"):
+        action: dict[str, Any] = {"httpGet": {"path": params["health"], "port": port_name}}
+    else:
+        action = {"tcpSocket": {"port": port_name}}
+    return {
+        "readinessProbe": {**action, "periodSeconds": 5, "failureThreshold": 3},
+        "livenessProbe": {**action, "initialDelaySeconds": 10, "periodSeconds": 10, "failureThreshold": 6},
+    }
+
+
+def container(
+    stage: str, params: dict[str, Any], config_stages: set[str], with_probes: bool
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": stage,
+        "image": image_ref(params["image"], params.get("registry")),
+    }
+    if params.get("pull-policy"):
+        out["imagePullPolicy"] = params["pull-policy"]
+    if params.get("command") is not None:
+        out["command"] = list(params["command"])
+    if params.get("args") is not None:
+        out["args"] = list(params["args"])
+    if params.get("env"):
+        out["env"] = env_list(params["env"], config_stages)
+    named = ports(params)
+    if named:
+        out["ports"] = [{"name": n, "containerPort": p, "protocol": "TCP"} for n, p in named]
+    out["resources"] = resources(params)
+    if with_probes:
+        out.update(probes(params))
+    mounts = params.get("mounts") or {}
+    if mounts:
+        out["volumeMounts"] = [{"name": f"mount-{s}", "mountPath": path} for s, path in mounts.items()]
+    return out
+
+
+def volumes(params: dict[str, Any], patterns_of: dict[str, str]) -> list[dict[str, Any]]:
+    """Pod volumes for ``mounts``; the names resolve as references, which also orders the stages."""
+    out: list[dict[str, Any]] = []
+    for stage in params.get("mounts") or {}:
+        if patterns_of.get(stage) == "config":
+            out.append({"name": f"mount-{stage}", "configMap": {"name": f"${{{stage}.name}}"}})
+        else:
+            out.append({"name": f"mount-{stage}", "persistentVolumeClaim": {"claimName": f"${{{stage}.name}}"}})
+    return out

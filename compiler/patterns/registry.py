@@ -1,0 +1,143 @@
+"""Finding and loading patterns: a pattern is a folder with ``pattern.yaml`` and its templates.
+
+The built-in patterns live in ``library/``; a folder named in a spec's ``imports`` adds more (one
+sub-folder per pattern, or a pattern folder itself). Loading is cached per folder, so a spec with a
+thousand stages compiles each template once.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from dataclasses import dataclass
+
+import jinja2
+import pydantic
+from jinja2 import sandbox
+from kc.compiler import diagnostics as diag
+from kc.compiler import names, source
+from kc.compiler.diagnostics import Pos
+from kc.schemas import params as params_schema
+from kc.schemas import pattern as pattern_schema
+
+LIBRARY = os.path.join(os.path.dirname(__file__), "library")
+MANIFEST = "pattern.yaml"
+
+
+@dataclass(frozen=True)
+class StepTemplates:
+    decl: pattern_schema.StepDecl
+    templates: tuple[tuple[str, jinja2.Template], ...]  # (path, compiled template)
+
+
+@dataclass(frozen=True)
+class Pattern:
+    name: str
+    folder: str
+    manifest: pattern_schema.PatternManifest
+    model: type[pydantic.BaseModel]
+    steps: tuple[StepTemplates, ...]
+
+    @property
+    def builtin(self) -> bool:
+        return os.path.dirname(self.folder) == LIBRARY
+
+
+def _tojson(value: object) -> str:
+    # JSON is YAML: values go into templates as JSON, so no value can change the YAML around it.
+    # Keys keep their order (kc builds them in a fixed order), unlike Jinja's own tojson.
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _seconds(duration: str) -> int:
+    unit = duration[-1]
+    factor = {"s": 1, "m": 60, "h": 3600, "d": 86400}.get(unit)
+    return int(duration[:-1]) * factor if factor else int(duration)
+
+
+def _environment(folder: str) -> jinja2.Environment:
+    # The sandbox keeps templates away from Python internals; they get no filesystem or
+    # environment access beyond their own folder, and undefined names are errors.
+    env = sandbox.ImmutableSandboxedEnvironment(
+        loader=jinja2.FileSystemLoader(folder),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(tojson=_tojson, seconds=_seconds, digest=names.digest)
+    return env
+
+
+def _manifest_errors(doc: source.Document, exc: pydantic.ValidationError) -> list[diag.Diagnostic]:
+    return [
+        diag.error("KC501", doc.pos(tuple(e["loc"])), f"pattern.yaml: {'.'.join(map(str, e['loc']))}: {e['msg']}")
+        for e in exc.errors()
+    ]
+
+
+@functools.cache
+def load(folder: str) -> Pattern:
+    """Load one pattern folder; problems in it are errors at the pattern file's lines."""
+    name = os.path.basename(folder.rstrip(os.sep))
+    path = os.path.join(folder, MANIFEST)
+    doc = source.load_file(path)
+    try:
+        manifest = pattern_schema.PatternManifest.model_validate(doc.data)
+    except pydantic.ValidationError as exc:
+        raise diag.CompileError(_manifest_errors(doc, exc)) from None
+    try:
+        model = params_schema.stage_model(name, manifest.container, manifest.parameters)
+    except (params_schema.ParamError, TypeError) as exc:
+        raise diag.CompileError([diag.error("KC501", doc.pos(("parameters",)), f"pattern '{name}': {exc}")]) from None
+    env = _environment(folder)
+    steps = []
+    for decl in manifest.steps:
+        compiled = []
+        for template in decl.templates:
+            try:
+                compiled.append((os.path.join(folder, template), env.get_template(template)))
+            except jinja2.TemplateSyntaxError as exc:
+                pos = Pos(exc.filename or os.path.join(folder, template), exc.lineno, 1)
+                raise diag.CompileError([diag.error("KC502", pos, f"template syntax error: {exc.message}")]) from None
+            except jinja2.TemplateNotFound:
+                raise diag.CompileError(
+                    [diag.error("KC501", doc.pos(("steps",)), f"pattern '{name}': no template '{template}'")]
+                ) from None
+        steps.append(StepTemplates(decl, tuple(compiled)))
+    return Pattern(name, folder, manifest, model, tuple(steps))
+
+
+def _pattern_folders(root: str) -> list[str]:
+    if os.path.isfile(os.path.join(root, MANIFEST)):
+        return [root]
+    return sorted(
+        os.path.join(root, entry)
+        for entry in os.listdir(root)
+        if os.path.isfile(os.path.join(root, entry, MANIFEST))
+    )
+
+
+def builtins() -> dict[str, str]:
+    """Built-in pattern names and their folders; patterns load only when a spec uses them."""
+    return {os.path.basename(f): f for f in _pattern_folders(LIBRARY)}
+
+
+def with_imports(folders: list[tuple[str, Pos]]) -> tuple[dict[str, str], list[diag.Diagnostic]]:
+    """The built-ins plus the patterns in imported folders; a user's pattern shadows a built-in
+    only when its manifest says ``override: true``."""
+    known = builtins()
+    errors: list[diag.Diagnostic] = []
+    for folder, pos in folders:
+        for sub in _pattern_folders(folder):
+            name = os.path.basename(sub)
+            if name in known and not load(sub).manifest.override:
+                errors.append(diag.error(
+                    "KC501", pos, f"pattern '{name}' in {sub} shadows a pattern of the same name",
+                    "rename it, or set 'override: true' in its pattern.yaml",
+                ))
+                continue
+            known[name] = sub
+    return known, errors

@@ -1,0 +1,194 @@
+"""Loading YAML into plain data plus a map from each path in the document to its position.
+
+libyaml (through PyYAML) composes the node graph in C with a line and column on every node;
+building plain data from it here is about twenty times faster than a pure-Python round-trip
+loader, which matters at a thousand stages (see docs/performance.md). Aliases stay references
+until they are expanded here, so an alias bomb is caught by counting, not by running out of memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from kc.compiler import diagnostics as diag
+from kc.compiler.diagnostics import Pos
+
+MAX_BYTES = 4 * 1024 * 1024
+MAX_NODES = 500_000
+MAX_DEPTH = 200
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_constructor = yaml.constructor.SafeConstructor()
+
+Path = tuple[str | int, ...]
+
+
+@dataclass
+class Document:
+    """Plain data with positions: ``values[path]`` is where a value starts, ``keys[path]`` its key."""
+
+    file: str
+    text: str
+    data: Any
+    values: dict[Path, Pos] = field(default_factory=dict)
+    keys: dict[Path, Pos] = field(default_factory=dict)
+
+    def pos(self, path: Path, key: bool = False) -> Pos:
+        """The position of ``path``, or of its nearest ancestor that has one."""
+        table = self.keys if key else self.values
+        while True:
+            found = table.get(path) or self.values.get(path)
+            if found is not None:
+                return found
+            if not path:
+                return Pos(self.file, 1, 1)
+            path = path[:-1]
+
+
+class _Builder:
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.count = 0
+        self.active: set[int] = set()
+        self.errors: list[diag.Diagnostic] = []
+
+    def pos(self, node: yaml.Node) -> Pos:
+        mark = node.start_mark
+        return Pos(self.doc.file, mark.line + 1, mark.column + 1)
+
+    def build(self, node: yaml.Node, path: Path, depth: int = 0) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES or depth > MAX_DEPTH:
+            what = "nodes" if self.count > MAX_NODES else "levels of nesting"
+            limit = MAX_NODES if self.count > MAX_NODES else MAX_DEPTH
+            raise diag.CompileError(
+                [diag.error("KC007", self.pos(node), f"the document expands to more than {limit} {what}",
+                            "aliases that repeat large anchors multiply; write the data out")]
+            )
+        self.doc.values[path] = self.pos(node)
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node)
+        if id(node) in self.active:
+            raise diag.CompileError([diag.error("KC004", self.pos(node), "recursive alias")])
+        self.active.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+            return self.mapping(node, path, depth)
+        finally:
+            self.active.discard(id(node))
+
+    def scalar(self, node: yaml.ScalarNode) -> Any:
+        tag = node.tag
+        if tag == "tag:yaml.org,2002:timestamp":
+            return node.value  # dates stay text: kc never interprets them
+        constructor = _constructor.yaml_constructors.get(tag)
+        if constructor is None or tag in ("tag:yaml.org,2002:binary",):
+            self.errors.append(diag.error("KC102", self.pos(node), f"unsupported YAML tag {tag}"))
+            return node.value
+        return constructor(_constructor, node)
+
+    def mapping(self, node: yaml.MappingNode, path: Path, depth: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        seen: dict[str, Pos] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                own = self.doc.values[path]
+                for merged in self.merge_sources(value_node, path, depth):
+                    for k, v in merged.items():
+                        out.setdefault(k, v)
+                self.doc.values[path] = own
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.errors.append(diag.error("KC102", self.pos(key_node), "mapping keys must be plain text"))
+                continue
+            key = str(key_node.value)
+            kpos = self.pos(key_node)
+            if key in seen:
+                self.errors.append(
+                    diag.error("KC006", kpos, f"duplicate key '{key}'", f"first defined at line {seen[key].line}")
+                )
+                continue
+            seen[key] = kpos
+            self.doc.keys[(*path, key)] = kpos
+            out[key] = self.build(value_node, (*path, key), depth + 1)
+        return out
+
+    def merge_sources(self, node: yaml.Node, path: Path, depth: int) -> Iterator[dict[str, Any]]:
+        nodes = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        for n in nodes:
+            value = self.build(n, path, depth + 1)
+            if not isinstance(value, dict):
+                self.errors.append(diag.error("KC102", self.pos(n), "a merge key ('<<') needs a mapping"))
+                continue
+            yield value
+
+
+def _decode(file: str, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        col = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise diag.CompileError(
+            [diag.error("KC002", Pos(file, line, col), f"invalid UTF-8 byte 0x{raw[exc.start]:02x}",
+                        "save the file as UTF-8")]
+        ) from None
+
+
+def _tab_indent(file: str, text: str, line: int) -> diag.Diagnostic | None:
+    """libyaml's message for a tab is obscure; name it when the failing line is tab-indented."""
+    lines = text.splitlines()
+    for number in (line, line - 1):
+        if 0 < number <= len(lines):
+            body = lines[number - 1]
+            indent = body[: len(body) - len(body.lstrip(" \t"))]
+            if "\t" in indent:
+                return diag.error("KC005", Pos(file, number, indent.index("\t") + 1),
+                                  "tab character in indentation", "YAML indents with spaces only")
+    return None
+
+
+def load_bytes(file: str, raw: bytes) -> Document:
+    """Parse one YAML document; every problem becomes a positioned diagnostic."""
+    if len(raw) > MAX_BYTES:
+        raise diag.CompileError(
+            [diag.error("KC007", Pos(file), f"file is {len(raw)} bytes; the limit is {MAX_BYTES}")]
+        )
+    text = _decode(file, raw).removeprefix("\ufeff")
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        pos = Pos(file, mark.line + 1, mark.column + 1) if mark else Pos(file, 1, 1)
+        problem = exc.problem or exc.context or "invalid YAML"
+        tab = _tab_indent(file, text, pos.line)
+        if tab is not None:
+            raise diag.CompileError([tab]) from None
+        raise diag.CompileError([diag.error("KC004", pos, f"YAML syntax error: {problem}")]) from None
+    except yaml.YAMLError as exc:
+        raise diag.CompileError([diag.error("KC004", Pos(file, 1, 1), f"YAML error: {exc}")]) from None
+    except RecursionError:
+        raise diag.CompileError([diag.error("KC007", Pos(file, 1, 1), "the document nests too deeply")]) from None
+    doc = Document(file, text, None)
+    if node is None:
+        raise diag.CompileError([diag.error("KC003", Pos(file, 1, 1), "the spec is empty",
+                                            "start with 'kc: 1', 'pipeline: NAME' and 'stages:'")])
+    builder = _Builder(doc)
+    doc.data = builder.build(node, ())
+    diag.raise_if_errors(builder.errors)
+    return doc
+
+
+def load_file(path: str, display: str | None = None) -> Document:
+    name = display or path
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise diag.CompileError([diag.error("KC001", Pos(name), f"cannot read: {exc.strerror}")]) from None
+    return load_bytes(name, raw)

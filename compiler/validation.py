@@ -1,0 +1,98 @@
+"""Turning pydantic's validation errors into positioned diagnostics."""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any
+
+import pydantic
+from kc.compiler import diagnostics as diag
+from kc.compiler import source
+
+_RANGE = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "too_short", "too_long"}
+_NAME_HELP = "lower-case letters, digits and '-', starting and ending with a letter or digit"
+
+
+def _model_of(annotation: Any) -> type[pydantic.BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _fields_at(model: type[pydantic.BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The field names (as spelt in the spec) of the model that ``loc`` points into."""
+    current: Any = model
+    for part in loc:
+        if not (isinstance(current, type) and issubclass(current, pydantic.BaseModel)):
+            return []
+        field = next((f for n, f in current.model_fields.items()
+                      if part in (n, f.alias)), None)
+        if field is None:
+            continue  # a dict key or list index: stay on the value type below
+        annotation = field.annotation
+        origin = typing.get_origin(annotation)
+        if origin in (dict, list) or isinstance(annotation, types.UnionType):
+            annotation = typing.get_args(annotation)[-1] if origin in (dict, list) else annotation
+        current = _model_of(annotation)
+    if isinstance(current, type) and issubclass(current, pydantic.BaseModel):
+        return [f.alias or n for n, f in current.model_fields.items()]
+    return []
+
+
+def _real_loc(doc: source.Document, base: source.Path, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop pydantic's union-member tags from ``loc`` so it names a path in the document."""
+    out: list[Any] = []
+    for part in loc:
+        if part == "[key]":
+            out.append(part)
+            continue
+        if (*base, *out, part) in doc.values or isinstance(part, int):
+            out.append(part)
+    return tuple(out)
+
+
+def diagnostics(
+    exc: pydantic.ValidationError,
+    doc: source.Document,
+    base: source.Path,
+    model: type[pydantic.BaseModel],
+    where: str,
+) -> list[diag.Diagnostic]:
+    out: list[diag.Diagnostic] = []
+    seen: set[tuple[Any, ...]] = set()
+    for err in exc.errors():
+        loc = _real_loc(doc, base, tuple(err["loc"]))
+        kind = err["type"]
+        if loc in seen:
+            continue  # one error per place: a union reports each member's complaint
+        seen.add(loc)
+        is_key = bool(loc) and loc[-1] == "[key]"
+        path = (*base, *(p for p in loc if p != "[key]"))
+        field = str(path[-1]) if path else ""
+        pos = doc.pos(path, key=is_key or kind == "extra_forbidden")
+        value = err.get("input")
+        if kind == "extra_forbidden":
+            hint = diag.did_you_mean(field, _fields_at(model, loc[:-1]))
+            out.append(diag.error("KC101", pos, f"unknown field '{field}'{where}", hint))
+        elif kind == "missing":
+            out.append(diag.error("KC104", doc.pos(path[:-1], key=True), f"missing field '{field}'{where}"))
+        elif kind in ("kc_schedule", "kc_image"):
+            code = "KC107" if kind == "kc_schedule" else "KC108"
+            out.append(diag.error(code, pos, f"{err['msg']}{where}"))
+        elif kind in _RANGE:
+            out.append(diag.error("KC103", pos, f"'{field}' out of range: {err['msg'].lower()}{where}"))
+        elif kind in ("string_pattern_mismatch", "string_too_long") and (is_key or field in ("pipeline", "namespace")):
+            out.append(diag.error(
+                "KC105", pos, f"'{value}' is not a valid name{where}",
+                f"use {_NAME_HELP}, at most {63 if field != 'pipeline' else 40} characters",
+            ))
+        elif kind in ("string_pattern_mismatch", "literal_error", "enum", "string_too_long"):
+            out.append(diag.error("KC106", pos, f"invalid value for '{field}': {err['msg'].lower()}{where}"))
+        else:
+            out.append(diag.error("KC102", pos, f"wrong type for '{field}': {err['msg'].lower()}{where}"))
+    return out

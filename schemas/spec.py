@@ -1,0 +1,82 @@
+"""The spec's top level as pydantic models. Stages stay raw here: each is validated against its
+pattern's own parameter schema (``kc.schemas.params``) once the pattern is known."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from kc.schemas import types as t
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, alias_generator=t.kebab
+    )
+
+
+class Quota(Model):
+    cpu: t.Quantity | None = None
+    memory: t.Quantity | None = None
+    pods: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    storage: t.Quantity | None = None
+
+
+class DataClaim(Model):
+    size: t.Quantity = "10Gi"
+    storage_class: str | None = None
+    access: Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"] = "ReadWriteOnce"
+
+
+class Workspace(Model):
+    namespace: t.Label | None = None
+    create: bool = True
+    quota: Quota | None = None
+    limits: t.Size | t.Resources | None = None
+    network: Literal["isolated", "open"] = "isolated"
+    data: DataClaim | None = None
+    labels: dict[t.LabelKey, t.LabelValue] = {}
+    annotations: dict[t.LabelKey, str] = {}
+
+
+class Defaults(Model):
+    registry: str | None = None
+    size: t.Size | None = None
+    resources: t.Resources | None = None
+    env: dict[t.EnvName, t.EnvValue] = {}
+    labels: dict[t.LabelKey, t.LabelValue] = {}
+    annotations: dict[t.LabelKey, str] = {}
+    pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
+    health: str | None = None
+
+
+class Policy(Model):
+    max_replicas: Annotated[int, Field(ge=0, le=10_000)] = 20
+    max_parallelism: Annotated[int, Field(ge=1, le=10_000)] = 10
+    allow_latest_tag: bool = False
+    allow_privileged: bool = False
+    allow_host_paths: bool = False
+    require_health: bool = False
+    data: Literal["retain", "delete"] = "retain"
+
+
+class Profile(Model):
+    description: str | None = None
+    workspace: dict[str, Any] | None = None
+    defaults: dict[str, Any] | None = None
+    policy: dict[str, Any] | None = None
+    flow: Literal["dependencies", "sequential"] | None = None
+    stages: dict[str, dict[str, Any] | None] = {}
+
+
+class Spec(Model):
+    kc: Literal[1]
+    pipeline: Annotated[str, StringConstraints(max_length=40, pattern=t.DNS_LABEL)]
+    description: str | None = None
+    workspace: Workspace = Workspace()
+    defaults: Defaults = Defaults()
+    policy: Policy = Policy()
+    flow: Literal["dependencies", "sequential"] = "dependencies"
+    imports: list[str] = []
+    stages: dict[t.Label, dict[str, Any] | str]
+    profiles: dict[t.Label, Profile] = {}

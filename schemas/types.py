@@ -1,0 +1,65 @@
+"""Value types shared by the spec, the patterns' parameters and the policy file."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
+
+# Kubernetes names: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+QUANTITY = r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[KMGTPE]i|[mkMGTPE])?$"
+ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
+LABEL_KEY = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+re_label = re.compile(DNS_LABEL)
+LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+
+
+def kebab(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def _number_to_text(value: object) -> object:
+    # YAML reads `cpu: 2` as an integer; Kubernetes quantities are text.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+Label = Annotated[str, StringConstraints(max_length=63, pattern=DNS_LABEL)]
+LabelKey = Annotated[str, StringConstraints(max_length=253, pattern=LABEL_KEY)]
+LabelValue = Annotated[str, StringConstraints(max_length=63, pattern=LABEL_VALUE)]
+Quantity = Annotated[str, BeforeValidator(_number_to_text), StringConstraints(pattern=QUANTITY)]
+EnvName = Annotated[str, StringConstraints(pattern=ENV_NAME)]
+Size = Literal["nano", "small", "medium", "large", "xlarge"]
+Path = Annotated[str, StringConstraints(pattern=r"^/")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Resources(_Strict):
+    cpu: Quantity
+    memory: Quantity
+
+
+class SecretRef(_Strict):
+    secret: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][-a-z0-9.]*/[-._a-zA-Z0-9]+$")]
+
+
+class ConfigRef(_Strict):
+    config: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][-a-z0-9.]*/[-._a-zA-Z0-9]+$")]
+
+
+EnvValue = Annotated[str, BeforeValidator(_number_to_text)] | SecretRef | ConfigRef
+
+# (requests, limits) for each size: limits allow a burst of about twice the request.
+SIZES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
+    "nano": ({"cpu": "50m", "memory": "64Mi"}, {"cpu": "100m", "memory": "128Mi"}),
+    "small": ({"cpu": "100m", "memory": "128Mi"}, {"cpu": "250m", "memory": "256Mi"}),
+    "medium": ({"cpu": "250m", "memory": "512Mi"}, {"cpu": "500m", "memory": "1Gi"}),
+    "large": ({"cpu": "500m", "memory": "1Gi"}, {"cpu": "1", "memory": "2Gi"}),
+    "xlarge": ({"cpu": "1", "memory": "2Gi"}, {"cpu": "2", "memory": "4Gi"}),
+}

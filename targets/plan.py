@@ -1,0 +1,68 @@
+"""``kc/plan.json``: the index of a compiled plan, and what diff, apply and teardown read back."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kc.compiler import ir, names
+from kc.compiler.passes import annotate
+
+FORMAT = 1
+
+
+def _object_entry(obj: ir.Object) -> dict[str, Any]:
+    return {
+        "apiVersion": obj.manifest["apiVersion"],
+        "kind": obj.kind,
+        "namespace": obj.namespace,
+        "name": obj.name,
+        "stage": obj.stage or None,
+        "step": obj.step,
+        "source": obj.manifest["metadata"].get("annotations", {}).get(annotate.SOURCE),
+        "digest": names.digest(json.dumps(obj.manifest, sort_keys=True, separators=(",", ":")), 12),
+    }
+
+
+def plan(program: ir.Program) -> dict[str, Any]:
+    assert program.spec is not None
+    return {
+        "format": FORMAT,
+        "pipeline": program.spec.pipeline,
+        "instance": program.instance,
+        "namespace": program.namespace,
+        "namespace_created": program.spec.workspace.create,
+        "revision": program.revision,
+        "data_policy": program.policy.data if program.policy else "retain",
+        "bundles": [
+            {
+                "index": b.index,
+                "file": b.filename,
+                "steps": [
+                    {
+                        "id": s.id,
+                        "stage": s.stage or None,
+                        "gate": {"kind": s.gate.kind, "text": s.gate.text,
+                                 "objects": [{"kind": k, "name": n} for k, n in s.gate.objects]},
+                        "after": sorted({d.target for d in s.deps}),
+                    }
+                    for s in b.steps
+                ],
+                "objects": [_object_entry(o) for o in b.objects],
+            }
+            for b in program.bundles
+        ],
+        "stages": [
+            {
+                "name": s.name,
+                "pattern": s.pattern,
+                "source": f"{s.pos.line}",
+                "after": [{"stage": d.target, "why": d.why, "line": d.pos.line} for d in s.deps],
+            }
+            for s in program.stages
+        ],
+    }
+
+
+def render(program: ir.Program) -> str:
+    return json.dumps(plan(program), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,582 @@
+"""The fake API server's state: resource types, selectors, defaulting, validation and storage.
+
+Everything here works on plain JSON-like dicts, the same shape the real API server speaks, so
+the HTTP layer only has to route requests and the controllers only have to edit dicts.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import ipaddress
+import re
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .rules import DEFAULTS, IMMUTABLE, INITIAL_STATUS, POD_SPECS, apply_rules, dig, validate
+
+Obj = dict[str, Any]
+Path = tuple[str, ...]
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class ApiError(Exception):
+    """An error the server answers with a `Status` object, the way the real API server does."""
+
+    def __init__(self, code: int, reason: str, message: str, details: Obj | None = None) -> None:
+        super().__init__(message)
+        self.code, self.reason, self.message, self.details = code, reason, message, details
+
+    def status(self) -> Obj:
+        out: Obj = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                    "message": self.message, "reason": self.reason, "code": self.code}
+        if self.details is not None:
+            out["details"] = self.details
+        return out
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, "BadRequest", message)
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool = True
+    short_names: tuple[str, ...] = ()
+    status: bool = True  # has a status subresource, so writes to the main resource ignore .status
+    custom: bool = False
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def resource(self) -> str:
+        """`deployments.apps`, the spelling error messages use."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
+    def group_kind(self) -> str:
+        """`Deployment.apps`, the key of the defaulting and validation tables."""
+        return f"{self.kind}.{self.group}" if self.group else self.kind
+
+    @property
+    def tracks_generation(self) -> bool:
+        # Core v1 and RBAC objects carry no metadata.generation on a real server.
+        return self.custom or self.group not in ("", "rbac.authorization.k8s.io")
+
+    def details(self, name: str = "") -> Obj:
+        return {k: v for k, v in (("name", name), ("group", self.group),
+                                  ("kind", self.plural)) if v}
+
+    def not_found(self, name: str) -> ApiError:
+        return ApiError(404, "NotFound", f'{self.resource} "{name}" not found', self.details(name))
+
+
+def _types(rows: str) -> list[ResourceType]:
+    out = []
+    for row in rows.strip().splitlines():
+        api_version, kind, plural, short, scope, status = row.split()
+        group, _, version = api_version.rpartition("/")
+        shorts = tuple(s for s in short.split(",") if s != "-")
+        out.append(ResourceType(group, version, kind, plural, scope == "ns", shorts, status == "y"))
+    return out
+
+
+# apiVersion, kind, plural, short names, scope, has a status subresource
+BUILTIN = _types("""
+v1 Namespace namespaces ns cluster y
+v1 ResourceQuota resourcequotas quota ns y
+v1 LimitRange limitranges limits ns n
+v1 ServiceAccount serviceaccounts sa ns n
+v1 ConfigMap configmaps cm ns n
+v1 Secret secrets - ns n
+v1 PersistentVolumeClaim persistentvolumeclaims pvc ns y
+v1 Service services svc ns y
+v1 Pod pods po ns y
+v1 Endpoints endpoints ep ns n
+apps/v1 Deployment deployments deploy ns y
+apps/v1 StatefulSet statefulsets sts ns y
+apps/v1 ReplicaSet replicasets rs ns y
+batch/v1 Job jobs - ns y
+batch/v1 CronJob cronjobs cj ns y
+policy/v1 PodDisruptionBudget poddisruptionbudgets pdb ns y
+autoscaling/v2 HorizontalPodAutoscaler horizontalpodautoscalers hpa ns y
+networking.k8s.io/v1 Ingress ingresses ing ns y
+networking.k8s.io/v1 NetworkPolicy networkpolicies netpol ns n
+rbac.authorization.k8s.io/v1 Role roles - ns n
+rbac.authorization.k8s.io/v1 RoleBinding rolebindings - ns n
+rbac.authorization.k8s.io/v1 ClusterRole clusterroles - cluster n
+rbac.authorization.k8s.io/v1 ClusterRoleBinding clusterrolebindings - cluster n
+apiextensions.k8s.io/v1 CustomResourceDefinition customresourcedefinitions crd,crds cluster y
+""")
+
+
+# --- selectors -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Requirement:
+    key: str
+    op: str  # in, notin, exists, !
+    values: frozenset[str] = frozenset()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        present = self.key in labels
+        hit = present and labels[self.key] in self.values
+        return {"exists": present, "!": not present, "in": hit, "notin": not hit}[self.op]
+
+
+_KEY = r"[A-Za-z0-9][-A-Za-z0-9_./]*"
+_SET_RE = re.compile(rf"({_KEY})\s+(in|notin)\s+\(([^)]*)\)")
+_EQ_RE = re.compile(rf"({_KEY})\s*(==|=|!=)\s*([-A-Za-z0-9_.]*)")
+_EXISTS_RE = re.compile(rf"(!?)\s*({_KEY})")
+
+
+def _split_top(text: str) -> list[str]:
+    """Split on commas that are not inside `in (a,b)` value lists."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return [*parts, text[start:]]
+
+
+def parse_label_selector(text: str) -> list[Requirement]:
+    reqs = []
+    for raw in _split_top(text):
+        part = raw.strip()
+        if not part:
+            continue
+        if m := _SET_RE.fullmatch(part):
+            values = frozenset(v.strip() for v in m[3].split(",") if v.strip())
+            reqs.append(Requirement(m[1], m[2], values))
+        elif m := _EQ_RE.fullmatch(part):
+            reqs.append(Requirement(m[1], "notin" if m[2] == "!=" else "in", frozenset([m[3]])))
+        elif m := _EXISTS_RE.fullmatch(part):
+            reqs.append(Requirement(m[2], "!" if m[1] else "exists"))
+        else:
+            raise bad_request(f"unable to parse requirement: {part!r}")
+    return reqs
+
+
+# Beyond metadata.name/namespace the real server supports a few fields per kind.
+FIELD_LABELS = {"Pod": ("spec.nodeName", "spec.restartPolicy", "status.phase", "status.podIP"),
+                "Secret": ("type",), "Namespace": ("status.phase",)}
+
+
+def parse_field_selector(text: str, rt: ResourceType) -> list[tuple[str, bool, str]]:
+    """(field, wanted-equal, value) triples."""
+    out = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        m = re.fullmatch(r"([\w.]+)\s*(==|=|!=)\s*(.*)", part)
+        if not m:
+            raise bad_request(f"invalid field selector: {part!r}")
+        allowed = ("metadata.name", "metadata.namespace", *FIELD_LABELS.get(rt.group_kind, ()))
+        if m[1] not in allowed:
+            raise bad_request(f'"{m[1]}" is not a known field selector: only '
+                              + ", ".join(f'"{f}"' for f in allowed))
+        out.append((m[1], m[2] != "!=", m[3]))
+    return out
+
+
+# --- managed fields (a simplified server-side apply bookkeeping) -----------------------------
+
+def field_leaves(obj: Obj) -> dict[Path, Any]:
+    """The fields a manager can own: everything but status and server-set metadata.
+
+    Lists are atomic leaves (the real server merges some lists by key; we keep it simple)."""
+    out: dict[Path, Any] = {}
+
+    def walk(value: Any, path: Path) -> None:
+        if isinstance(value, dict) and value:
+            for k, v in value.items():
+                walk(v, (*path, k))
+        else:
+            out[path] = value
+
+    for key, value in obj.items():
+        if key not in ("apiVersion", "kind", "status", "metadata"):
+            walk(value, (key,))
+    meta = obj.get("metadata", {})
+    for key in ("labels", "annotations"):
+        if key in meta:
+            walk(meta[key], ("metadata", key))
+    for key in ("ownerReferences", "finalizers"):
+        if key in meta:
+            out[("metadata", key)] = meta[key]
+    return out
+
+
+def fields_v1(paths: set[Path]) -> Obj:
+    tree: Obj = {}
+    for path in sorted(paths):
+        node = tree
+        for key in path:
+            node = node.setdefault(f"f:{key}", {})
+    return tree
+
+
+def paths_of(tree: Obj, prefix: Path = ()) -> set[Path]:
+    out: set[Path] = set()
+    for key, sub in tree.items():
+        if key.startswith("f:"):
+            path = (*prefix, key[2:])
+            out |= paths_of(sub, path) if sub else {path}
+    return out
+
+
+def owners(obj: Obj) -> dict[tuple[str, str], set[Path]]:
+    return {(e["manager"], e["operation"]): paths_of(e.get("fieldsV1", {}))
+            for e in obj.get("metadata", {}).get("managedFields") or []}
+
+
+def remove_path(obj: Obj, path: Path) -> None:
+    """Delete a field and any maps the deletion leaves empty."""
+    parents = [obj]
+    for key in path[:-1]:
+        if not isinstance(parents[-1].get(key), dict):
+            return
+        parents.append(parents[-1][key])
+    parents[-1].pop(path[-1], None)
+    for parent, key in zip(reversed(parents[:-1]), reversed(path[:-1]), strict=True):
+        if parent[key] == {}:
+            del parent[key]
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch; null deletes, lists replace."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out
+
+
+def _essence(obj: Obj) -> Obj:
+    """What a write must change for the server to count it as a change (no-op writes are free)."""
+    out = copy.deepcopy(obj)
+    meta = out.get("metadata", {})
+    meta.pop("resourceVersion", None)
+    for entry in meta.get("managedFields") or []:
+        entry.pop("time", None)
+    return out
+
+
+# --- the store -------------------------------------------------------------------------------
+
+_MISSING = object()
+Key = tuple[str, str, str, str]  # group, plural, namespace ("" if cluster-scoped), name
+_SERVER_META = ("uid", "resourceVersion", "creationTimestamp", "generation", "deletionTimestamp",
+                "managedFields", "selfLink")
+
+
+class Store:
+    """Objects by (group, plural, namespace, name); every write bumps one resourceVersion."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._objects: dict[Key, Obj] = {}
+        self._types = {(t.group, t.version, t.plural): t for t in BUILTIN}
+        self._rv = 1000
+        self._ips = ipaddress.ip_network("10.96.0.0/12").hosts()
+        for _ in range(9):  # 10.96.0.1 is the kubernetes service, .10 cluster DNS, as usual
+            next(self._ips)
+        self._node_ports = iter(range(30000, 32768))
+
+    # types
+    def types(self) -> list[ResourceType]:
+        return list(self._types.values())
+
+    def resolve(self, group: str, version: str, plural: str) -> ResourceType | None:
+        return self._types.get((group, version, plural))
+
+    def type_of(self, api_version: str, kind: str) -> ResourceType | None:
+        return next((t for t in self._types.values()
+                     if t.api_version == api_version and t.kind == kind), None)
+
+    def register(self, rt: ResourceType) -> None:
+        self._types[(rt.group, rt.version, rt.plural)] = rt
+
+    def unregister(self, group: str, plural: str) -> None:
+        for key in [k for k in self._types if (k[0], k[2]) == (group, plural)]:
+            del self._types[key]
+        for key in [k for k in self._objects if k[:2] == (group, plural)]:
+            del self._objects[key]
+
+    # reads
+    def _key(self, rt: ResourceType, namespace: str | None, name: str) -> Key:
+        return (rt.group, rt.plural, (namespace or "") if rt.namespaced else "", name)
+
+    def raw(self, rt: ResourceType, namespace: str | None, name: str) -> Obj | None:
+        """The stored dict itself, for controllers that only read."""
+        return self._objects.get(self._key(rt, namespace, name))
+
+    def get(self, rt: ResourceType, namespace: str | None, name: str) -> Obj:
+        obj = self.raw(rt, namespace, name)
+        if obj is None:
+            raise rt.not_found(name)
+        return self._out(rt, obj)
+
+    def _out(self, rt: ResourceType, obj: Obj) -> Obj:
+        out = copy.deepcopy(obj)
+        out["apiVersion"] = rt.api_version  # one storage for all served versions of a CRD
+        return out
+
+    def items(self, rt: ResourceType | None = None, namespace: str | None = None) -> list[Obj]:
+        """Stored dicts (not copies) in etcd key order, optionally of one type or namespace."""
+        return [obj for key, obj in sorted(self._objects.items())
+                if (rt is None or key[:2] == (rt.group, rt.plural))
+                and (namespace is None or key[2] == namespace)]
+
+    def all(self) -> list[tuple[ResourceType, Obj]]:
+        """Every stored dict (not a copy) with its type, in etcd key order."""
+        by_resource = {(t.group, t.plural): t for t in self._types.values()}
+        return [(by_resource[key[:2]], obj) for key, obj in sorted(self._objects.items())
+                if key[:2] in by_resource]
+
+    def list(self, rt: ResourceType, namespace: str | None, labels: str = "",
+             fields: str = "") -> list[Obj]:
+        reqs = parse_label_selector(labels)
+        wanted = parse_field_selector(fields, rt)
+        return [self._out(rt, obj) for obj in self.items(rt, namespace)
+                if all(r.matches(obj["metadata"].get("labels") or {}) for r in reqs)
+                and all((str(dig(obj, f) or "") == v) == eq for f, eq, v in wanted)]
+
+    @property
+    def resource_version(self) -> str:
+        return str(self._rv)
+
+    # writes
+    def _save(self, rt: ResourceType, obj: Obj, dry_run: bool) -> Obj:
+        if not dry_run:
+            self._rv += 1
+            obj["metadata"]["resourceVersion"] = str(self._rv)
+            self._objects[self._key(rt, obj["metadata"].get("namespace"), obj["metadata"]["name"])] \
+                = copy.deepcopy(obj)
+        return self._out(rt, obj)
+
+    def _check_namespace(self, rt: ResourceType, namespace: str) -> None:
+        if not rt.namespaced:
+            return
+        ns = self._objects.get(("", "namespaces", "", namespace))
+        if ns is None:
+            raise ApiError(404, "NotFound", f'namespaces "{namespace}" not found',
+                           {"name": namespace, "kind": "namespaces"})
+        if ns["metadata"].get("deletionTimestamp"):
+            raise ApiError(403, "Forbidden", f"{rt.resource} is forbidden: unable to create new "
+                           f"content in namespace {namespace} because it is being terminated",
+                           rt.details())
+
+    def create(self, rt: ResourceType, body: Obj, manager: str, *, dry_run: bool = False,
+               applied: set[Path] | None = None) -> Obj:
+        obj = copy.deepcopy(body)
+        obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
+        meta = obj.setdefault("metadata", {})
+        for key in _SERVER_META:
+            meta.pop(key, None)
+        if not rt.namespaced:
+            meta.pop("namespace", None)
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
+        name, namespace = meta.get("name", ""), meta.get("namespace", "")
+        self._check_namespace(rt, namespace)
+        if self.raw(rt, namespace, name) is not None:
+            raise ApiError(409, "AlreadyExists", f'{rt.resource} "{name}" already exists',
+                           rt.details(name))
+        if rt.status:
+            obj["status"] = copy.deepcopy(INITIAL_STATUS.get(rt.group_kind, {}))
+        meta.update(uid=str(uuid.uuid4()), creationTimestamp=now())
+        if rt.tracks_generation:
+            meta["generation"] = 1
+        self._prepare(rt, obj, None)
+        self._track(rt, None, obj, manager, applied, set())
+        return self._save(rt, obj, dry_run)
+
+    def update(self, rt: ResourceType, body: Obj, manager: str, *, dry_run: bool = False,
+               subresource: str = "", applied: set[Path] | None = None,
+               forced: frozenset[Path] = frozenset()) -> Obj:
+        meta = body.get("metadata") or {}
+        old = self.raw(rt, meta.get("namespace"), meta.get("name", ""))
+        if old is None:
+            raise rt.not_found(meta.get("name", ""))
+        if meta.get("resourceVersion") not in (None, "", old["metadata"]["resourceVersion"]):
+            raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {rt.resource} '
+                           f'"{meta["name"]}": the object has been modified; please apply your '
+                           "changes to the latest version and try again", rt.details(meta["name"]))
+        if subresource == "status":  # the status subresource writes status and nothing else
+            obj = copy.deepcopy(old)
+            obj["status"] = copy.deepcopy(body.get("status") or {})
+        else:
+            obj = copy.deepcopy(body)
+            obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
+            for key in _SERVER_META:
+                if key in old["metadata"]:
+                    obj["metadata"][key] = copy.deepcopy(old["metadata"][key])
+            if rt.status:
+                obj["status"] = copy.deepcopy(old.get("status", {}))
+            self._prepare(rt, obj, old)
+            for path in IMMUTABLE.get(rt.group_kind, ()):
+                if dig(obj, path) != dig(old, path):
+                    raise _invalid(rt, obj, [(path, "field is immutable")])
+        if rt.tracks_generation and _spec(obj) != _spec(old):
+            obj["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
+        self._track(rt, old, obj, manager, applied, forced)
+        if _essence(obj) == _essence(old):
+            return self._out(rt, old)
+        if obj["metadata"].get("deletionTimestamp") and not obj["metadata"].get("finalizers"):
+            if not dry_run:  # the last finalizer is gone: the pending deletion completes
+                self.remove(rt, obj["metadata"].get("namespace"), obj["metadata"]["name"])
+            return self._out(rt, obj)
+        return self._save(rt, obj, dry_run)
+
+    def apply(self, rt: ResourceType, body: Obj, manager: str, *, force: bool = False,
+              dry_run: bool = False) -> tuple[Obj, bool]:
+        """Server-side apply: create, or merge the applied fields in and drop the ones this
+        manager applied before but no longer does. Returns (object, created)."""
+        meta = body["metadata"]
+        old = self.raw(rt, meta.get("namespace"), meta["name"])
+        wanted = field_leaves(body)
+        if old is None:
+            return self.create(rt, body, manager, dry_run=dry_run, applied=set(wanted)), True
+        live = field_leaves(old)
+        others = {key: paths for key, paths in owners(old).items() if key[0] != manager}
+        conflicts = {path: name for (name, _), paths in others.items() for path in paths
+                     if path in wanted and live.get(path, _MISSING) != wanted[path]}
+        if conflicts and not force:
+            fields = sorted(conflicts.items())
+            raise ApiError(409, "Conflict", f"Apply failed with {len(fields)} conflict(s): "
+                           + "; ".join(f'conflict with "{m}": .{".".join(p)}' for p, m in fields),
+                           {**rt.details(meta["name"]), "causes": [
+                               {"reason": "FieldManagerConflict", "message": f'conflict with "{m}"',
+                                "field": "." + ".".join(p)} for p, m in fields]})
+        merged = merge_patch(copy.deepcopy(old), body)
+        still_owned = set().union(*others.values()) - set(conflicts)
+        for path in owners(old).get((manager, "Apply"), set()) - set(wanted) - still_owned:
+            remove_path(merged, path)
+        out = self.update(rt, merged, manager, dry_run=dry_run, applied=set(wanted),
+                          forced=frozenset(conflicts))
+        return out, False
+
+    def write(self, rt: ResourceType, obj: Obj) -> bool:
+        """A controller's write: stored as given, only if it changes anything."""
+        old = self.raw(rt, obj["metadata"].get("namespace"), obj["metadata"]["name"])
+        if old is not None and _essence(old) == _essence(obj):
+            return False
+        self._save(rt, copy.deepcopy(obj), False)
+        return True
+
+    def remove(self, rt: ResourceType, namespace: str | None, name: str) -> Obj | None:
+        self._rv += 1
+        return self._objects.pop(self._key(rt, namespace, name), None)
+
+    # defaulting, validation and allocation
+    def _prepare(self, rt: ResourceType, obj: Obj, old: Obj | None) -> None:
+        gk = rt.group_kind
+        if gk == "Service" and old is not None:
+            for key in ("clusterIP", "clusterIPs", "ipFamilies"):  # kept when a PUT omits them
+                if key not in obj.get("spec", {}) and key in old.get("spec", {}):
+                    obj.setdefault("spec", {})[key] = old["spec"][key]
+        apply_rules(obj, DEFAULTS.get(gk, []))
+        if gk == "Service":
+            self._allocate(obj.setdefault("spec", {}))
+        elif gk == "Secret" and "stringData" in obj:  # write-only convenience field
+            data = obj.setdefault("data", {})
+            for key, value in obj.pop("stringData").items():
+                data[key] = base64.b64encode(str(value).encode()).decode()
+        elif gk == "Job.batch":
+            _job_selector(obj)
+        elif gk == "Namespace":
+            obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = \
+                obj["metadata"].get("name", "")
+        for pod_spec in POD_SPECS.get(gk, ()):
+            apply_rules(obj, DEFAULTS["PodSpec"], pod_spec)
+        errors = validate(rt.group_kind, obj)
+        if errors:
+            raise _invalid(rt, obj, errors)
+
+    def _allocate(self, spec: Obj) -> None:
+        if spec.get("type") == "ExternalName":
+            return
+        if not spec.get("clusterIP"):
+            spec["clusterIP"] = str(next(self._ips))
+        spec.setdefault("clusterIPs", [spec["clusterIP"]])
+        if spec.get("type") in ("NodePort", "LoadBalancer"):
+            for port in spec.get("ports", []):
+                port.setdefault("nodePort", next(self._node_ports))
+
+    def _track(self, rt: ResourceType, old: Obj | None, new: Obj, manager: str,
+               applied: set[Path] | None, forced: frozenset[Path] | set[Path]) -> None:
+        """Record who owns which fields in metadata.managedFields (simplified FieldsV1)."""
+        before, after = field_leaves(old) if old else {}, field_leaves(new)
+        gone = set(before) - set(after)
+        entries = owners(old) if old else {}
+        previous = {(e["manager"], e["operation"]): e
+                    for e in (old or {}).get("metadata", {}).get("managedFields") or []}
+        if applied is None:
+            mine = {p for p, v in after.items() if before.get(p, _MISSING) != v}
+            key = (manager, "Update")
+            taken = mine
+        else:
+            mine, key, taken = applied & set(after), (manager, "Apply"), set(forced)
+        for other in entries:
+            if other != key:
+                entries[other] = entries[other] - taken - gone
+        entries[key] = mine if applied is not None else (entries.get(key, set()) | mine) - gone
+        rendered = []
+        for (name, op), paths in entries.items():
+            if not paths:
+                continue
+            entry = {"manager": name, "operation": op, "apiVersion": rt.api_version,
+                     "time": now(), "fieldsType": "FieldsV1", "fieldsV1": fields_v1(paths)}
+            kept = previous.get((name, op))
+            if kept and kept["fieldsV1"] == entry["fieldsV1"]:
+                entry = kept
+            rendered.append(entry)
+        new["metadata"]["managedFields"] = rendered
+
+
+def _spec(obj: Obj) -> Obj:
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+
+
+def _invalid(rt: ResourceType, obj: Obj, errors: list[tuple[str, str]]) -> ApiError:
+    name = obj.get("metadata", {}).get("name", "")
+    text = ", ".join(f"{field}: {msg}" for field, msg in errors)
+    causes = [{"reason": "FieldValueInvalid", "message": msg, "field": field}
+              for field, msg in errors]
+    details = {"name": name, "group": rt.group, "kind": rt.kind, "causes": causes}
+    return ApiError(422, "Invalid", f'{rt.group_kind} "{name}" is invalid: '
+                    + (f"[{text}]" if len(errors) > 1 else text), details)
+
+
+def _job_selector(job: Obj) -> None:
+    """Jobs get a generated selector and matching template labels unless manualSelector."""
+    spec, meta = job.setdefault("spec", {}), job["metadata"]
+    template_meta = spec.setdefault("template", {}).setdefault("metadata", {})
+    if not meta.get("labels") and template_meta.get("labels"):
+        meta["labels"] = dict(template_meta["labels"])
+    if spec.get("manualSelector") or "selector" in spec:
+        return
+    uid, name = meta["uid"], meta["name"]
+    template_meta["labels"] = {**template_meta.get("labels", {}),
+                               "batch.kubernetes.io/controller-uid": uid,
+                               "batch.kubernetes.io/job-name": name,
+                               "controller-uid": uid, "job-name": name}
+    spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
