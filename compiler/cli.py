@@ -212,6 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:  # a bug in kc: say so in one line, never a traceback
+        if os.environ.get("KC_TRACEBACK"):
+            raise
         sys.stderr.write(f"kc: internal error: {type(exc).__name__}: {exc}\n"
                          "kc: please report this with the spec that caused it\n")
         return EXIT_INTERNAL

@@ -133,7 +133,8 @@ def render_text(
         label = d.severity
         if color:
             label = ("\033[1;31m" if d.severity == "error" else "\033[1;35m") + label + "\033[0m"
-        out.append(f"{d.pos}: {label}: {d.message} [{d.code}]")
+        first, _, rest = d.message.partition("\n")
+        out.append(f"{d.pos}: {label}: {first} [{d.code}]" + (f"\n{rest}" if rest else ""))
         text = sources.get(d.pos.file)
         if text is not None and d.pos.line:
             lines = text.splitlines()

@@ -189,6 +189,7 @@ def references(program: ir.Program) -> ir.Program:
                 errors.append(problem)
             else:
                 refs.append(ref)
+    diag.raise_if_errors(errors)
     deps: dict[str, list[ir.Dep]] = {}
     for ref in refs:
         if ref.target not in ("pipeline", ref.stage) and ref.target in facts:

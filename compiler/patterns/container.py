@@ -35,7 +35,7 @@ def env_list(env: dict[str, Any], config_stages: set[str]) -> list[dict[str, Any
 
 
 def ports(params: dict[str, Any]) -> list[tuple[str, int]]:
-    named = list(params.get("ports") or {}.items())
+    named = list((params.get("ports") or {}).items())
     if params.get("port") is not None:
         named.insert(0, ("http", params["port"]))
     return named
