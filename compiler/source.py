@@ -166,6 +166,8 @@ def load_bytes(file: str, raw: bytes) -> Document:
         mark = exc.problem_mark or exc.context_mark
         pos = Pos(file, mark.line + 1, mark.column + 1) if mark else Pos(file, 1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
+        if exc.context and exc.context_mark and exc.problem:
+            problem += f" ({exc.context} at line {exc.context_mark.line + 1})"
         tab = _tab_indent(file, text, pos.line)
         if tab is not None:
             raise diag.CompileError([tab]) from None

@@ -44,14 +44,15 @@ def _fields_at(model: type[pydantic.BaseModel], loc: tuple[Any, ...]) -> list[st
     return []
 
 
-def _real_loc(doc: source.Document, base: source.Path, loc: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Drop pydantic's union-member tags from ``loc`` so it names a path in the document."""
+def _real_loc(
+    doc: source.Document, base: source.Path, loc: tuple[Any, ...], names_field: bool
+) -> tuple[Any, ...]:
+    """Drop pydantic's union-member tags from ``loc`` so it names a path in the document; a
+    missing or unknown field keeps its own name last."""
     out: list[Any] = []
-    for part in loc:
-        if part == "[key]":
-            out.append(part)
-            continue
-        if (*base, *out, part) in doc.values or isinstance(part, int):
+    for index, part in enumerate(loc):
+        last = index == len(loc) - 1
+        if part == "[key]" or isinstance(part, int) or (*base, *out, part) in doc.values or (last and names_field):
             out.append(part)
     return tuple(out)
 
@@ -66,8 +67,8 @@ def diagnostics(
     out: list[diag.Diagnostic] = []
     seen: set[tuple[Any, ...]] = set()
     for err in exc.errors():
-        loc = _real_loc(doc, base, tuple(err["loc"]))
         kind = err["type"]
+        loc = _real_loc(doc, base, tuple(err["loc"]), kind in ("missing", "extra_forbidden"))
         if loc in seen:
             continue  # one error per place: a union reports each member's complaint
         seen.add(loc)

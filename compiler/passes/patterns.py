@@ -66,7 +66,6 @@ def _deps(program: ir.Program, name: str, after: str | list[str], enabled: set[s
 def _context(program: ir.Program, stage: str, params: dict[str, Any], pattern: registry.Pattern) -> dict[str, Any]:
     instance = program.instance
     patterns_of = {n: str(s.get("pattern")) for n, s in program.raw_stages.items()}
-    config_stages = {n for n, p in patterns_of.items() if p == "config"}
     ctx: dict[str, Any] = {
         "name": names.object_name(instance, stage),
         "child": lambda suffix: names.object_name(instance, stage, str(suffix)),
@@ -80,7 +79,7 @@ def _context(program: ir.Program, stage: str, params: dict[str, Any], pattern: r
     }
     if pattern.manifest.container:
         long_running = pattern.manifest.main in ("Deployment", "StatefulSet")
-        ctx["container"] = container.container(stage, params, config_stages, long_running)
+        ctx["container"] = container.container(stage, params, patterns_of, long_running)
         ctx["volumes"] = container.volumes(params, patterns_of)
         ctx["ports"] = container.ports(params)
     return ctx

@@ -66,8 +66,9 @@ def probes(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def container(
-    stage: str, params: dict[str, Any], config_stages: set[str], with_probes: bool
+    stage: str, params: dict[str, Any], patterns_of: dict[str, str], with_probes: bool
 ) -> dict[str, Any]:
+    config_stages = {name for name, pattern in patterns_of.items() if pattern == "config"}
     out: dict[str, Any] = {
         "name": stage,
         "image": image_ref(params["image"], params.get("registry")),
@@ -88,7 +89,10 @@ def container(
         out.update(probes(params))
     mounts = params.get("mounts") or {}
     if mounts:
-        out["volumeMounts"] = [{"name": f"mount-{s}", "mountPath": path} for s, path in mounts.items()]
+        out["volumeMounts"] = [
+            {"name": f"mount-{s}", "mountPath": path, **({"readOnly": True} if s in config_stages else {})}
+            for s, path in mounts.items()
+        ]
     return out
 
 

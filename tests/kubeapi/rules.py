@@ -290,3 +290,19 @@ def validate(kind: str, obj: Obj) -> list[tuple[str, str]]:
     for at in POD_SPECS.get(kind, ()):
         errors += _pod_spec_errors(dig(obj, at), at, _RESTART.get(kind, ("Always",)))
     return errors + _kind_errors(kind, obj)
+
+
+def job_selector(job: Obj) -> None:
+    """Jobs get a generated selector and matching template labels unless manualSelector."""
+    spec, meta = job.setdefault("spec", {}), job["metadata"]
+    template_meta = spec.setdefault("template", {}).setdefault("metadata", {})
+    if not meta.get("labels") and template_meta.get("labels"):
+        meta["labels"] = dict(template_meta["labels"])
+    if spec.get("manualSelector") or "selector" in spec:
+        return
+    uid, name = meta["uid"], meta["name"]
+    template_meta["labels"] = {**template_meta.get("labels", {}),
+                               "batch.kubernetes.io/controller-uid": uid,
+                               "batch.kubernetes.io/job-name": name,
+                               "controller-uid": uid, "job-name": name}
+    spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import threading
 import traceback
@@ -14,7 +13,8 @@ from urllib.parse import parse_qsl, urlsplit
 import yaml
 
 from .controllers import Controllers
-from .store import ApiError, Obj, ResourceType, Store, bad_request, merge_patch
+from .fields import json_patch, merge_patch
+from .store import ApiError, Obj, ResourceType, Store, bad_request
 
 USER = "fake-user"
 VERSION = {"major": "1", "minor": "31", "gitVersion": "v1.31.0", "gitCommit": "fake",
@@ -59,32 +59,7 @@ def parse_route(path: str) -> Route | None:
         namespace, rest = rest[1], rest[2:]
     if not 1 <= len(rest) <= 3:
         return None
-    return Route(group, version, namespace, rest[0], *(rest[1:] + [None, None])[:2])
-
-
-def json_patch(doc: Obj, ops: Any) -> Obj:
-    """RFC 6902: add, remove, replace and test are what clients send in practice."""
-    doc = copy.deepcopy(doc)
-    try:
-        for op in ops:
-            keys = [k.replace("~1", "/").replace("~0", "~") for k in op["path"].split("/")[1:]]
-            parent: Any = doc
-            for key in keys[:-1]:
-                parent = parent[int(key)] if isinstance(parent, list) else parent[key]
-            last: Any = keys[-1]
-            if isinstance(parent, list):
-                last = len(parent) if last == "-" else int(last)
-            if op["op"] == "test" and parent[last] != op["value"]:
-                raise ValueError(f"test failed at {op['path']}")
-            if op["op"] == "remove":
-                del parent[last]
-            elif op["op"] == "add" and isinstance(parent, list):
-                parent.insert(last, op["value"])
-            elif op["op"] in ("add", "replace"):
-                parent[last] = op["value"]
-    except (KeyError, IndexError, TypeError, ValueError) as err:
-        raise ApiError(422, "Invalid", f"the server rejected our request: {err}") from err
-    return doc
+    return Route(group, version, namespace, rest[0], *[*rest[1:], None, None][:2])
 
 
 class Api:
@@ -98,9 +73,10 @@ class Api:
 
     def handle(self, method: str, path: str, query: dict[str, str],
                headers: Mapping[str, str], raw: bytes) -> Reply:
+        """Answer one request; `headers` have lower-case names."""
         try:
             with self.store.lock:
-                if headers.get("Authorization") != f"Bearer {self.token}":
+                if headers.get("authorization") != f"Bearer {self.token}":
                     raise ApiError(401, "Unauthorized", "Unauthorized")
                 self.controllers.reconcile()  # a switched-on controller catches up on any poll
                 reply = self._dispatch(method, path, query, headers, raw)
@@ -183,9 +159,9 @@ class Api:
             raise ApiError(405, "MethodNotAllowed",
                            "the server does not allow this method on the requested resource")
         self._authorize(verb, rt, sub, ns, name)
-        ctype = headers.get("Content-Type", "application/json").split(";")[0].strip()
+        ctype = headers.get("content-type", "application/json").split(";")[0].strip()
         dry_run = query.get("dryRun") == "All"
-        manager = query.get("fieldManager") or headers.get("User-Agent", "unknown").split("/")[0]
+        manager = query.get("fieldManager") or headers.get("user-agent", "unknown").split("/")[0]
         handler: Callable[[], Reply] = {
             "get": lambda: (200, self.store.get(rt, ns, name or ""), {}),
             "list": lambda: (200, self._list(rt, ns, query), {}),
@@ -273,7 +249,10 @@ class Api:
         if ctype in MERGE_PATCHES:  # strategic merge is treated as a plain merge patch
             new = merge_patch(old, patch)
         elif ctype == "application/json-patch+json":
-            new = json_patch(old, patch)
+            try:
+                new = json_patch(old, patch)
+            except (KeyError, IndexError, TypeError, ValueError) as err:
+                raise ApiError(422, "Invalid", f"the server rejected our request: {err}") from err
         else:
             raise ApiError(415, "UnsupportedMediaType",
                            f"the body of the request was in an unknown format: {ctype}")
@@ -335,8 +314,8 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         self.server.requests.append(RecordedRequest(self.command, url.path, query))
-        code, payload, extra = self.server.api.handle(self.command, url.path, query,
-                                                      self.headers, raw)
+        headers = {key.lower(): value for key, value in self.headers.items()}
+        code, payload, extra = self.server.api.handle(self.command, url.path, query, headers, raw)
         text = isinstance(payload, str)
         data = (payload if isinstance(payload, str) else json.dumps(payload)).encode()
         self.send_response(code)
@@ -349,8 +328,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
-        pass
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # keep test output quiet
 
 
 class HttpServer:

@@ -1,7 +1,8 @@
-"""The fake API server's state: resource types, selectors, defaulting, validation and storage.
+"""The fake API server's state: the resource types it serves and the object store.
 
 Everything here works on plain JSON-like dicts, the same shape the real API server speaks, so
-the HTTP layer only has to route requests and the controllers only have to edit dicts.
+the HTTP layer only has to route requests and the controllers only have to edit dicts. What
+each kind defaults and validates is in rules.py; selectors and managed fields in fields.py.
 """
 
 from __future__ import annotations
@@ -9,22 +10,34 @@ from __future__ import annotations
 import base64
 import copy
 import ipaddress
-import re
 import threading
-import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from .rules import DEFAULTS, IMMUTABLE, INITIAL_STATUS, POD_SPECS, apply_rules, dig, validate
-
-Obj = dict[str, Any]
-Path = tuple[str, ...]
-
-
-def now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+from .fields import (
+    _MISSING,
+    Obj,
+    Path,
+    essence,
+    field_leaves,
+    merge_patch,
+    now,
+    owners,
+    parse_field_selector,
+    parse_label_selector,
+    remove_path,
+    track,
+)
+from .rules import (
+    DEFAULTS,
+    IMMUTABLE,
+    INITIAL_STATUS,
+    POD_SPECS,
+    apply_rules,
+    dig,
+    job_selector,
+    validate,
+)
 
 
 class ApiError(Exception):
@@ -123,165 +136,8 @@ apiextensions.k8s.io/v1 CustomResourceDefinition customresourcedefinitions crd,c
 """)
 
 
-# --- selectors -------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Requirement:
-    key: str
-    op: str  # in, notin, exists, !
-    values: frozenset[str] = frozenset()
-
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        present = self.key in labels
-        hit = present and labels[self.key] in self.values
-        return {"exists": present, "!": not present, "in": hit, "notin": not hit}[self.op]
-
-
-_KEY = r"[A-Za-z0-9][-A-Za-z0-9_./]*"
-_SET_RE = re.compile(rf"({_KEY})\s+(in|notin)\s+\(([^)]*)\)")
-_EQ_RE = re.compile(rf"({_KEY})\s*(==|=|!=)\s*([-A-Za-z0-9_.]*)")
-_EXISTS_RE = re.compile(rf"(!?)\s*({_KEY})")
-
-
-def _split_top(text: str) -> list[str]:
-    """Split on commas that are not inside `in (a,b)` value lists."""
-    parts, depth, start = [], 0, 0
-    for i, ch in enumerate(text):
-        depth += {"(": 1, ")": -1}.get(ch, 0)
-        if ch == "," and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-    return [*parts, text[start:]]
-
-
-def parse_label_selector(text: str) -> list[Requirement]:
-    reqs = []
-    for raw in _split_top(text):
-        part = raw.strip()
-        if not part:
-            continue
-        if m := _SET_RE.fullmatch(part):
-            values = frozenset(v.strip() for v in m[3].split(",") if v.strip())
-            reqs.append(Requirement(m[1], m[2], values))
-        elif m := _EQ_RE.fullmatch(part):
-            reqs.append(Requirement(m[1], "notin" if m[2] == "!=" else "in", frozenset([m[3]])))
-        elif m := _EXISTS_RE.fullmatch(part):
-            reqs.append(Requirement(m[2], "!" if m[1] else "exists"))
-        else:
-            raise bad_request(f"unable to parse requirement: {part!r}")
-    return reqs
-
-
-# Beyond metadata.name/namespace the real server supports a few fields per kind.
-FIELD_LABELS = {"Pod": ("spec.nodeName", "spec.restartPolicy", "status.phase", "status.podIP"),
-                "Secret": ("type",), "Namespace": ("status.phase",)}
-
-
-def parse_field_selector(text: str, rt: ResourceType) -> list[tuple[str, bool, str]]:
-    """(field, wanted-equal, value) triples."""
-    out = []
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        m = re.fullmatch(r"([\w.]+)\s*(==|=|!=)\s*(.*)", part)
-        if not m:
-            raise bad_request(f"invalid field selector: {part!r}")
-        allowed = ("metadata.name", "metadata.namespace", *FIELD_LABELS.get(rt.group_kind, ()))
-        if m[1] not in allowed:
-            raise bad_request(f'"{m[1]}" is not a known field selector: only '
-                              + ", ".join(f'"{f}"' for f in allowed))
-        out.append((m[1], m[2] != "!=", m[3]))
-    return out
-
-
-# --- managed fields (a simplified server-side apply bookkeeping) -----------------------------
-
-def field_leaves(obj: Obj) -> dict[Path, Any]:
-    """The fields a manager can own: everything but status and server-set metadata.
-
-    Lists are atomic leaves (the real server merges some lists by key; we keep it simple)."""
-    out: dict[Path, Any] = {}
-
-    def walk(value: Any, path: Path) -> None:
-        if isinstance(value, dict) and value:
-            for k, v in value.items():
-                walk(v, (*path, k))
-        else:
-            out[path] = value
-
-    for key, value in obj.items():
-        if key not in ("apiVersion", "kind", "status", "metadata"):
-            walk(value, (key,))
-    meta = obj.get("metadata", {})
-    for key in ("labels", "annotations"):
-        if key in meta:
-            walk(meta[key], ("metadata", key))
-    for key in ("ownerReferences", "finalizers"):
-        if key in meta:
-            out[("metadata", key)] = meta[key]
-    return out
-
-
-def fields_v1(paths: set[Path]) -> Obj:
-    tree: Obj = {}
-    for path in sorted(paths):
-        node = tree
-        for key in path:
-            node = node.setdefault(f"f:{key}", {})
-    return tree
-
-
-def paths_of(tree: Obj, prefix: Path = ()) -> set[Path]:
-    out: set[Path] = set()
-    for key, sub in tree.items():
-        if key.startswith("f:"):
-            path = (*prefix, key[2:])
-            out |= paths_of(sub, path) if sub else {path}
-    return out
-
-
-def owners(obj: Obj) -> dict[tuple[str, str], set[Path]]:
-    return {(e["manager"], e["operation"]): paths_of(e.get("fieldsV1", {}))
-            for e in obj.get("metadata", {}).get("managedFields") or []}
-
-
-def remove_path(obj: Obj, path: Path) -> None:
-    """Delete a field and any maps the deletion leaves empty."""
-    parents = [obj]
-    for key in path[:-1]:
-        if not isinstance(parents[-1].get(key), dict):
-            return
-        parents.append(parents[-1][key])
-    parents[-1].pop(path[-1], None)
-    for parent, key in zip(reversed(parents[:-1]), reversed(path[:-1]), strict=True):
-        if parent[key] == {}:
-            del parent[key]
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch; null deletes, lists replace."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    out = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = merge_patch(out.get(key), value)
-    return out
-
-
-def _essence(obj: Obj) -> Obj:
-    """What a write must change for the server to count it as a change (no-op writes are free)."""
-    out = copy.deepcopy(obj)
-    meta = out.get("metadata", {})
-    meta.pop("resourceVersion", None)
-    for entry in meta.get("managedFields") or []:
-        entry.pop("time", None)
-    return out
-
-
 # --- the store -------------------------------------------------------------------------------
 
-_MISSING = object()
 Key = tuple[str, str, str, str]  # group, plural, namespace ("" if cluster-scoped), name
 _SERVER_META = ("uid", "resourceVersion", "creationTimestamp", "generation", "deletionTimestamp",
                 "managedFields", "selfLink")
@@ -315,8 +171,8 @@ class Store:
         self._types[(rt.group, rt.version, rt.plural)] = rt
 
     def unregister(self, group: str, plural: str) -> None:
-        for key in [k for k in self._types if (k[0], k[2]) == (group, plural)]:
-            del self._types[key]
+        for type_key in [k for k in self._types if (k[0], k[2]) == (group, plural)]:
+            del self._types[type_key]
         for key in [k for k in self._objects if k[:2] == (group, plural)]:
             del self._objects[key]
 
@@ -353,8 +209,11 @@ class Store:
 
     def list(self, rt: ResourceType, namespace: str | None, labels: str = "",
              fields: str = "") -> list[Obj]:
-        reqs = parse_label_selector(labels)
-        wanted = parse_field_selector(fields, rt)
+        try:
+            reqs = parse_label_selector(labels)
+            wanted = parse_field_selector(fields, rt.group_kind)
+        except ValueError as err:
+            raise bad_request(str(err)) from err
         return [self._out(rt, obj) for obj in self.items(rt, namespace)
                 if all(r.matches(obj["metadata"].get("labels") or {}) for r in reqs)
                 and all((str(dig(obj, f) or "") == v) == eq for f, eq, v in wanted)]
@@ -368,8 +227,8 @@ class Store:
         if not dry_run:
             self._rv += 1
             obj["metadata"]["resourceVersion"] = str(self._rv)
-            self._objects[self._key(rt, obj["metadata"].get("namespace"), obj["metadata"]["name"])] \
-                = copy.deepcopy(obj)
+            meta = obj["metadata"]
+            self._objects[self._key(rt, meta.get("namespace"), meta["name"])] = copy.deepcopy(obj)
         return self._out(rt, obj)
 
     def _check_namespace(self, rt: ResourceType, namespace: str) -> None:
@@ -406,7 +265,7 @@ class Store:
         if rt.tracks_generation:
             meta["generation"] = 1
         self._prepare(rt, obj, None)
-        self._track(rt, None, obj, manager, applied, set())
+        track(rt.api_version, None, obj, manager, applied)
         return self._save(rt, obj, dry_run)
 
     def update(self, rt: ResourceType, body: Obj, manager: str, *, dry_run: bool = False,
@@ -437,8 +296,8 @@ class Store:
                     raise _invalid(rt, obj, [(path, "field is immutable")])
         if rt.tracks_generation and _spec(obj) != _spec(old):
             obj["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
-        self._track(rt, old, obj, manager, applied, forced)
-        if _essence(obj) == _essence(old):
+        track(rt.api_version, old, obj, manager, applied, forced)
+        if essence(obj) == essence(old):
             return self._out(rt, old)
         if obj["metadata"].get("deletionTimestamp") and not obj["metadata"].get("finalizers"):
             if not dry_run:  # the last finalizer is gone: the pending deletion completes
@@ -477,7 +336,7 @@ class Store:
     def write(self, rt: ResourceType, obj: Obj) -> bool:
         """A controller's write: stored as given, only if it changes anything."""
         old = self.raw(rt, obj["metadata"].get("namespace"), obj["metadata"]["name"])
-        if old is not None and _essence(old) == _essence(obj):
+        if old is not None and essence(old) == essence(obj):
             return False
         self._save(rt, copy.deepcopy(obj), False)
         return True
@@ -501,7 +360,7 @@ class Store:
             for key, value in obj.pop("stringData").items():
                 data[key] = base64.b64encode(str(value).encode()).decode()
         elif gk == "Job.batch":
-            _job_selector(obj)
+            job_selector(obj)
         elif gk == "Namespace":
             obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = \
                 obj["metadata"].get("name", "")
@@ -521,37 +380,6 @@ class Store:
             for port in spec.get("ports", []):
                 port.setdefault("nodePort", next(self._node_ports))
 
-    def _track(self, rt: ResourceType, old: Obj | None, new: Obj, manager: str,
-               applied: set[Path] | None, forced: frozenset[Path] | set[Path]) -> None:
-        """Record who owns which fields in metadata.managedFields (simplified FieldsV1)."""
-        before, after = field_leaves(old) if old else {}, field_leaves(new)
-        gone = set(before) - set(after)
-        entries = owners(old) if old else {}
-        previous = {(e["manager"], e["operation"]): e
-                    for e in (old or {}).get("metadata", {}).get("managedFields") or []}
-        if applied is None:
-            mine = {p for p, v in after.items() if before.get(p, _MISSING) != v}
-            key = (manager, "Update")
-            taken = mine
-        else:
-            mine, key, taken = applied & set(after), (manager, "Apply"), set(forced)
-        for other in entries:
-            if other != key:
-                entries[other] = entries[other] - taken - gone
-        entries[key] = mine if applied is not None else (entries.get(key, set()) | mine) - gone
-        rendered = []
-        for (name, op), paths in entries.items():
-            if not paths:
-                continue
-            entry = {"manager": name, "operation": op, "apiVersion": rt.api_version,
-                     "time": now(), "fieldsType": "FieldsV1", "fieldsV1": fields_v1(paths)}
-            kept = previous.get((name, op))
-            if kept and kept["fieldsV1"] == entry["fieldsV1"]:
-                entry = kept
-            rendered.append(entry)
-        new["metadata"]["managedFields"] = rendered
-
-
 def _spec(obj: Obj) -> Obj:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
 
@@ -564,19 +392,3 @@ def _invalid(rt: ResourceType, obj: Obj, errors: list[tuple[str, str]]) -> ApiEr
     details = {"name": name, "group": rt.group, "kind": rt.kind, "causes": causes}
     return ApiError(422, "Invalid", f'{rt.group_kind} "{name}" is invalid: '
                     + (f"[{text}]" if len(errors) > 1 else text), details)
-
-
-def _job_selector(job: Obj) -> None:
-    """Jobs get a generated selector and matching template labels unless manualSelector."""
-    spec, meta = job.setdefault("spec", {}), job["metadata"]
-    template_meta = spec.setdefault("template", {}).setdefault("metadata", {})
-    if not meta.get("labels") and template_meta.get("labels"):
-        meta["labels"] = dict(template_meta["labels"])
-    if spec.get("manualSelector") or "selector" in spec:
-        return
-    uid, name = meta["uid"], meta["name"]
-    template_meta["labels"] = {**template_meta.get("labels", {}),
-                               "batch.kubernetes.io/controller-uid": uid,
-                               "batch.kubernetes.io/job-name": name,
-                               "controller-uid": uid, "job-name": name}
-    spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}

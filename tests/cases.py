@@ -1,0 +1,16 @@
+"""The golden cases: every example, compiled as a user would, with the flags each case names.
+
+Regenerate with ``pytest tests/test_golden.py --update-goldens`` and read the diff before
+committing it.
+"""
+
+from __future__ import annotations
+
+CASES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "shop": ("examples/shop/pipeline.spec", ()),
+    "shop-prod": ("examples/shop/pipeline.spec", ("--profile", "prod")),
+    "shop-canary": ("examples/shop/pipeline.spec",
+                    ("--profile", "prod,debug", "--instance", "shop-canary", "--ordering-annotations", "argocd")),
+    "cockroach": ("examples/cockroach/pipeline.spec", ()),
+    "etl": ("examples/etl/pipeline.spec", ()),
+}

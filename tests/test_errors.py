@@ -1,0 +1,152 @@
+"""Bad input: every spec in tests/errors/ fails with the diagnostics its ``# expect: CODE LINE``
+comments name, through the real command line, with exit 2 and no traceback."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import codes, errors_of
+from kc.compiler import cli
+
+CORPUS = Path(__file__).parent / "errors"
+EXPECT = re.compile(r"^# expect: (KC\d{3}) (\d+)$", re.MULTILINE)
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = cli.main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("spec", sorted(CORPUS.glob("*.spec")), ids=lambda p: p.stem)
+def test_corpus(spec: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    expected = {(code, int(line)) for code, line in EXPECT.findall(spec.read_text())}
+    assert expected, f"{spec.name} has no '# expect:' line"
+    code, out, err = run_cli(["validate", str(spec), "--format", "json"], capsys)
+    assert code == cli.EXIT_INVALID
+    got = json.loads(out)["diagnostics"]
+    found = {(d["code"], d["line"]) for d in got}
+    assert expected <= found, f"expected {sorted(expected)}, got {sorted(found)}"
+    assert all(d["file"] == str(spec) for d in got if d["code"] not in ("KC205", "KC206"))
+    code, out, err = run_cli(["compile", str(spec)], capsys)
+    assert code == cli.EXIT_INVALID and out == ""
+    assert "Traceback" not in err
+    for want_code, line in expected:
+        assert re.search(rf"^{re.escape(str(spec))}:{line}:\d+: error: .*\[{want_code}\]$", err, re.MULTILINE), err
+
+
+def write(tmp_path: Path, data: bytes) -> str:
+    path = tmp_path / "pipeline.spec"
+    path.write_bytes(data)
+    return str(path)
+
+
+def test_invalid_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write(tmp_path, b"kc: 1\npipeline: caf\xe9\n")
+    code, _, err = run_cli(["compile", spec], capsys)
+    assert code == 2 and f"{spec}:2:14: error: invalid UTF-8" in err
+
+
+def test_binary_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write(tmp_path, bytes(range(256)))
+    code, _, err = run_cli(["compile", spec], capsys)
+    assert code == 2 and "[KC002]" in err
+
+
+def test_alias_bomb_is_bounded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    spec = write(tmp_path, ("\n".join(lines) + "\nkc: 1\n").encode())
+    started = time.monotonic()
+    code, _, err = run_cli(["compile", spec], capsys)
+    assert code == 2 and "[KC007]" in err
+    assert time.monotonic() - started < 10
+
+
+def test_deep_nesting(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write(tmp_path, b"kc: " + b"[" * 5000 + b"]" * 5000 + b"\n")
+    code, _, err = run_cli(["compile", spec], capsys)
+    assert code == 2 and ("[KC007]" in err or "nesting depth" in err)
+
+
+def test_oversized_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write(tmp_path, b"kc: 1\n" + b"# padding\n" * 500_000)
+    code, _, err = run_cli(["compile", spec], capsys)
+    assert code == 2 and "[KC007]" in err and "limit" in err
+
+
+def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(["compile", str(tmp_path / "nope.spec")], capsys)
+    assert code == 2 and "[KC001]" in err
+
+
+SIMPLE = """\
+    kc: 1
+    pipeline: shop
+    stages:
+      api:
+        pattern: service
+        image: shop/api:1.0.0
+    profiles:
+      prod: {stages: {api: {replicas: 3}}}
+    """
+
+
+def test_unknown_profile(tmp_path: Path) -> None:
+    found = errors_of(SIMPLE, tmp_path, profiles=("prdo",))
+    assert codes(found) == ["KC205"] and found[0].hint == "did you mean 'prod'?"
+
+
+def test_profile_naming_unknown_stage(tmp_path: Path) -> None:
+    text = SIMPLE.replace("{api: {replicas: 3}}", "{apii: {replicas: 3}}")
+    found = errors_of(text, tmp_path, profiles=("prod",))
+    assert codes(found) == ["KC210"] and found[0].pos.line == 8
+
+
+def test_set_of_unknown_field(tmp_path: Path) -> None:
+    found = errors_of(SIMPLE, tmp_path, sets=(("api.replica", "3"),))
+    assert codes(found) == ["KC101"] and found[0].pos.file == "--set api.replica=3"
+
+
+def test_set_of_unknown_stage(tmp_path: Path) -> None:
+    assert codes(errors_of(SIMPLE, tmp_path, sets=(("web.replicas", "3"),))) == ["KC206"]
+
+
+def test_set_value_out_of_range(tmp_path: Path) -> None:
+    assert codes(errors_of(SIMPLE, tmp_path, sets=(("api.replicas", "50"),))) == ["KC401"]
+
+
+def test_invalid_instance(tmp_path: Path) -> None:
+    assert codes(errors_of(SIMPLE, tmp_path, instance="Not Valid")) == ["KC105"]
+
+
+def test_policy_file_cannot_be_loosened(tmp_path: Path) -> None:
+    org = tmp_path / "org.yaml"
+    org.write_text("policy:\n  max-replicas: 5\n  allow-latest-tag: false\n")
+    text = SIMPLE + "policy: {max-replicas: 8, allow-latest-tag: true}\n"
+    found = errors_of(text, tmp_path, policy_file=str(org))
+    assert codes(found) == ["KC407", "KC407"]
+
+
+def test_policy_file_applies_when_spec_is_silent(tmp_path: Path) -> None:
+    org = tmp_path / "org.yaml"
+    org.write_text("max-replicas: 2\n")
+    found = errors_of(SIMPLE, tmp_path, policy_file=str(org), profiles=("prod",))
+    assert codes(found) == ["KC401"] and found[0].pos.line == 8
+
+
+def test_all_errors_of_a_pass_together(tmp_path: Path) -> None:
+    text = """\
+        kc: 1
+        pipeline: shop
+        stages:
+          a: {pattern: service, image: "a:1", replica: 2}
+          b: {pattern: cron, image: "b:1", schedule: "* * *"}
+          c: {pattern: sevice, image: "c:1"}
+        """
+    assert codes(errors_of(text, tmp_path)) == ["KC101", "KC107", "KC201"]
