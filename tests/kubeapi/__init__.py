@@ -20,8 +20,9 @@ from typing import Any
 import yaml
 
 from .controllers import Controllers
+from .fields import Obj
 from .server import Api, HttpServer, RecordedRequest
-from .store import Obj, Store
+from .store import Store
 
 __all__ = ["FakeCluster", "RecordedRequest"]
 

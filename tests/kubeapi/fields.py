@@ -12,7 +12,7 @@ from typing import Any
 
 Obj = dict[str, Any]
 Path = tuple[str, ...]
-_MISSING = object()
+MISSING = object()
 
 
 def now() -> str:
@@ -188,7 +188,7 @@ def track(api_version: str, old: Obj | None, new: Obj, manager: str,
                 for e in (old or {}).get("metadata", {}).get("managedFields") or []}
     if applied is None:
         key = (manager, "Update")
-        taken = {p for p, v in after.items() if before.get(p, _MISSING) != v}
+        taken = {p for p, v in after.items() if before.get(p, MISSING) != v}
         entries[key] = entries.get(key, set()) | taken
     else:
         key, taken = (manager, "Apply"), set(forced)

@@ -13,8 +13,8 @@ from urllib.parse import parse_qsl, urlsplit
 import yaml
 
 from .controllers import Controllers
-from .fields import json_patch, merge_patch
-from .store import ApiError, Obj, ResourceType, Store, bad_request
+from .fields import Obj, json_patch, merge_patch
+from .store import ApiError, ResourceType, Store, bad_request
 
 USER = "fake-user"
 VERSION = {"major": "1", "minor": "31", "gitVersion": "v1.31.0", "gitCommit": "fake",

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 
 from .fields import (
-    _MISSING,
+    MISSING,
     Obj,
     Path,
     essence,
@@ -317,7 +317,7 @@ class Store:
         live = field_leaves(old)
         others = {key: paths for key, paths in owners(old).items() if key[0] != manager}
         conflicts = {path: name for (name, _), paths in others.items() for path in paths
-                     if path in wanted and live.get(path, _MISSING) != wanted[path]}
+                     if path in wanted and live.get(path, MISSING) != wanted[path]}
         if conflicts and not force:
             fields = sorted(conflicts.items())
             raise ApiError(409, "Conflict", f"Apply failed with {len(fields)} conflict(s): "

@@ -1,0 +1,167 @@
+"""The command line: exit codes, the output directory's rules, the stdout stream, quiet success."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT
+from kc.compiler import cli
+
+SHOP = str(ROOT / "examples" / "shop" / "pipeline.spec")
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = cli.main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_compile_to_directory_is_quiet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["compile", SHOP, "-o", str(tmp_path / "out")], capsys)
+    assert (code, out, err) == (0, "", "")
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == ["00-workspace.yaml", "01-db.yaml", "02-migrate.yaml", "03-api.yaml", "04-report.yaml", "kc"]
+
+
+def test_stream_without_output(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["compile", SHOP], capsys)
+    assert code == 0
+    headers = [line for line in out.splitlines() if line.startswith("# bundle")]
+    assert headers[0] == "# bundle 00: workspace (gate: none)"
+    assert headers[2] == "# bundle 02: migrate (gate: migrate: job complete)"
+    kinds = [d["kind"] for d in yaml.safe_load_all(out) if d]
+    assert kinds[0] == "Namespace" and kinds[-1] == "CronJob"
+
+
+def test_refuses_foreign_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    code, _, err = run(["compile", SHOP, "-o", str(tmp_path)], capsys)
+    assert code == 2 and "[KC601]" in err
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_failed_compile_leaves_output_untouched(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert run(["compile", SHOP, "-o", str(out)], capsys)[0] == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    bad = tmp_path / "bad.spec"
+    bad.write_text(Path(SHOP).read_text().replace("replicas: 2", "replicas: two"))
+    code, _, err = run(["compile", str(bad), "-o", str(out)], capsys)
+    assert code == 2 and "[KC102]" in err
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_removes_own_stale_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert run(["compile", SHOP, "-o", str(out)], capsys)[0] == 0
+    (out / "README.md").write_text("kept: kc did not write it")
+    smaller = tmp_path / "pipeline.spec"
+    text = Path(SHOP).read_text()
+    smaller.write_text(text[: text.index("  report:")] + text[text.index("profiles:"):])
+    assert run(["compile", str(smaller), "-o", str(out)], capsys)[0] == 0
+    assert not (out / "04-report.yaml").exists()
+    assert (out / "README.md").exists() and (out / "03-api.yaml").exists()
+
+
+def test_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert run(["compile", SHOP, "-o", str(out), "--check"], capsys)[0] == 1
+    assert run(["compile", SHOP, "-o", str(out)], capsys)[0] == 0
+    assert run(["compile", SHOP, "-o", str(out), "--check"], capsys)[:2] == (0, "")
+    code, _, err = run(["compile", SHOP, "-o", str(out), "--check", "--set", "api.replicas=3"], capsys)
+    assert code == 1 and "03-api.yaml: stale" in err
+
+
+def test_set_and_profile(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["compile", SHOP, "--profile", "prod", "--set", "api.replicas=5"], capsys)
+    assert code == 0
+    deployment = next(d for d in yaml.safe_load_all(out) if d and d["kind"] == "Deployment")
+    assert deployment["spec"]["replicas"] == 5
+    assert deployment["metadata"]["namespace"] == "shop-prod"
+
+
+def test_instance_is_an_independent_copy(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["compile", SHOP, "--instance", "shop-b"], capsys)
+    assert code == 0
+    docs = [d for d in yaml.safe_load_all(out) if d]
+    assert {d["metadata"].get("namespace", d["metadata"]["name"]) for d in docs} == {"shop-b"}
+    assert all(d["metadata"]["labels"]["app.kubernetes.io/instance"] == "shop-b" for d in docs)
+    assert all(d["metadata"]["name"].startswith("shop-b") for d in docs)
+
+
+def test_validate_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["validate", SHOP, "--format", "json"], capsys)
+    assert code == 0 and json.loads(out) == {"diagnostics": []}
+    assert run(["validate", SHOP], capsys) == (0, "", "")
+
+
+@pytest.mark.parametrize("fmt,start", [("mermaid", "flowchart TD"), ("dot", "digraph kc {")])
+def test_graph(fmt: str, start: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["graph", SHOP, "--format", fmt], capsys)
+    assert code == 0 and out.startswith(start)
+    edge = "s_migrate --> s_api" if fmt == "mermaid" else '"migrate" -> "api"'
+    assert edge in out
+
+
+def test_patterns_and_explain(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["patterns"], capsys)
+    listed = [line.split()[0] for line in out.splitlines()]
+    assert code == 0 and {"service", "job", "cron", "stateful", "volume", "config", "worker"} <= set(listed)
+    assert "workspace" not in listed
+    code, out, _ = run(["explain", "cron"], capsys)
+    assert code == 0 and "schedule" in out and "CronJob" in out and "required" in out
+    code, _, err = run(["explain", "crno"], capsys)
+    assert code == 2 and "did you mean 'cron'" in err
+
+
+def test_schema_is_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["schema"], capsys)
+    schema = json.loads(out)
+    assert code == 0 and "pipeline" in schema["required"]
+    stage_variants = schema["properties"]["stages"]["additionalProperties"]["anyOf"]
+    assert any(v.get("properties", {}).get("pattern", {}).get("const") == "service" for v in stage_variants)
+
+
+def test_committed_schema_is_current(capsys: pytest.CaptureFixture[str]) -> None:
+    run(["schema"], capsys)
+    # regenerate with: kc schema > schemas/kc-spec.schema.json
+    assert (ROOT / "schemas" / "kc-spec.schema.json").read_text() == run(["schema"], capsys)[1]
+
+
+def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("kc ")
+    with pytest.raises(SystemExit):
+        cli.main(["compile", "--help"])
+    assert "examples:" in capsys.readouterr().out
+
+
+def test_compile_never_imports_the_cluster_client(tmp_path: Path) -> None:
+    probe = (
+        "import sys; from kc.compiler import cli; "
+        f"code = cli.main(['compile', {SHOP!r}, '-o', {str(tmp_path / 'out')!r}]); "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('kubernetes', 'urllib3', 'deepdiff')]; "
+        "print(code, bad)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "0 []"
+
+
+def test_color_only_on_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Tty:
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("TERM", raising=False)
+    assert cli.use_color(Tty())
+    assert not cli.use_color(sys.stdout if not sys.stdout.isatty() else object())
+    monkeypatch.setenv("NO_COLOR", "")
+    assert not cli.use_color(Tty())

@@ -1,0 +1,203 @@
+"""Each pass on its own concern, through small specs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from conftest import codes, compile_text, errors_of
+from kc.compiler import ir, names, pods
+
+
+def objects(program: ir.Program, kind: str | None = None) -> list[dict[str, Any]]:
+    return [o.manifest for b in program.bundles for o in b.objects if kind in (None, o.kind)]
+
+
+def one(program: ir.Program, kind: str) -> dict[str, Any]:
+    (found,) = objects(program, kind)
+    return found
+
+
+def container_of(manifest: dict[str, Any]) -> dict[str, Any]:
+    return next(pods.containers(next(pods.specs(manifest))))
+
+
+BASE = """\
+kc: 1
+pipeline: shop
+defaults: {registry: ghcr.io/acme, env: {LOG_LEVEL: info, REGION: eu}}
+stages:
+"""
+
+
+def test_defaults_explicit_beats_default(tmp_path: Path) -> None:
+    program = compile_text(BASE + """\
+  api: {pattern: service, image: "shop/api:1.0.0", env: {LOG_LEVEL: debug}}
+  web: {pattern: service, image: "docker.io/library/nginx:1.27.3"}
+""", tmp_path)
+    api, web = objects(program, "Deployment")
+    assert container_of(api)["env"] == [{"name": "LOG_LEVEL", "value": "debug"}, {"name": "REGION", "value": "eu"}]
+    assert container_of(api)["image"] == "ghcr.io/acme/shop/api:1.0.0"
+    assert container_of(web)["image"] == "docker.io/library/nginx:1.27.3"
+
+
+def test_defaults_skip_patterns_without_containers(tmp_path: Path) -> None:
+    program = compile_text(BASE + "  data: {pattern: volume, size: 5Gi}\n", tmp_path)
+    assert one(program, "PersistentVolumeClaim")["spec"]["resources"]["requests"]["storage"] == "5Gi"
+
+
+def test_shorthand(tmp_path: Path) -> None:
+    program = compile_text("kc: 1\npipeline: p\nstages:\n  web: service nginx:1.27.3\n", tmp_path)
+    assert container_of(one(program, "Deployment"))["image"] == "nginx:1.27.3"
+    assert one(program, "Service")["spec"]["ports"][0]["port"] == 8080
+
+
+def test_security_defaults_on_every_pod(tmp_path: Path) -> None:
+    program = compile_text(BASE + """\
+  api: {pattern: service, image: "shop/api:1.0.0"}
+  once: {pattern: job, image: "shop/once:1.0.0"}
+  nightly: {pattern: cron, image: "shop/nightly:1.0.0", schedule: "@daily"}
+  db: {pattern: stateful, image: "shop/db:1.0.0", port: 5432, storage: 1Gi}
+""", tmp_path)
+    workloads = [m for m in objects(program) if any(True for _ in pods.specs(m))]
+    assert len(workloads) == 4
+    for manifest in workloads:
+        spec = next(pods.specs(manifest))
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert spec["automountServiceAccountToken"] is False
+        assert {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}} in spec["volumes"]
+        for c in pods.containers(spec):
+            ctx = c["securityContext"]
+            assert ctx["readOnlyRootFilesystem"] and not ctx["allowPrivilegeEscalation"]
+            assert ctx["capabilities"] == {"drop": ["ALL"]}
+            assert c["resources"]["requests"] and c["resources"]["limits"]
+            assert {"name": "tmp", "mountPath": "/tmp"} in c["volumeMounts"]
+
+
+def test_patch_relaxes_a_security_default(tmp_path: Path) -> None:
+    program = compile_text(BASE + """\
+  api:
+    pattern: service
+    image: "shop/api:1.0.0"
+    patch:
+      Deployment:
+        spec: {template: {spec: {containers: [{name: api, securityContext: {readOnlyRootFilesystem: false}}]}}}
+""", tmp_path)
+    ctx = container_of(one(program, "Deployment"))["securityContext"]
+    assert ctx["readOnlyRootFilesystem"] is False and ctx["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_long_names_are_shortened_deterministically(tmp_path: Path) -> None:
+    stage = "a-rather-long-stage-name-for-the-reporting-pipeline"
+    program = compile_text(f"kc: 1\npipeline: analytics-platform\nstages:\n  {stage}: worker acme/w:1.0.0\n", tmp_path)
+    name = one(program, "Deployment")["metadata"]["name"]
+    assert len(name) <= names.MAX_NAME and name == names.shorten(f"analytics-platform-{stage}")
+    assert name.rsplit("-", 1)[1] == names.digest(f"analytics-platform-{stage}", 5)
+
+
+def test_labels_and_selectors(tmp_path: Path) -> None:
+    program = compile_text(BASE + '  db: {pattern: stateful, image: "shop/db:1.0.0", port: 5432, storage: 1Gi}\n', tmp_path)
+    sts = one(program, "StatefulSet")
+    assert sts["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": "db", "app.kubernetes.io/instance": "shop"}
+    claim_labels = sts["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"]
+    assert claim_labels["app.kubernetes.io/managed-by"] == "kc" and claim_labels["kc.dev/stage"] == "db"
+    for manifest in objects(program):
+        labels = manifest["metadata"]["labels"]
+        assert labels["app.kubernetes.io/managed-by"] == "kc" and labels["kc.dev/pipeline"] == "shop"
+
+
+def test_references_resolve_and_order(tmp_path: Path) -> None:
+    program = compile_text(BASE + """\
+  api: {pattern: service, image: "shop/api:1.0.0", env: {DB: "${db.url}", RAW: "$${HOME}", NS: "${pipeline.namespace}"}}
+  db: {pattern: stateful, image: "shop/db:1.0.0", port: 5432}
+""", tmp_path)
+    env = {e["name"]: e.get("value") for e in container_of(one(program, "Deployment"))["env"]}
+    assert env["DB"] == "http://shop-db.shop.svc:5432" and env["RAW"] == "${HOME}" and env["NS"] == "shop"
+    assert [b.name for b in program.bundles] == ["workspace", "db", "api"]
+    policy = next(m for m in objects(program, "NetworkPolicy") if m["metadata"]["name"] == "shop-db-ingress")
+    callers = [p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in policy["spec"]["ingress"][0]["from"]]
+    assert callers == ["db", "api"]
+
+
+def test_open_network_has_no_policies(tmp_path: Path) -> None:
+    text = BASE.replace("stages:", "workspace: {network: open}\nstages:") + '  api: {pattern: service, image: "a:1.0.0"}\n'
+    assert objects(compile_text(text, tmp_path), "NetworkPolicy") == []
+
+
+def test_unescaped_dollar_brace_is_an_error(tmp_path: Path) -> None:
+    found = errors_of(BASE + '  api: {pattern: job, image: "a:1.0.0", args: ["echo ${HOME}"]}\n', tmp_path)
+    assert codes(found) == ["KC301"]
+
+
+def test_bundles_keep_declaration_order_and_kind_order(tmp_path: Path) -> None:
+    program = compile_text(BASE + """\
+  b: {pattern: service, image: "b:1.0.0", replicas: 2, expose: {host: b.example.com}}
+  a: {pattern: worker, image: "a:1.0.0"}
+  c: {pattern: job, image: "c:1.0.0", after: [a, b]}
+""", tmp_path)
+    assert [(b.index, b.name) for b in program.bundles] == [(0, "workspace"), (1, "b+a"), (2, "c")]
+    kinds = [o.kind for o in program.bundles[1].objects]
+    assert kinds == ["Service", "Deployment", "Deployment", "PodDisruptionBudget", "Ingress"]
+    assert program.bundles[2].steps[0].gate.kind == "job-complete"
+
+
+def test_sequential_flow(tmp_path: Path) -> None:
+    text = BASE.replace("stages:", "flow: sequential\nstages:")
+    program = compile_text(text + "  a: worker a:1.0.0\n  b: worker b:1.0.0\n  c: worker c:1.0.0\n", tmp_path)
+    assert [b.name for b in program.bundles] == ["workspace", "a", "b", "c"]
+
+
+def test_job_name_follows_content(tmp_path: Path) -> None:
+    first = one(compile_text(BASE + '  m: {pattern: job, image: "m:1.0.0"}\n', tmp_path), "Job")
+    second = one(compile_text(BASE + '  m: {pattern: job, image: "m:1.0.1"}\n', tmp_path), "Job")
+    again = one(compile_text(BASE + '  m: {pattern: job, image: "m:1.0.0"}\n', tmp_path), "Job")
+    assert first["metadata"]["name"] != second["metadata"]["name"]
+    assert first["metadata"]["name"] == again["metadata"]["name"]
+    assert first["metadata"]["name"].startswith("shop-m-")
+
+
+def test_config_name_follows_content_and_users_follow(tmp_path: Path) -> None:
+    def compiled(value: str) -> ir.Program:
+        return compile_text(BASE + f"""\
+  cfg: {{pattern: config, data: {{mode: {value}}}}}
+  api: {{pattern: service, image: "a:1.0.0", mounts: {{cfg: /etc/app}}, env: {{MODE: {{config: cfg/mode}}}}}}
+""", tmp_path)
+
+    one_, two = compiled("fast"), compiled("slow")
+    name = one(one_, "ConfigMap")["metadata"]["name"]
+    assert name != one(two, "ConfigMap")["metadata"]["name"]
+    spec = next(pods.specs(one(one_, "Deployment")))
+    assert {"name": "mount-cfg", "configMap": {"name": name}} in spec["volumes"]
+    assert container_of(one(one_, "Deployment"))["env"][-1]["valueFrom"]["configMapKeyRef"]["name"] == name
+    assert [b.name for b in one_.bundles] == ["workspace", "cfg", "api"]
+
+
+def test_disabled_stage_is_dropped(tmp_path: Path) -> None:
+    program = compile_text(BASE + """\
+  a: {pattern: worker, image: "a:1.0.0", enabled: false}
+  b: {pattern: worker, image: "b:1.0.0", after: a}
+""", tmp_path)
+    assert [o["metadata"]["name"] for o in objects(program, "Deployment")] == ["shop-b"]
+
+
+def test_ordering_annotations(tmp_path: Path) -> None:
+    text = BASE + '  a: worker a:1.0.0\n  b: {pattern: worker, image: "b:1.0.0", after: a}\n'
+    kapp = compile_text(text, tmp_path, ordering_annotations="kapp")
+    b = [m for m in objects(kapp, "Deployment") if m["metadata"]["name"] == "shop-b"][0]
+    assert b["metadata"]["annotations"]["kapp.k14s.io/change-rule"] == "upsert after upserting kc.dev/bundle-01"
+    argo = compile_text(text, tmp_path, ordering_annotations="argocd")
+    assert [m["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] for m in objects(argo, "Deployment")] == ["1", "2"]
+
+
+def test_source_map_annotation(tmp_path: Path) -> None:
+    program = compile_text(BASE + '  api: {pattern: service, image: "a:1.0.0"}\n', tmp_path)
+    assert one(program, "Deployment")["metadata"]["annotations"]["kc.dev/source"] == "pipeline.spec:5"
+
+
+def test_autoscale_and_pdb(tmp_path: Path) -> None:
+    program = compile_text(BASE + '  api: {pattern: service, image: "a:1.0.0", autoscale: {min: 2, max: 6}}\n', tmp_path)
+    hpa = one(program, "HorizontalPodAutoscaler")
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 6)
+    assert "replicas" not in one(program, "Deployment")["spec"]
+    assert one(program, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
