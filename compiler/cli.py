@@ -153,10 +153,16 @@ def _compile_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--instance", metavar="NAME", help="compile an independent copy named NAME")
     p.add_argument("--set", action="append", metavar="STAGE.FIELD=VALUE", help="override one stage field")
     p.add_argument("--policy", metavar="FILE", help="an organisation policy the spec may only tighten")
-    p.add_argument("--ordering-annotations", choices=("argocd", "kapp"),
-                   help="also write the bundle order as Argo CD sync waves or kapp change groups")
-    p.add_argument("--allow-outside", action="store_true",
-                   help="let imports and files reach outside the spec's directory")
+    p.add_argument(
+        "--ordering-annotations",
+        choices=("argocd", "kapp"),
+        help="also write the bundle order as Argo CD sync waves or kapp change groups",
+    )
+    p.add_argument(
+        "--allow-outside",
+        action="store_true",
+        help="let imports and files reach outside the spec's directory",
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -166,15 +172,20 @@ def parser() -> argparse.ArgumentParser:
         prog="kc",
         description="Compile a pipeline spec into ordered Kubernetes bundles with a teardown plan.",
         epilog="exit codes: 0 ok, 1 differences or stale output, 2 invalid spec, 3 cluster error, "
-               "4 gate timed out. Run 'kc COMMAND --help' for a command's options and examples.",
+        "4 gate timed out. Run 'kc COMMAND --help' for a command's options and examples.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     top.add_argument("--version", action="version", version=f"kc {metadata.version('kc')}")
     sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help_text, description=help_text, epilog=EXAMPLES.get(name),
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+        return sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=EXAMPLES.get(name),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
 
     p = command("compile", "compile a spec into bundle files, or a YAML stream on stdout")
     _compile_flags(p)
@@ -214,8 +225,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug in kc: say so in one line, never a traceback
         if os.environ.get("KC_TRACEBACK"):
             raise
-        sys.stderr.write(f"kc: internal error: {type(exc).__name__}: {exc}\n"
-                         "kc: please report this with the spec that caused it\n")
+        sys.stderr.write(
+            f"kc: internal error: {type(exc).__name__}: {exc}\nkc: please report this with the spec that caused it\n"
+        )
         return EXIT_INTERNAL
 
 

@@ -124,13 +124,11 @@ def sort_key(d: Diagnostic) -> tuple[str, int, int, str]:
     return (d.pos.file, d.pos.line, d.pos.col, d.code)
 
 
-def render_text(
-    diagnostics: Iterable[Diagnostic], sources: Mapping[str, str], color: bool = False
-) -> str:
+def render_text(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str], color: bool = False) -> str:
     """file:line:col: severity: message [code], then the source line and a caret."""
     out: list[str] = []
     for d in sorted(diagnostics, key=sort_key):
-        label = d.severity
+        label: str = d.severity
         if color:
             label = ("\033[1;31m" if d.severity == "error" else "\033[1;35m") + label + "\033[0m"
         first, _, rest = d.message.partition("\n")

@@ -27,11 +27,30 @@ GATE_TEXT: dict[str, str] = {
 
 # The order of kinds within a bundle: what others need comes first (SPEC §6).
 KIND_ORDER = (
-    "Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "ServiceAccount",
-    "ClusterRole", "Role", "ClusterRoleBinding", "RoleBinding", "CustomResourceDefinition",
-    "ConfigMap", "Secret", "PersistentVolumeClaim", "Service", "Deployment", "StatefulSet",
-    "DaemonSet", "ReplicaSet", "Pod", "PodDisruptionBudget", "HorizontalPodAutoscaler",
-    "Ingress", "Job", "CronJob",
+    "Namespace",
+    "ResourceQuota",
+    "LimitRange",
+    "NetworkPolicy",
+    "ServiceAccount",
+    "ClusterRole",
+    "Role",
+    "ClusterRoleBinding",
+    "RoleBinding",
+    "CustomResourceDefinition",
+    "ConfigMap",
+    "Secret",
+    "PersistentVolumeClaim",
+    "Service",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "Pod",
+    "PodDisruptionBudget",
+    "HorizontalPodAutoscaler",
+    "Ingress",
+    "Job",
+    "CronJob",
 )
 _KIND_RANK = {kind: i for i, kind in enumerate(KIND_ORDER)}
 

@@ -10,7 +10,7 @@ from kc.compiler import source
 
 def _copy_positions(doc: source.Document, src: source.Path, dst: source.Path) -> None:
     for table in (doc.values, doc.keys):
-        moved = {dst + p[len(src):]: pos for p, pos in table.items() if p[: len(src)] == src}
+        moved = {dst + p[len(src) :]: pos for p, pos in table.items() if p[: len(src)] == src}
         table.update(moved)
 
 
@@ -48,13 +48,10 @@ def patch(target: Any, change: Any) -> Any:
         return out
     if _named_list(change) and _named_list(target):
         by_name = {item["name"]: item for item in change}
-        merged = [patch(item, by_name.pop(item["name"])) if item["name"] in by_name else item
-                  for item in target]
+        merged = [patch(item, by_name.pop(item["name"])) if item["name"] in by_name else item for item in target]
         return merged + [item for item in change if item["name"] in by_name]
     return copy.deepcopy(change)
 
 
 def _named_list(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(
-        isinstance(item, dict) and "name" in item for item in value
-    )
+    return isinstance(value, list) and bool(value) and all(isinstance(item, dict) and "name" in item for item in value)

@@ -30,10 +30,16 @@ def write(root: str, files: dict[str, str]) -> None:
     if os.path.exists(root) and not os.path.isdir(root):
         raise diag.CompileError([diag.error("KC601", Pos(root), "the output path exists and is not a directory")])
     if os.path.isdir(root) and os.listdir(root) and not os.path.isfile(os.path.join(root, MARKER)):
-        raise diag.CompileError([diag.error(
-            "KC601", Pos(root), "the output directory is not empty and kc did not write it",
-            "name an empty or new directory",
-        )])
+        raise diag.CompileError(
+            [
+                diag.error(
+                    "KC601",
+                    Pos(root),
+                    "the output directory is not empty and kc did not write it",
+                    "name an empty or new directory",
+                )
+            ]
+        )
     stale = _own_files(root) - set(files) if os.path.isdir(root) else set()
     for rel, content in sorted(files.items()):
         path = os.path.join(root, rel)

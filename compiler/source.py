@@ -65,8 +65,14 @@ class _Builder:
             what = "nodes" if self.count > MAX_NODES else "levels of nesting"
             limit = MAX_NODES if self.count > MAX_NODES else MAX_DEPTH
             raise diag.CompileError(
-                [diag.error("KC007", self.pos(node), f"the document expands to more than {limit} {what}",
-                            "aliases that repeat large anchors multiply; write the data out")]
+                [
+                    diag.error(
+                        "KC007",
+                        self.pos(node),
+                        f"the document expands to more than {limit} {what}",
+                        "aliases that repeat large anchors multiply; write the data out",
+                    )
+                ]
             )
         self.doc.values[path] = self.pos(node)
         if isinstance(node, yaml.ScalarNode):
@@ -77,6 +83,7 @@ class _Builder:
         try:
             if isinstance(node, yaml.SequenceNode):
                 return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+            assert isinstance(node, yaml.MappingNode)
             return self.mapping(node, path, depth)
         finally:
             self.active.discard(id(node))
@@ -135,8 +142,14 @@ def _decode(file: str, raw: bytes) -> str:
         line = before.count(b"\n") + 1
         col = exc.start - (before.rfind(b"\n") + 1) + 1
         raise diag.CompileError(
-            [diag.error("KC002", Pos(file, line, col), f"invalid UTF-8 byte 0x{raw[exc.start]:02x}",
-                        "save the file as UTF-8")]
+            [
+                diag.error(
+                    "KC002",
+                    Pos(file, line, col),
+                    f"invalid UTF-8 byte 0x{raw[exc.start]:02x}",
+                    "save the file as UTF-8",
+                )
+            ]
         ) from None
 
 
@@ -148,17 +161,19 @@ def _tab_indent(file: str, text: str, line: int) -> diag.Diagnostic | None:
             body = lines[number - 1]
             indent = body[: len(body) - len(body.lstrip(" \t"))]
             if "\t" in indent:
-                return diag.error("KC005", Pos(file, number, indent.index("\t") + 1),
-                                  "tab character in indentation", "YAML indents with spaces only")
+                return diag.error(
+                    "KC005",
+                    Pos(file, number, indent.index("\t") + 1),
+                    "tab character in indentation",
+                    "YAML indents with spaces only",
+                )
     return None
 
 
 def load_bytes(file: str, raw: bytes) -> Document:
     """Parse one YAML document; every problem becomes a positioned diagnostic."""
     if len(raw) > MAX_BYTES:
-        raise diag.CompileError(
-            [diag.error("KC007", Pos(file), f"file is {len(raw)} bytes; the limit is {MAX_BYTES}")]
-        )
+        raise diag.CompileError([diag.error("KC007", Pos(file), f"file is {len(raw)} bytes; the limit is {MAX_BYTES}")])
     text = _decode(file, raw).removeprefix("\ufeff")
     try:
         node = yaml.compose(text, Loader=_Loader)
@@ -178,8 +193,16 @@ def load_bytes(file: str, raw: bytes) -> Document:
         raise diag.CompileError([diag.error("KC007", Pos(file, 1, 1), "the document nests too deeply")]) from None
     doc = Document(file, text, None)
     if node is None:
-        raise diag.CompileError([diag.error("KC003", Pos(file, 1, 1), "the spec is empty",
-                                            "start with 'kc: 1', 'pipeline: NAME' and 'stages:'")])
+        raise diag.CompileError(
+            [
+                diag.error(
+                    "KC003",
+                    Pos(file, 1, 1),
+                    "the spec is empty",
+                    "start with 'kc: 1', 'pipeline: NAME' and 'stages:'",
+                )
+            ]
+        )
     builder = _Builder(doc)
     doc.data = builder.build(node, ())
     diag.raise_if_errors(builder.errors)

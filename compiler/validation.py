@@ -30,8 +30,7 @@ def _fields_at(model: type[pydantic.BaseModel], loc: tuple[Any, ...]) -> list[st
     for part in loc:
         if not (isinstance(current, type) and issubclass(current, pydantic.BaseModel)):
             return []
-        field = next((f for n, f in current.model_fields.items()
-                      if part in (n, f.alias)), None)
+        field = next((f for n, f in current.model_fields.items() if part in (n, f.alias)), None)
         if field is None:
             continue  # a dict key or list index: stay on the value type below
         annotation = field.annotation
@@ -44,9 +43,7 @@ def _fields_at(model: type[pydantic.BaseModel], loc: tuple[Any, ...]) -> list[st
     return []
 
 
-def _real_loc(
-    doc: source.Document, base: source.Path, loc: tuple[Any, ...], names_field: bool
-) -> tuple[Any, ...]:
+def _real_loc(doc: source.Document, base: source.Path, loc: tuple[Any, ...], names_field: bool) -> tuple[Any, ...]:
     """Drop pydantic's union-member tags from ``loc`` so it names a path in the document; a
     missing or unknown field keeps its own name last."""
     out: list[Any] = []
@@ -88,10 +85,14 @@ def diagnostics(
         elif kind in _RANGE:
             out.append(diag.error("KC103", pos, f"'{field}' out of range: {err['msg'].lower()}{where}"))
         elif kind in ("string_pattern_mismatch", "string_too_long") and (is_key or field in ("pipeline", "namespace")):
-            out.append(diag.error(
-                "KC105", pos, f"'{value}' is not a valid name{where}",
-                f"use {_NAME_HELP}, at most {63 if field != 'pipeline' else 40} characters",
-            ))
+            out.append(
+                diag.error(
+                    "KC105",
+                    pos,
+                    f"'{value}' is not a valid name{where}",
+                    f"use {_NAME_HELP}, at most {63 if field != 'pipeline' else 40} characters",
+                )
+            )
         elif kind in ("string_pattern_mismatch", "literal_error", "enum", "string_too_long"):
             out.append(diag.error("KC106", pos, f"invalid value for '{field}': {err['msg'].lower()}{where}"))
         else:

@@ -29,5 +29,3 @@ def spec_schema_dict() -> dict[str, Any]:
     top["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     top["title"] = "kc pipeline spec, language v1"
     return top
-
-

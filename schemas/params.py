@@ -20,12 +20,21 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
-_CRON_FIELDS = (
+_CRON_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("minute", 0, 59, {}),
     ("hour", 0, 23, {}),
     ("day of month", 1, 31, {}),
-    ("month", 1, 12, {m: i for i, m in enumerate(
-        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}),
+    (
+        "month",
+        1,
+        12,
+        {
+            m: i
+            for i, m in enumerate(
+                ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1
+            )
+        },
+    ),
     ("day of week", 0, 7, {d: i for i, d in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])}),
 )
 _IMAGE = re.compile(
@@ -38,7 +47,8 @@ def _cron_value(text: str, name: str, low: int, high: int, names: dict[str, int]
     value = names.get(text.lower()) if not text.isdigit() else int(text)
     if value is None or not low <= value <= high:
         raise PydanticCustomError(
-            "kc_schedule", "invalid {field} '{text}' (allowed {low}-{high})",
+            "kc_schedule",
+            "invalid {field} '{text}' (allowed {low}-{high})",
             {"field": name, "text": text, "low": low, "high": high},
         )
     return value
@@ -51,22 +61,27 @@ def check_schedule(value: str) -> str:
     fields = value.split()
     if len(fields) != 5:
         raise PydanticCustomError(
-            "kc_schedule", "a cron schedule has 5 fields (minute hour day month weekday), not {n}",
+            "kc_schedule",
+            "a cron schedule has 5 fields (minute hour day month weekday), not {n}",
             {"n": len(fields)},
         )
     for text, (name, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
         for part in text.split(","):
             body, _, step = part.partition("/")
             if step and (not step.isdigit() or int(step) == 0):
-                raise PydanticCustomError("kc_schedule", "invalid step '{s}' in the {field} field",
-                                          {"s": step, "field": name})
+                raise PydanticCustomError(
+                    "kc_schedule", "invalid step '{s}' in the {field} field", {"s": step, "field": name}
+                )
             if body in ("*", "?"):
                 continue
             first, _, last = body.partition("-")
             lo = _cron_value(first, name, low, high, names)
             if last and _cron_value(last, name, low, high, names) < lo:
-                raise PydanticCustomError("kc_schedule", "range '{r}' runs backwards in the {field} field",
-                                          {"r": body, "field": name})
+                raise PydanticCustomError(
+                    "kc_schedule",
+                    "range '{r}' runs backwards in the {field} field",
+                    {"r": body, "field": name},
+                )
     return value
 
 
@@ -173,7 +188,8 @@ def model_for(name: str, parameters: dict[str, Any], base: type[BaseModel]) -> t
         if not required and "default" not in decl:
             typ = typ | None
         fields[key.replace("-", "_")] = (
-            typ, Field(default, alias=key, description=decl.get("description")),
+            typ,
+            Field(default, alias=key, description=decl.get("description")),
         )
     return create_model(name, __base__=base, **fields)
 

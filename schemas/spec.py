@@ -10,9 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, populate_by_name=True, alias_generator=t.kebab
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, alias_generator=t.kebab)
 
 
 class Quota(Model):

@@ -42,8 +42,11 @@ def plan(program: ir.Program) -> dict[str, Any]:
                     {
                         "id": s.id,
                         "stage": s.stage or None,
-                        "gate": {"kind": s.gate.kind, "text": s.gate.text,
-                                 "objects": [{"kind": k, "name": n} for k, n in s.gate.objects]},
+                        "gate": {
+                            "kind": s.gate.kind,
+                            "text": s.gate.text,
+                            "objects": [{"kind": k, "name": n} for k, n in s.gate.objects],
+                        },
                         "after": sorted({d.target for d in s.deps}),
                     }
                     for s in b.steps

@@ -9,8 +9,10 @@ from __future__ import annotations
 CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "shop": ("examples/shop/pipeline.spec", ()),
     "shop-prod": ("examples/shop/pipeline.spec", ("--profile", "prod")),
-    "shop-canary": ("examples/shop/pipeline.spec",
-                    ("--profile", "prod,debug", "--instance", "shop-canary", "--ordering-annotations", "argocd")),
+    "shop-canary": (
+        "examples/shop/pipeline.spec",
+        ("--profile", "prod,debug", "--instance", "shop-canary", "--ordering-annotations", "argocd"),
+    ),
     "cockroach": ("examples/cockroach/pipeline.spec", ()),
     "etl": ("examples/etl/pipeline.spec", ()),
 }

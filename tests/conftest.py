@@ -7,7 +7,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from kc.compiler import diagnostics as diag
 from kc.compiler import ir, passes, source
 
@@ -15,8 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--update-goldens", action="store_true",
-                     help="rewrite golden/ from the current compiler output")
+    parser.addoption("--update-goldens", action="store_true", help="rewrite golden/ from the current compiler output")
 
 
 @pytest.fixture

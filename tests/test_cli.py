@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import ROOT
 from kc.compiler import cli
 
@@ -26,7 +25,14 @@ def test_compile_to_directory_is_quiet(tmp_path: Path, capsys: pytest.CaptureFix
     code, out, err = run(["compile", SHOP, "-o", str(tmp_path / "out")], capsys)
     assert (code, out, err) == (0, "", "")
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert names == ["00-workspace.yaml", "01-db.yaml", "02-migrate.yaml", "03-api.yaml", "04-report.yaml", "kc"]
+    assert names == [
+        "00-workspace.yaml",
+        "01-db.yaml",
+        "02-migrate.yaml",
+        "03-api.yaml",
+        "04-report.yaml",
+        "kc",
+    ]
 
 
 def test_stream_without_output(capsys: pytest.CaptureFixture[str]) -> None:
@@ -63,7 +69,7 @@ def test_removes_own_stale_files(tmp_path: Path, capsys: pytest.CaptureFixture[s
     (out / "README.md").write_text("kept: kc did not write it")
     smaller = tmp_path / "pipeline.spec"
     text = Path(SHOP).read_text()
-    smaller.write_text(text[: text.index("  report:")] + text[text.index("profiles:"):])
+    smaller.write_text(text[: text.index("  report:")] + text[text.index("profiles:") :])
     assert run(["compile", str(smaller), "-o", str(out)], capsys)[0] == 0
     assert not (out / "04-report.yaml").exists()
     assert (out / "README.md").exists() and (out / "03-api.yaml").exists()

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import codes, errors_of
 from kc.compiler import cli
 

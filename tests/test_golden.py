@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from cases import CASES
 from conftest import ROOT
 from kc.compiler import cli

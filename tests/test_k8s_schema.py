@@ -8,7 +8,6 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
-
 from cases import CASES
 from conftest import ROOT
 

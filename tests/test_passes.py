@@ -31,12 +31,19 @@ stages:
 
 
 def test_defaults_explicit_beats_default(tmp_path: Path) -> None:
-    program = compile_text(BASE + """\
+    program = compile_text(
+        BASE
+        + """\
   api: {pattern: service, image: "shop/api:1.0.0", env: {LOG_LEVEL: debug}}
   web: {pattern: service, image: "docker.io/library/nginx:1.27.3"}
-""", tmp_path)
+""",
+        tmp_path,
+    )
     api, web = objects(program, "Deployment")
-    assert container_of(api)["env"] == [{"name": "LOG_LEVEL", "value": "debug"}, {"name": "REGION", "value": "eu"}]
+    assert container_of(api)["env"] == [
+        {"name": "LOG_LEVEL", "value": "debug"},
+        {"name": "REGION", "value": "eu"},
+    ]
     assert container_of(api)["image"] == "ghcr.io/acme/shop/api:1.0.0"
     assert container_of(web)["image"] == "docker.io/library/nginx:1.27.3"
 
@@ -53,12 +60,16 @@ def test_shorthand(tmp_path: Path) -> None:
 
 
 def test_security_defaults_on_every_pod(tmp_path: Path) -> None:
-    program = compile_text(BASE + """\
+    program = compile_text(
+        BASE
+        + """\
   api: {pattern: service, image: "shop/api:1.0.0"}
   once: {pattern: job, image: "shop/once:1.0.0"}
   nightly: {pattern: cron, image: "shop/nightly:1.0.0", schedule: "@daily"}
   db: {pattern: stateful, image: "shop/db:1.0.0", port: 5432, storage: 1Gi}
-""", tmp_path)
+""",
+        tmp_path,
+    )
     workloads = [m for m in objects(program) if any(True for _ in pods.specs(m))]
     assert len(workloads) == 4
     for manifest in workloads:
@@ -76,14 +87,18 @@ def test_security_defaults_on_every_pod(tmp_path: Path) -> None:
 
 
 def test_patch_relaxes_a_security_default(tmp_path: Path) -> None:
-    program = compile_text(BASE + """\
+    program = compile_text(
+        BASE
+        + """\
   api:
     pattern: service
     image: "shop/api:1.0.0"
     patch:
       Deployment:
         spec: {template: {spec: {containers: [{name: api, securityContext: {readOnlyRootFilesystem: false}}]}}}
-""", tmp_path)
+""",
+        tmp_path,
+    )
     ctx = container_of(one(program, "Deployment"))["securityContext"]
     assert ctx["readOnlyRootFilesystem"] is False and ctx["capabilities"] == {"drop": ["ALL"]}
 
@@ -97,9 +112,14 @@ def test_long_names_are_shortened_deterministically(tmp_path: Path) -> None:
 
 
 def test_labels_and_selectors(tmp_path: Path) -> None:
-    program = compile_text(BASE + '  db: {pattern: stateful, image: "shop/db:1.0.0", port: 5432, storage: 1Gi}\n', tmp_path)
+    program = compile_text(
+        BASE + '  db: {pattern: stateful, image: "shop/db:1.0.0", port: 5432, storage: 1Gi}\n', tmp_path
+    )
     sts = one(program, "StatefulSet")
-    assert sts["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": "db", "app.kubernetes.io/instance": "shop"}
+    assert sts["spec"]["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "db",
+        "app.kubernetes.io/instance": "shop",
+    }
     claim_labels = sts["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"]
     assert claim_labels["app.kubernetes.io/managed-by"] == "kc" and claim_labels["kc.dev/stage"] == "db"
     for manifest in objects(program):
@@ -108,10 +128,14 @@ def test_labels_and_selectors(tmp_path: Path) -> None:
 
 
 def test_references_resolve_and_order(tmp_path: Path) -> None:
-    program = compile_text(BASE + """\
+    program = compile_text(
+        BASE
+        + """\
   api: {pattern: service, image: "shop/api:1.0.0", env: {DB: "${db.url}", RAW: "$${HOME}", NS: "${pipeline.namespace}"}}
   db: {pattern: stateful, image: "shop/db:1.0.0", port: 5432}
-""", tmp_path)
+""",
+        tmp_path,
+    )
     env = {e["name"]: e.get("value") for e in container_of(one(program, "Deployment"))["env"]}
     assert env["DB"] == "http://shop-db.shop.svc:5432" and env["RAW"] == "${HOME}" and env["NS"] == "shop"
     assert [b.name for b in program.bundles] == ["workspace", "db", "api"]
@@ -121,7 +145,9 @@ def test_references_resolve_and_order(tmp_path: Path) -> None:
 
 
 def test_open_network_has_no_policies(tmp_path: Path) -> None:
-    text = BASE.replace("stages:", "workspace: {network: open}\nstages:") + '  api: {pattern: service, image: "a:1.0.0"}\n'
+    text = (
+        BASE.replace("stages:", "workspace: {network: open}\nstages:") + '  api: {pattern: service, image: "a:1.0.0"}\n'
+    )
     assert objects(compile_text(text, tmp_path), "NetworkPolicy") == []
 
 
@@ -131,11 +157,15 @@ def test_unescaped_dollar_brace_is_an_error(tmp_path: Path) -> None:
 
 
 def test_bundles_keep_declaration_order_and_kind_order(tmp_path: Path) -> None:
-    program = compile_text(BASE + """\
+    program = compile_text(
+        BASE
+        + """\
   b: {pattern: service, image: "b:1.0.0", replicas: 2, expose: {host: b.example.com}}
   a: {pattern: worker, image: "a:1.0.0"}
   c: {pattern: job, image: "c:1.0.0", after: [a, b]}
-""", tmp_path)
+""",
+        tmp_path,
+    )
     assert [(b.index, b.name) for b in program.bundles] == [(0, "workspace"), (1, "b+a"), (2, "c")]
     kinds = [o.kind for o in program.bundles[1].objects]
     assert kinds == ["Service", "Deployment", "Deployment", "PodDisruptionBudget", "Ingress"]
@@ -159,10 +189,14 @@ def test_job_name_follows_content(tmp_path: Path) -> None:
 
 def test_config_name_follows_content_and_users_follow(tmp_path: Path) -> None:
     def compiled(value: str) -> ir.Program:
-        return compile_text(BASE + f"""\
+        return compile_text(
+            BASE
+            + f"""\
   cfg: {{pattern: config, data: {{mode: {value}}}}}
   api: {{pattern: service, image: "a:1.0.0", mounts: {{cfg: /etc/app}}, env: {{MODE: {{config: cfg/mode}}}}}}
-""", tmp_path)
+""",
+            tmp_path,
+        )
 
     one_, two = compiled("fast"), compiled("slow")
     name = one(one_, "ConfigMap")["metadata"]["name"]
@@ -174,20 +208,27 @@ def test_config_name_follows_content_and_users_follow(tmp_path: Path) -> None:
 
 
 def test_disabled_stage_is_dropped(tmp_path: Path) -> None:
-    program = compile_text(BASE + """\
+    program = compile_text(
+        BASE
+        + """\
   a: {pattern: worker, image: "a:1.0.0", enabled: false}
   b: {pattern: worker, image: "b:1.0.0", after: a}
-""", tmp_path)
+""",
+        tmp_path,
+    )
     assert [o["metadata"]["name"] for o in objects(program, "Deployment")] == ["shop-b"]
 
 
 def test_ordering_annotations(tmp_path: Path) -> None:
     text = BASE + '  a: worker a:1.0.0\n  b: {pattern: worker, image: "b:1.0.0", after: a}\n'
     kapp = compile_text(text, tmp_path, ordering_annotations="kapp")
-    b = [m for m in objects(kapp, "Deployment") if m["metadata"]["name"] == "shop-b"][0]
+    b = next(m for m in objects(kapp, "Deployment") if m["metadata"]["name"] == "shop-b")
     assert b["metadata"]["annotations"]["kapp.k14s.io/change-rule"] == "upsert after upserting kc.dev/bundle-01"
     argo = compile_text(text, tmp_path, ordering_annotations="argocd")
-    assert [m["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] for m in objects(argo, "Deployment")] == ["1", "2"]
+    assert [m["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] for m in objects(argo, "Deployment")] == [
+        "1",
+        "2",
+    ]
 
 
 def test_source_map_annotation(tmp_path: Path) -> None:
@@ -196,7 +237,9 @@ def test_source_map_annotation(tmp_path: Path) -> None:
 
 
 def test_autoscale_and_pdb(tmp_path: Path) -> None:
-    program = compile_text(BASE + '  api: {pattern: service, image: "a:1.0.0", autoscale: {min: 2, max: 6}}\n', tmp_path)
+    program = compile_text(
+        BASE + '  api: {pattern: service, image: "a:1.0.0", autoscale: {min: 2, max: 6}}\n', tmp_path
+    )
     hpa = one(program, "HorizontalPodAutoscaler")
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 6)
     assert "replicas" not in one(program, "Deployment")["spec"]

@@ -40,9 +40,9 @@ PASSES: tuple[Pass, ...] = (
 )
 
 
-def run(doc: source.Document, options: ir.Options = ir.Options()) -> ir.Program:
+def run(doc: source.Document, options: ir.Options | None = None) -> ir.Program:
     """Compile a loaded spec; raises CompileError with every error of the first failing pass."""
-    program = ir.Program(doc=doc, options=options)
+    program = ir.Program(doc=doc, options=options or ir.Options())
     for step in PASSES:
         program = step(program)
     return program

@@ -17,9 +17,7 @@ REVISION = "kc.dev/revision"
 
 def revision(bundles: tuple[ir.Bundle, ...]) -> str:
     """A digest of everything the plan applies, and in what order."""
-    content = [
-        [b.index, [s.gate.kind for s in b.steps], [o.manifest for o in b.objects]] for b in bundles
-    ]
+    content = [[b.index, [s.gate.kind for s in b.steps], [o.manifest for o in b.objects]] for b in bundles]
     return names.digest(json.dumps(content, sort_keys=True, separators=(",", ":")), 12)
 
 
@@ -45,14 +43,21 @@ def annotate(program: ir.Program) -> ir.Program:
     rev = revision(program.bundles)
     bundles = []
     for bundle in program.bundles:
-        extra = {BUNDLE: str(bundle.index), REVISION: rev,
-                 **_ordering(program.options.ordering_annotations, bundle.index)}
+        extra = {
+            BUNDLE: str(bundle.index),
+            REVISION: rev,
+            **_ordering(program.options.ordering_annotations, bundle.index),
+        }
         steps = []
         for step in bundle.steps:
             objects = []
             for obj in step.objects:
                 meta: dict[str, Any] = dict(obj.manifest["metadata"])
-                meta["annotations"] = {**(meta.get("annotations") or {}), SOURCE: _source(program, obj), **extra}
+                meta["annotations"] = {
+                    **(meta.get("annotations") or {}),
+                    SOURCE: _source(program, obj),
+                    **extra,
+                }
                 objects.append(dataclasses.replace(obj, manifest={**obj.manifest, "metadata": meta}))
             steps.append(dataclasses.replace(step, objects=tuple(objects)))
         bundles.append(dataclasses.replace(bundle, steps=tuple(steps)))

@@ -74,10 +74,12 @@ def labels(program: ir.Program) -> ir.Program:
     for step in program.steps:
         stage = stages.get(step.stage)
         common = stage_labels(program, stage)
-        annotations = {**program.spec.workspace.annotations, **(stage.params.get("annotations", {}) if stage else {})}
+        annotations = {
+            **program.spec.workspace.annotations,
+            **(stage.params.get("annotations", {}) if stage else {}),
+        }
         objects = tuple(
-            dataclasses.replace(o, manifest=_label_object(o.manifest, common, annotations))
-            for o in step.objects
+            dataclasses.replace(o, manifest=_label_object(o.manifest, common, annotations)) for o in step.objects
         )
         steps.append(dataclasses.replace(step, objects=objects))
     return dataclasses.replace(program, steps=tuple(steps))

@@ -40,13 +40,15 @@ def naming(program: ir.Program) -> ir.Program:
             errors.append(diag.error("KC105", obj.pos, f"{obj.kind} name '{obj.name}' is not a valid name"))
         key = (obj.key[0].split("/")[0] if "/" in obj.key[0] else "", *obj.key[1:])
         if key in seen:
-            errors.append(diag.error(
-                "KC209", obj.pos, f"{obj.kind} '{obj.name}' is produced twice",
-                f"also by stage '{seen[key].stage or 'workspace'}'",
-            ))
+            errors.append(
+                diag.error(
+                    "KC209",
+                    obj.pos,
+                    f"{obj.kind} '{obj.name}' is produced twice",
+                    f"also by stage '{seen[key].stage or 'workspace'}'",
+                )
+            )
         seen[key] = obj
     diag.raise_if_errors(errors)
-    stages = tuple(
-        dataclasses.replace(s, facts=_facts(program, s, by_stage.get(s.name, []))) for s in program.stages
-    )
+    stages = tuple(dataclasses.replace(s, facts=_facts(program, s, by_stage.get(s.name, []))) for s in program.stages)
     return dataclasses.replace(program, stages=stages)

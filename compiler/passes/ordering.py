@@ -24,9 +24,13 @@ def _step_deps(steps: tuple[ir.Step, ...]) -> dict[str, list[ir.Dep]]:
     last = {s.stage: s.id for s in steps}
     ids = {s.id for s in steps}
     return {
-        s.id: [dataclasses.replace(d, target=d.target if d.why == "previous step" or d.target not in last
-                                   else last[d.target])
-               for d in s.deps if d.target in ids or d.target in last]
+        s.id: [
+            dataclasses.replace(
+                d, target=d.target if d.why == "previous step" or d.target not in last else last[d.target]
+            )
+            for d in s.deps
+            if d.target in ids or d.target in last
+        ]
         for s in steps
     }
 
@@ -43,11 +47,10 @@ def _cycle_error(leftover: list[str], deps: dict[str, list[ir.Dep]]) -> diag.Dia
         dep = next(d for d in deps[node] if d.target in left)
         walk.append((node, dep))
         node = dep.target
-    edges = walk[seen[node]:]
+    edges = walk[seen[node] :]
     names = " -> ".join([src for src, _ in edges] + [edges[0][0]])
     lines = "".join(f"\n    {src} waits for {dep.target}: {dep.why} at {dep.pos}" for src, dep in edges)
-    return diag.error("KC204", edges[0][1].pos, f"dependency cycle: {names}{lines}",
-                      "remove one of these dependencies")
+    return diag.error("KC204", edges[0][1].pos, f"dependency cycle: {names}{lines}", "remove one of these dependencies")
 
 
 def _layers(steps: tuple[ir.Step, ...], deps: dict[str, list[ir.Dep]]) -> dict[str, int]:

@@ -24,7 +24,9 @@ def _selector(stage: str, instance: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": stage, "app.kubernetes.io/instance": instance}
 
 
-def _read_files(program: ir.Program, stage: str, key: str, globs: list[str]) -> tuple[dict[str, str], list[diag.Diagnostic]]:
+def _read_files(
+    program: ir.Program, stage: str, key: str, globs: list[str]
+) -> tuple[dict[str, str], list[diag.Diagnostic]]:
     """``files`` parameters: globs relative to the spec, never leaving its directory tree."""
     root = os.path.realpath(os.path.dirname(os.path.abspath(program.doc.file)))
     out: dict[str, str] = {}
@@ -47,7 +49,9 @@ def _read_files(program: ir.Program, stage: str, key: str, globs: list[str]) -> 
     return out, errors
 
 
-def _deps(program: ir.Program, name: str, after: str | list[str], enabled: set[str]) -> tuple[list[ir.Dep], list[diag.Diagnostic]]:
+def _deps(
+    program: ir.Program, name: str, after: str | list[str], enabled: set[str]
+) -> tuple[list[ir.Dep], list[diag.Diagnostic]]:
     items = [after] if isinstance(after, str) else after
     deps, errors = [], []
     for index, target in enumerate(items):
@@ -56,8 +60,14 @@ def _deps(program: ir.Program, name: str, after: str | list[str], enabled: set[s
         if target == name:
             errors.append(diag.error("KC203", pos, f"stage '{name}' cannot come after itself"))
         elif target not in program.raw_stages:
-            errors.append(diag.error("KC202", pos, f"stage '{name}' comes after unknown stage '{target}'",
-                                     diag.did_you_mean(target, program.raw_stages)))
+            errors.append(
+                diag.error(
+                    "KC202",
+                    pos,
+                    f"stage '{name}' comes after unknown stage '{target}'",
+                    diag.did_you_mean(target, program.raw_stages),
+                )
+            )
         elif target in enabled:  # a dependency on a disabled stage is dropped with it
             deps.append(ir.Dep(target, pos, "after"))
     return deps, errors
@@ -98,8 +108,15 @@ def _template_params(model: pydantic.BaseModel) -> dict[str, Any]:
     return {k: (_snake(v) if k not in ("env", "mounts", "data", "ports", "files") else v) for k, v in top.items()}
 
 
-def _steps(program: ir.Program, stage: str, pattern: registry.Pattern, ctx: dict[str, Any], pos: Pos,
-           deps: tuple[ir.Dep, ...], patch: dict[str, Any]) -> tuple[list[ir.Step], list[diag.Diagnostic]]:
+def _steps(
+    program: ir.Program,
+    stage: str,
+    pattern: registry.Pattern,
+    ctx: dict[str, Any],
+    pos: Pos,
+    deps: tuple[ir.Dep, ...],
+    patch: dict[str, Any],
+) -> tuple[list[ir.Step], list[diag.Diagnostic]]:
     steps: list[ir.Step] = []
     errors: list[diag.Diagnostic] = []
     kinds_seen: set[str] = set()
@@ -116,11 +133,14 @@ def _steps(program: ir.Program, stage: str, pattern: registry.Pattern, ctx: dict
         steps.append(ir.Step(step_id, stage, ir.Gate(decl.decl.gate), tuple(objects), step_deps))
     for kind in patch:
         if kind not in kinds_seen:
-            errors.append(diag.error(
-                "KC101", program.doc.pos(("stages", stage, "patch", kind), key=True),
-                f"patch for kind '{kind}', which stage '{stage}' does not produce",
-                diag.did_you_mean(kind, kinds_seen) or f"it produces: {', '.join(sorted(kinds_seen))}",
-            ))
+            errors.append(
+                diag.error(
+                    "KC101",
+                    program.doc.pos(("stages", stage, "patch", kind), key=True),
+                    f"patch for kind '{kind}', which stage '{stage}' does not produce",
+                    diag.did_you_mean(kind, kinds_seen) or f"it produces: {', '.join(sorted(kinds_seen))}",
+                )
+            )
     return steps, errors
 
 
@@ -143,9 +163,14 @@ def _workspace(program: ir.Program) -> ir.Step:
         "workspace": _snake(ws.model_dump(by_alias=True)),
         "limits": limits,
         "service_account": names.object_name(program.instance, ""),
-        "pipeline_selector": {"app.kubernetes.io/instance": program.instance, "app.kubernetes.io/managed-by": "kc"},
+        "pipeline_selector": {
+            "app.kubernetes.io/instance": program.instance,
+            "app.kubernetes.io/managed-by": "kc",
+        },
     }
-    pos = program.doc.pos(("workspace",), key=True) if "workspace" in program.doc.data else program.doc.pos(("pipeline",))
+    pos = (
+        program.doc.pos(("workspace",), key=True) if "workspace" in program.doc.data else program.doc.pos(("pipeline",))
+    )
     ((_, manifests),) = render.render(pattern, ctx)
     return ir.Step(WORKSPACE, "", ir.Gate("none"), tuple(ir.Object(m, "", WORKSPACE, pos) for m in manifests))
 
@@ -166,8 +191,14 @@ def patterns(program: ir.Program) -> ir.Program:
             where = program.doc.pos((*path, "pattern")) if "pattern" in raw else pos
             msg = f"stage '{name}' has no pattern" if pattern_name is None else f"unknown pattern '{pattern_name}'"
             public = [p for p in program.patterns if p != WORKSPACE]
-            errors.append(diag.error("KC201", where, msg, diag.did_you_mean(str(pattern_name), public)
-                                     or f"known patterns: {', '.join(sorted(public))}"))
+            errors.append(
+                diag.error(
+                    "KC201",
+                    where,
+                    msg,
+                    diag.did_you_mean(str(pattern_name), public) or f"known patterns: {', '.join(sorted(public))}",
+                )
+            )
             continue
         pattern = registry.load(folder)
         try:
@@ -185,7 +216,9 @@ def patterns(program: ir.Program) -> ir.Program:
         params = _template_params(model)
         for key, decl in pattern.manifest.parameters.items():
             if decl.get("type") == "files":
-                params[key.replace("-", "_")], file_errors = _read_files(program, name, key, params[key.replace("-", "_")] or [])
+                params[key.replace("-", "_")], file_errors = _read_files(
+                    program, name, key, params[key.replace("-", "_")] or []
+                )
                 errors.extend(file_errors)
         if errors:
             continue
@@ -193,6 +226,8 @@ def patterns(program: ir.Program) -> ir.Program:
         new_steps, step_errors = _steps(program, name, pattern, ctx, pos, tuple(deps), model.patch)  # type: ignore[attr-defined]
         errors.extend(step_errors)
         steps.extend(new_steps)
-        stages.append(ir.Stage(name, pattern.name, model.model_dump(by_alias=True, exclude_none=True), pos, tuple(deps)))
+        stages.append(
+            ir.Stage(name, pattern.name, model.model_dump(by_alias=True, exclude_none=True), pos, tuple(deps))
+        )
     diag.raise_if_errors(errors)
     return dataclasses.replace(program, stages=tuple(stages), steps=tuple(steps))

@@ -41,48 +41,75 @@ def _image_ok(image: str) -> bool:
     return ":" in last and last.rsplit(":", 1)[1] != "latest"
 
 
-def _check_pod(obj: ir.Object, spec: dict[str, Any], policy: spec_schema.Policy, blame: _Blame) -> Iterator[diag.Diagnostic]:
+def _check_pod(
+    obj: ir.Object, spec: dict[str, Any], policy: spec_schema.Policy, blame: _Blame
+) -> Iterator[diag.Diagnostic]:
     kind = obj.kind
     for c in pods.containers(spec):
         image = str(c.get("image", ""))
         if not policy.allow_latest_tag and not _image_ok(image):
-            yield diag.error("KC403", blame(kind, "image", "image"),
-                             f"image '{image}' has no pinned tag (policy allow-latest-tag is false)",
-                             "give a version tag such as ':1.4.2', or a digest")
+            yield diag.error(
+                "KC403",
+                blame(kind, "image", "image"),
+                f"image '{image}' has no pinned tag (policy allow-latest-tag is false)",
+                "give a version tag such as ':1.4.2', or a digest",
+            )
         ctx = c.get("securityContext") or {}
         if not policy.allow_privileged:
             if ctx.get("privileged") or ctx.get("allowPrivilegeEscalation"):
-                yield diag.error("KC404", blame(kind, "privileged" if ctx.get("privileged") else "allowPrivilegeEscalation"),
-                                 f"container '{c.get('name')}' in {kind} '{obj.name}' may gain privileges "
-                                 "(policy allow-privileged is false)")
+                yield diag.error(
+                    "KC404",
+                    blame(kind, "privileged" if ctx.get("privileged") else "allowPrivilegeEscalation"),
+                    f"container '{c.get('name')}' in {kind} '{obj.name}' may gain privileges "
+                    "(policy allow-privileged is false)",
+                )
             elif (ctx.get("capabilities") or {}).get("add"):
-                yield diag.error("KC404", blame(kind, "add"),
-                                 f"container '{c.get('name')}' adds capabilities (policy allow-privileged is false)")
+                yield diag.error(
+                    "KC404",
+                    blame(kind, "add"),
+                    f"container '{c.get('name')}' adds capabilities (policy allow-privileged is false)",
+                )
     if not policy.allow_privileged:
         for key in ("hostNetwork", "hostPID", "hostIPC"):
             if spec.get(key):
-                yield diag.error("KC404", blame(kind, key), f"{kind} '{obj.name}' sets {key} (policy allow-privileged is false)")
+                yield diag.error(
+                    "KC404",
+                    blame(kind, key),
+                    f"{kind} '{obj.name}' sets {key} (policy allow-privileged is false)",
+                )
     if not policy.allow_host_paths:
         for volume in spec.get("volumes") or []:
             if "hostPath" in volume:
-                yield diag.error("KC405", blame(kind, "hostPath"),
-                                 f"volume '{volume.get('name')}' of {kind} '{obj.name}' is a host path "
-                                 "(policy allow-host-paths is false)")
+                yield diag.error(
+                    "KC405",
+                    blame(kind, "hostPath"),
+                    f"volume '{volume.get('name')}' of {kind} '{obj.name}' is a host path "
+                    "(policy allow-host-paths is false)",
+                )
 
 
 def _check(obj: ir.Object, policy: spec_schema.Policy, blame: _Blame) -> Iterator[diag.Diagnostic]:
     kind, spec = obj.kind, obj.manifest.get("spec") or {}
-    replicas = spec.get("maxReplicas") if kind == "HorizontalPodAutoscaler" else (
-        spec.get("replicas") if kind in _LONG_RUNNING else None)
+    replicas = (
+        spec.get("maxReplicas")
+        if kind == "HorizontalPodAutoscaler"
+        else (spec.get("replicas") if kind in _LONG_RUNNING else None)
+    )
     if isinstance(replicas, int) and replicas > policy.max_replicas:
         where = ("autoscale", "max") if kind == "HorizontalPodAutoscaler" else ("replicas",)
-        yield diag.error("KC401", blame(kind, "maxReplicas" if where[0] == "autoscale" else "replicas", *where),
-                         f"{kind} '{obj.name}' asks for {replicas} replicas; policy max-replicas is {policy.max_replicas}")
+        yield diag.error(
+            "KC401",
+            blame(kind, "maxReplicas" if where[0] == "autoscale" else "replicas", *where),
+            f"{kind} '{obj.name}' asks for {replicas} replicas; policy max-replicas is {policy.max_replicas}",
+        )
     job = spec.get("jobTemplate", {}).get("spec", {}) if kind == "CronJob" else spec if kind == "Job" else {}
     parallelism = job.get("parallelism")
     if isinstance(parallelism, int) and parallelism > policy.max_parallelism:
-        yield diag.error("KC402", blame(kind, "parallelism", "parallelism"),
-                         f"{kind} '{obj.name}' runs {parallelism} pods at once; policy max-parallelism is {policy.max_parallelism}")
+        yield diag.error(
+            "KC402",
+            blame(kind, "parallelism", "parallelism"),
+            f"{kind} '{obj.name}' runs {parallelism} pods at once; policy max-parallelism is {policy.max_parallelism}",
+        )
     for pod_spec in pods.specs(obj.manifest):
         yield from _check_pod(obj, pod_spec, policy, blame)
 
@@ -100,8 +127,17 @@ def policy(program: ir.Program) -> ir.Program:
         for obj in program.objects:
             kinds.setdefault(obj.stage, set()).add(obj.kind)
         for stage in program.stages:
-            if kinds.get(stage.name, set()) & set(_LONG_RUNNING) and not stage.params.get("health") and "image" in stage.params:
-                errors.append(diag.error("KC406", stage.pos, f"stage '{stage.name}' has no 'health' path "
-                                         "(policy require-health is true)"))
+            if (
+                kinds.get(stage.name, set()) & set(_LONG_RUNNING)
+                and not stage.params.get("health")
+                and "image" in stage.params
+            ):
+                errors.append(
+                    diag.error(
+                        "KC406",
+                        stage.pos,
+                        f"stage '{stage.name}' has no 'health' path (policy require-health is true)",
+                    )
+                )
     diag.raise_if_errors(errors)
     return program

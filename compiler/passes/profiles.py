@@ -24,11 +24,14 @@ def _apply_profile(doc_data: dict[str, object], name: str, program: ir.Program) 
         if key == "stages" and isinstance(value, dict):
             for stage, overlay in value.items():
                 if stage not in stages:  # type: ignore[operator]
-                    errors.append(diag.error(
-                        "KC210", doc.pos((*base, "stages", stage), key=True),
-                        f"profile '{name}' changes stage '{stage}', which the spec does not have",
-                        diag.did_you_mean(stage, stages),  # type: ignore[arg-type]
-                    ))
+                    errors.append(
+                        diag.error(
+                            "KC210",
+                            doc.pos((*base, "stages", stage), key=True),
+                            f"profile '{name}' changes stage '{stage}', which the spec does not have",
+                            diag.did_you_mean(stage, stages),  # type: ignore[arg-type]
+                        )
+                    )
                     continue
                 merge.overlay(doc, ("stages", stage), overlay, (*base, "stages", stage))
         elif key != "description":
@@ -63,7 +66,8 @@ def profiles(program: ir.Program) -> ir.Program:
     for name in program.options.profiles:
         if name not in known:
             hint = diag.did_you_mean(name, known) or (
-                f"known profiles: {', '.join(known)}" if known else "the spec defines no profiles")
+                f"known profiles: {', '.join(known)}" if known else "the spec defines no profiles"
+            )
             errors.append(diag.error("KC205", Pos(CLI), f"unknown profile '{name}'", hint))
         else:
             errors.extend(_apply_profile(data, name, program))

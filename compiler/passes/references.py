@@ -88,20 +88,31 @@ def _check(program: ir.Program, ref: Ref, facts: dict[str, dict[str, str]]) -> d
     if ref.target == "pipeline":
         if ref.field in PIPELINE_FIELDS:
             return None
-        return diag.error("KC302", ref.pos, f"unknown field '{ref.field}' in {ref.text}",
-                          diag.did_you_mean(ref.field, PIPELINE_FIELDS) or f"pipeline has {', '.join(PIPELINE_FIELDS)}")
+        return diag.error(
+            "KC302",
+            ref.pos,
+            f"unknown field '{ref.field}' in {ref.text}",
+            diag.did_you_mean(ref.field, PIPELINE_FIELDS) or f"pipeline has {', '.join(PIPELINE_FIELDS)}",
+        )
     if ref.target not in facts:
         if ref.target in program.raw_stages:
             return diag.error("KC301", ref.pos, f"{ref.text} refers to stage '{ref.target}', which is disabled")
-        return diag.error("KC301", ref.pos, f"{ref.text} refers to unknown stage '{ref.target}'",
-                          diag.did_you_mean(ref.target, [*facts, "pipeline"]))
+        return diag.error(
+            "KC301",
+            ref.pos,
+            f"{ref.text} refers to unknown stage '{ref.target}'",
+            diag.did_you_mean(ref.target, [*facts, "pipeline"]),
+        )
     if ref.field not in facts[ref.target]:
         if ref.field in FIELDS:
-            why = ("its name carries a hash of its content" if ref.field == "name"
-                   else "it has no Service")
+            why = "its name carries a hash of its content" if ref.field == "name" else "it has no Service"
             return diag.error("KC302", ref.pos, f"{ref.text}: stage '{ref.target}' has no {ref.field}: {why}")
-        return diag.error("KC302", ref.pos, f"unknown field '{ref.field}' in {ref.text}",
-                          diag.did_you_mean(ref.field, FIELDS) or f"a stage has {', '.join(FIELDS)}")
+        return diag.error(
+            "KC302",
+            ref.pos,
+            f"unknown field '{ref.field}' in {ref.text}",
+            diag.did_you_mean(ref.field, FIELDS) or f"a stage has {', '.join(FIELDS)}",
+        )
     return None
 
 
@@ -144,15 +155,29 @@ def _network_policies(program: ir.Program, refs: list[Ref]) -> list[ir.Object]:
             continue
         selector = {"app.kubernetes.io/name": stage.name, "app.kubernetes.io/instance": program.instance}
         peers = [stage.name, *callers.get(stage.name, [])]
-        rules: list[dict[str, Any]] = [{"from": [
-            {"podSelector": {"matchLabels": {"app.kubernetes.io/name": p,
-                                             "app.kubernetes.io/instance": program.instance}}}
-            for p in peers
-        ]}]
+        rules: list[dict[str, Any]] = [
+            {
+                "from": [
+                    {
+                        "podSelector": {
+                            "matchLabels": {
+                                "app.kubernetes.io/name": p,
+                                "app.kubernetes.io/instance": program.instance,
+                            }
+                        }
+                    }
+                    for p in peers
+                ]
+            }
+        ]
         if stage.name in exposed:
             # An ingress controller runs in a namespace of its own.
-            rules.append({"from": [{"namespaceSelector": {}}],
-                          "ports": [{"port": int(stage.facts["port"]), "protocol": "TCP"}]})
+            rules.append(
+                {
+                    "from": [{"namespaceSelector": {}}],
+                    "ports": [{"port": int(stage.facts["port"]), "protocol": "TCP"}],
+                }
+            )
         manifest = {
             "apiVersion": "networking.k8s.io/v1",
             "kind": "NetworkPolicy",
@@ -177,8 +202,14 @@ def _seal_job(obj: ir.Object) -> ir.Object:
 def references(program: ir.Program) -> ir.Program:
     assert program.spec is not None
     facts = {s.name: s.facts for s in program.stages}
-    table = {f"pipeline.{k}": v for k, v in (
-        ("name", program.spec.pipeline), ("namespace", program.namespace), ("instance", program.instance))}
+    table = {
+        f"pipeline.{k}": v
+        for k, v in (
+            ("name", program.spec.pipeline),
+            ("namespace", program.namespace),
+            ("instance", program.instance),
+        )
+    }
     table.update({f"{s}.{f}": v for s, fs in facts.items() for f, v in fs.items()})
     errors: list[diag.Diagnostic] = []
     refs: list[Ref] = []
@@ -203,12 +234,19 @@ def references(program: ir.Program) -> ir.Program:
         for obj in step.objects:
             missing: set[str] = set()
             obj = dataclasses.replace(obj, manifest=_substitute(obj.manifest, table, missing))
-            errors.extend(diag.error("KC301", obj.pos, f"{text} in stage '{obj.stage}' cannot be resolved",
-                                     "write $${ for a literal ${") for text in sorted(missing))
+            errors.extend(
+                diag.error(
+                    "KC301",
+                    obj.pos,
+                    f"{text} in stage '{obj.stage}' cannot be resolved",
+                    "write $${ for a literal ${",
+                )
+                for text in sorted(missing)
+            )
             objects.append(_seal_job(obj) if obj.kind == "Job" else obj)
         if step.id == "workspace":
             objects.extend(policies)
-        deps = by_name[step.stage].deps if step.id == step.stage else step.deps
-        steps.append(dataclasses.replace(step, objects=tuple(objects), deps=deps))
+        step_deps = by_name[step.stage].deps if step.id == step.stage else step.deps
+        steps.append(dataclasses.replace(step, objects=tuple(objects), deps=step_deps))
     diag.raise_if_errors(errors)
     return dataclasses.replace(program, stages=stages, steps=tuple(steps))

@@ -85,9 +85,9 @@ def _secure(manifest: dict[str, Any]) -> dict[str, Any]:
 
 def security(program: ir.Program) -> ir.Program:
     steps = tuple(
-        dataclasses.replace(step, objects=tuple(
-            dataclasses.replace(o, manifest=_secure(o.manifest)) for o in step.objects
-        ))
+        dataclasses.replace(
+            step, objects=tuple(dataclasses.replace(o, manifest=_secure(o.manifest)) for o in step.objects)
+        )
         for step in program.steps
     )
     return dataclasses.replace(program, steps=steps)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
+from typing import Any
 
 import pydantic
 from kc.compiler import diagnostics as diag
@@ -11,9 +13,10 @@ from kc.compiler import ir, source, validation
 from kc.compiler.diagnostics import Pos
 from kc.compiler.patterns import registry
 from kc.schemas import spec as spec_schema
+from kc.schemas import types
 
 # For each policy key: is the spec's value at least as strict as the organisation's?
-_TIGHTER = {
+_TIGHTER: dict[str, Callable[[Any, Any], bool]] = {
     "max_replicas": lambda spec, org: spec <= org,
     "max_parallelism": lambda spec, org: spec <= org,
     "allow_latest_tag": lambda spec, org: org or not spec,
@@ -50,17 +53,20 @@ def _effective_policy(
             values[key] = mine
         else:
             alias = key.replace("_", "-")
-            errors.append(diag.error(
-                "KC407", doc.pos(("policy", alias)),
-                f"policy '{alias}: {mine}' loosens the organisation's '{alias}: {theirs}' ({org_doc.file})",
-                "a spec may tighten the organisation's policy, never loosen it",
-            ))
+            errors.append(
+                diag.error(
+                    "KC407",
+                    doc.pos(("policy", alias)),
+                    f"policy '{alias}: {mine}' loosens the organisation's '{alias}: {theirs}' ({org_doc.file})",
+                    "a spec may tighten the organisation's policy, never loosen it",
+                )
+            )
     return spec_schema.Policy.model_validate(values), errors
 
 
-def _imports(spec: spec_schema.Spec, doc: source.Document, allow_outside: bool) -> tuple[
-    dict[str, str], list[diag.Diagnostic]
-]:
+def _imports(
+    spec: spec_schema.Spec, doc: source.Document, allow_outside: bool
+) -> tuple[dict[str, str], list[diag.Diagnostic]]:
     root = os.path.realpath(os.path.dirname(os.path.abspath(doc.file)))
     folders: list[tuple[str, Pos]] = []
     errors = []
@@ -68,8 +74,14 @@ def _imports(spec: spec_schema.Spec, doc: source.Document, allow_outside: bool) 
         pos = doc.pos(("imports", index))
         path = os.path.realpath(os.path.join(root, entry))
         if not allow_outside and os.path.commonpath([root, path]) != root:
-            errors.append(diag.error("KC207", pos, f"import '{entry}' is outside the spec's directory",
-                                     "move it under the spec's directory, or pass --allow-outside"))
+            errors.append(
+                diag.error(
+                    "KC207",
+                    pos,
+                    f"import '{entry}' is outside the spec's directory",
+                    "move it under the spec's directory, or pass --allow-outside",
+                )
+            )
         elif not os.path.isdir(path):
             errors.append(diag.error("KC208", pos, f"import '{entry}' is not a directory"))
         else:
@@ -94,8 +106,14 @@ def validate(program: ir.Program) -> ir.Program:
 
 
 def _check_instance(name: str) -> None:
-    if len(name) > 40 or not name or not spec_schema.t.re_label.match(name):
-        raise diag.CompileError([diag.error(
-            "KC105", Pos("--instance"), f"'{name}' is not a valid instance name",
-            "use lower-case letters, digits and '-', at most 40 characters",
-        )])
+    if len(name) > 40 or not name or not types.re_label.match(name):
+        raise diag.CompileError(
+            [
+                diag.error(
+                    "KC105",
+                    Pos("--instance"),
+                    f"'{name}' is not a valid instance name",
+                    "use lower-case letters, digits and '-', at most 40 characters",
+                )
+            ]
+        )

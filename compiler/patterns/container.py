@@ -65,9 +65,7 @@ def probes(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def container(
-    stage: str, params: dict[str, Any], patterns_of: dict[str, str], with_probes: bool
-) -> dict[str, Any]:
+def container(stage: str, params: dict[str, Any], patterns_of: dict[str, str], with_probes: bool) -> dict[str, Any]:
     config_stages = {name for name, pattern in patterns_of.items() if pattern == "config"}
     out: dict[str, Any] = {
         "name": stage,

@@ -11,7 +11,7 @@ _KIND = re.compile(r"^kind:\s*(\w+)", re.MULTILINE)
 
 
 def summary(pattern: registry.Pattern) -> str:
-    return pattern.manifest.summary
+    return str(pattern.manifest.summary)
 
 
 def _kinds(path: str) -> list[str]:
@@ -33,16 +33,26 @@ def explain(pattern: registry.Pattern) -> str:
     lines.append("parameters:")
     rows = []
     for name, decl in m.parameters.items():
-        default = "required" if decl.get("required") else f"default {decl['default']!r}" if "default" in decl else "optional"
+        default = (
+            "required" if decl.get("required") else f"default {decl['default']!r}" if "default" in decl else "optional"
+        )
         rows.append((name, _type(decl), default, str(decl.get("description", ""))))
         for sub, sdecl in (decl.get("properties") or {}).items():
-            sdefault = "required" if sdecl.get("required") else f"default {sdecl['default']!r}" if "default" in sdecl else "optional"
+            sdefault = (
+                "required"
+                if sdecl.get("required")
+                else f"default {sdecl['default']!r}"
+                if "default" in sdecl
+                else "optional"
+            )
             rows.append((f"  {name}.{sub}", _type(sdecl), sdefault, str(sdecl.get("description", ""))))
     if m.container:
         own = set(m.parameters)
-        rows += [(f.alias or n, "common", "see docs/language.md", "")
-                 for n, f in params_schema.ContainerStage.model_fields.items()
-                 if (f.alias or n) not in own and n not in params_schema.StageBase.model_fields]
+        rows += [
+            (f.alias or n, "common", "see docs/language.md", "")
+            for n, f in params_schema.ContainerStage.model_fields.items()
+            if (f.alias or n) not in own and n not in params_schema.StageBase.model_fields
+        ]
     width = max((len(r[0]) for r in rows), default=0)
     lines += [f"  {n:<{width}}  {t:<10} {d:<16} {text}".rstrip() for n, t, d, text in rows]
     lines += ["", "steps:"]

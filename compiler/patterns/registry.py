@@ -114,9 +114,7 @@ def _pattern_folders(root: str) -> list[str]:
     if os.path.isfile(os.path.join(root, MANIFEST)):
         return [root]
     return sorted(
-        os.path.join(root, entry)
-        for entry in os.listdir(root)
-        if os.path.isfile(os.path.join(root, entry, MANIFEST))
+        os.path.join(root, entry) for entry in os.listdir(root) if os.path.isfile(os.path.join(root, entry, MANIFEST))
     )
 
 
@@ -134,10 +132,14 @@ def with_imports(folders: list[tuple[str, Pos]]) -> tuple[dict[str, str], list[d
         for sub in _pattern_folders(folder):
             name = os.path.basename(sub)
             if name in known and not load(sub).manifest.override:
-                errors.append(diag.error(
-                    "KC501", pos, f"pattern '{name}' in {sub} shadows a pattern of the same name",
-                    "rename it, or set 'override: true' in its pattern.yaml",
-                ))
+                errors.append(
+                    diag.error(
+                        "KC501",
+                        pos,
+                        f"pattern '{name}' in {sub} shadows a pattern of the same name",
+                        "rename it, or set 'override: true' in its pattern.yaml",
+                    )
+                )
                 continue
             known[name] = sub
     return known, errors

@@ -28,16 +28,21 @@ def _objects(text: str, path: str) -> list[dict[str, Any]]:
         docs = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
-        raise diag.CompileError([diag.error(
-            "KC502", Pos(path, 0), f"template output is not YAML: {exc.problem}"
-            + (f" (output line {mark.line + 1})" if mark else ""),
-        )]) from None
+        raise diag.CompileError(
+            [
+                diag.error(
+                    "KC502",
+                    Pos(path, 0),
+                    f"template output is not YAML: {exc.problem}" + (f" (output line {mark.line + 1})" if mark else ""),
+                )
+            ]
+        ) from None
     for doc in docs:
         meta = doc.get("metadata") if isinstance(doc, dict) else None
         if not (isinstance(meta, dict) and doc.get("apiVersion") and doc.get("kind") and meta.get("name")):
-            raise diag.CompileError([diag.error(
-                "KC502", Pos(path, 0), "template output needs apiVersion, kind and metadata.name"
-            )])
+            raise diag.CompileError(
+                [diag.error("KC502", Pos(path, 0), "template output needs apiVersion, kind and metadata.name")]
+            )
     return docs
 
 
