@@ -32,8 +32,7 @@ SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 class FakeCluster:
     """A fake API server on 127.0.0.1 (random port) with its store and controllers."""
 
-    def __init__(self, token: str = "fake-token",
-                 namespaces: tuple[str, ...] = SYSTEM_NAMESPACES) -> None:
+    def __init__(self, token: str = "fake-token", namespaces: tuple[str, ...] = SYSTEM_NAMESPACES) -> None:
         self.token = token
         self.store = Store()
         self.controllers = Controllers(self.store)
@@ -61,19 +60,21 @@ class FakeCluster:
     def __enter__(self) -> FakeCluster:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     # clients
     def kubeconfig(self, path: str | Path) -> Path:
         """Write a kubeconfig whose current context "fake" points here; returns its path."""
         config = {
-            "apiVersion": "v1", "kind": "Config", "preferences": {},
+            "apiVersion": "v1",
+            "kind": "Config",
+            "preferences": {},
             "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
             "users": [{"name": "fake", "user": {"token": self.token}}],
-            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake",
-                                                      "namespace": "default"}}],
+            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake", "namespace": "default"}}],
             "current-context": "fake",
         }
         target = Path(path)
@@ -84,8 +85,7 @@ class FakeCluster:
         """A `kubernetes.client.ApiClient` configured for this server (closed on stop)."""
         from kubernetes import client  # imported late: only the tests that talk need it
 
-        configuration = client.Configuration(
-            host=self.url, api_key={"authorization": f"Bearer {self.token}"})
+        configuration = client.Configuration(host=self.url, api_key={"authorization": f"Bearer {self.token}"})
         api_client = client.ApiClient(configuration)
         self._clients.append(api_client)
         return api_client
@@ -103,10 +103,11 @@ class FakeCluster:
         `Deployment.apps`) and namespace, settled by the controllers first."""
         with self.store.lock:
             self.controllers.reconcile()
-            return [self.store.get(rt, obj["metadata"].get("namespace"), obj["metadata"]["name"])
-                    for rt, obj in self.store.all()
-                    if kind in (None, rt.kind, rt.group_kind)
-                    and namespace in (None, obj["metadata"].get("namespace"))]
+            return [
+                self.store.get(rt, obj["metadata"].get("namespace"), obj["metadata"]["name"])
+                for rt, obj in self.store.all()
+                if kind in (None, rt.kind, rt.group_kind) and namespace in (None, obj["metadata"].get("namespace"))
+            ]
 
     def get(self, kind: str, namespace: str | None, name: str) -> Obj | None:
         found = [o for o in self.objects(kind, namespace) if o["metadata"]["name"] == name]

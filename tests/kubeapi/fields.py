@@ -21,6 +21,7 @@ def now() -> str:
 
 # --- selectors --------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Requirement:
     key: str
@@ -69,8 +70,11 @@ def parse_label_selector(text: str) -> list[Requirement]:
 
 
 # Beyond metadata.name/namespace the real server supports a few fields per kind.
-FIELD_LABELS = {"Pod": ("spec.nodeName", "spec.restartPolicy", "status.phase", "status.podIP"),
-                "Secret": ("type",), "Namespace": ("status.phase",)}
+FIELD_LABELS = {
+    "Pod": ("spec.nodeName", "spec.restartPolicy", "status.phase", "status.podIP"),
+    "Secret": ("type",),
+    "Namespace": ("status.phase",),
+}
 
 
 def parse_field_selector(text: str, kind: str) -> list[tuple[str, bool, str]]:
@@ -82,13 +86,13 @@ def parse_field_selector(text: str, kind: str) -> list[tuple[str, bool, str]]:
             raise ValueError(f"invalid field selector: {part!r}")
         allowed = ("metadata.name", "metadata.namespace", *FIELD_LABELS.get(kind, ()))
         if m[1] not in allowed:
-            raise ValueError(f'"{m[1]}" is not a known field selector: only '
-                             + ", ".join(f'"{f}"' for f in allowed))
+            raise ValueError(f'"{m[1]}" is not a known field selector: only ' + ", ".join(f'"{f}"' for f in allowed))
         out.append((m[1], m[2] != "!=", m[3]))
     return out
 
 
 # --- managed fields (a simplified server-side apply bookkeeping) -----------------------------
+
 
 def field_leaves(obj: Obj) -> dict[Path, Any]:
     """The fields a manager can own: everything but status and server-set metadata.
@@ -135,8 +139,10 @@ def paths_of(tree: Obj, prefix: Path = ()) -> set[Path]:
 
 
 def owners(obj: Obj) -> dict[tuple[str, str], set[Path]]:
-    return {(e["manager"], e["operation"]): paths_of(e.get("fieldsV1", {}))
-            for e in obj.get("metadata", {}).get("managedFields") or []}
+    return {
+        (e["manager"], e["operation"]): paths_of(e.get("fieldsV1", {}))
+        for e in obj.get("metadata", {}).get("managedFields") or []
+    }
 
 
 def remove_path(obj: Obj, path: Path) -> None:
@@ -175,8 +181,14 @@ def essence(obj: Obj) -> Obj:
     return out
 
 
-def track(api_version: str, old: Obj | None, new: Obj, manager: str,
-          applied: set[Path] | None = None, forced: frozenset[Path] = frozenset()) -> None:
+def track(
+    api_version: str,
+    old: Obj | None,
+    new: Obj,
+    manager: str,
+    applied: set[Path] | None = None,
+    forced: frozenset[Path] = frozenset(),
+) -> None:
     """Record in new.metadata.managedFields who owns which fields (FieldsV1, lists atomic).
 
     An update (applied is None) takes every field it changes from the other managers; an apply
@@ -184,8 +196,7 @@ def track(api_version: str, old: Obj | None, new: Obj, manager: str,
     before, after = field_leaves(old) if old else {}, field_leaves(new)
     gone = set(before) - set(after)
     entries = owners(old) if old else {}
-    previous = {(e["manager"], e["operation"]): e
-                for e in (old or {}).get("metadata", {}).get("managedFields") or []}
+    previous = {(e["manager"], e["operation"]): e for e in (old or {}).get("metadata", {}).get("managedFields") or []}
     if applied is None:
         key = (manager, "Update")
         taken = {p for p, v in after.items() if before.get(p, MISSING) != v}
@@ -198,14 +209,21 @@ def track(api_version: str, old: Obj | None, new: Obj, manager: str,
         paths = paths - gone if (name, op) == key else paths - taken - gone
         if not paths:
             continue
-        entry = {"manager": name, "operation": op, "apiVersion": api_version,
-                 "time": now(), "fieldsType": "FieldsV1", "fieldsV1": fields_v1(paths)}
+        entry = {
+            "manager": name,
+            "operation": op,
+            "apiVersion": api_version,
+            "time": now(),
+            "fieldsType": "FieldsV1",
+            "fieldsV1": fields_v1(paths),
+        }
         kept = previous.get((name, op))
         rendered.append(kept if kept and kept["fieldsV1"] == entry["fieldsV1"] else entry)
     new["metadata"]["managedFields"] = rendered
 
 
 # --- patches ----------------------------------------------------------------------------------
+
 
 def json_patch(doc: Obj, ops: Any) -> Obj:
     """RFC 6902: add, remove, replace and test are what clients send in practice. Raises

@@ -10,7 +10,8 @@ from __future__ import annotations
 import copy
 
 from .fields import Obj, now
-from .store import ResourceType, Store
+from .resources import ResourceType
+from .store import Store
 
 
 def owned(obj: Obj, owner: Obj) -> bool:
@@ -26,8 +27,16 @@ def _linger(store: Store, rt: ResourceType, obj: Obj, **meta: object) -> Obj:
     return obj
 
 
-def delete(store: Store, rt: ResourceType, namespace: str | None, name: str,
-           policy: str | None, *, dry_run: bool = False, collect: bool = True) -> Obj:
+def delete(
+    store: Store,
+    rt: ResourceType,
+    namespace: str | None,
+    name: str,
+    policy: str | None,
+    *,
+    dry_run: bool = False,
+    collect: bool = True,
+) -> Obj:
     """Delete one object; returns what the DELETE request answers: the object if it lingers
     (or the request was a dry run), otherwise a Success Status."""
     obj = store.get(rt, namespace, name)
@@ -50,20 +59,33 @@ def delete(store: Store, rt: ResourceType, namespace: str | None, name: str,
             continue  # already gone (or replaced) through an earlier dependent
         if policy == "Orphan":
             dep = copy.deepcopy(dep)
-            dep["metadata"]["ownerReferences"] = [
-                ref for ref in dep_meta["ownerReferences"] if ref.get("uid") != meta["uid"]]
+            refs = [ref for ref in dep_meta["ownerReferences"] if ref.get("uid") != meta["uid"]]
+            dep["metadata"]["ownerReferences"] = refs
+            if not refs:  # an empty list is omitted, as on a real server
+                del dep["metadata"]["ownerReferences"]
             store.write(dep_type, dep)
         elif collect:
-            delete(store, dep_type, dep_meta.get("namespace"), dep_meta["name"],
-                   "Foreground" if policy == "Foreground" else "Background", collect=collect)
+            delete(
+                store,
+                dep_type,
+                dep_meta.get("namespace"),
+                dep_meta["name"],
+                "Foreground" if policy == "Foreground" else "Background",
+                collect=collect,
+            )
     store.remove(rt, namespace, name)
     if rt.group_kind == "CustomResourceDefinition.apiextensions.k8s.io":
         store.unregister(obj["spec"]["group"], obj["spec"]["names"]["plural"])
     if policy == "Foreground":  # the real server answers with the object while dependents go
         meta.update(deletionTimestamp=now(), finalizers=["foregroundDeletion"])
         return obj
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-            "details": {**rt.details(name), "uid": meta["uid"]}}
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": {**rt.details(name), "uid": meta["uid"]},
+    }
 
 
 def empty_namespace(store: Store, rt: ResourceType, ns: Obj, *, collect: bool = True) -> bool:
@@ -73,8 +95,7 @@ def empty_namespace(store: Store, rt: ResourceType, ns: Obj, *, collect: bool = 
         return False
 
     def contents() -> list[tuple[ResourceType, Obj]]:
-        return [(t, o) for t, o in store.all()
-                if t.namespaced and o["metadata"].get("namespace") == name]
+        return [(t, o) for t, o in store.all() if t.namespaced and o["metadata"].get("namespace") == name]
 
     version = store.resource_version
     for item_type, obj in contents():
@@ -84,3 +105,23 @@ def empty_namespace(store: Store, rt: ResourceType, ns: Obj, *, collect: bool = 
         return store.resource_version != version
     store.remove(rt, None, name)
     return True
+
+
+def collect_garbage(store: Store) -> bool:
+    """The collector's sweep, for when it was switched off a while: finish foreground deletions
+    left waiting, and delete objects whose owners are all gone."""
+    uids = {obj["metadata"]["uid"] for _, obj in store.all()}
+    changed = False
+    for rt, obj in store.all():
+        meta = obj["metadata"]
+        if store.raw(rt, meta.get("namespace"), meta["name"]) is not obj:
+            continue
+        refs = meta.get("ownerReferences") or []
+        if meta.get("finalizers") == ["foregroundDeletion"]:
+            store.write(rt, {**obj, "metadata": {**meta, "finalizers": []}})
+            delete(store, rt, meta.get("namespace"), meta["name"], "Foreground")
+            changed = True
+        elif refs and all(ref.get("uid") not in uids for ref in refs):
+            delete(store, rt, meta.get("namespace"), meta["name"], "Background")
+            changed = True
+    return changed

@@ -67,14 +67,22 @@ def _container_rules(list_name: str) -> list[Rule]:
         (f"{c}.ports[].protocol", "TCP"),
     ]
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
-        rules += [(f"{c}.{probe}.{field}", value) for field, value in (
-            ("timeoutSeconds", 1), ("periodSeconds", 10), ("successThreshold", 1),
-            ("failureThreshold", 3), ("httpGet.scheme", "HTTP"))]
+        rules += [
+            (f"{c}.{probe}.{field}", value)
+            for field, value in (
+                ("timeoutSeconds", 1),
+                ("periodSeconds", 10),
+                ("successThreshold", 1),
+                ("failureThreshold", 3),
+                ("httpGet.scheme", "HTTP"),
+            )
+        ]
     return rules
 
 
 def _has_cluster_ip(spec: Obj) -> bool:
     return spec.get("type") != "ExternalName"
+
 
 DEFAULTS: dict[str, list[Rule]] = {
     # relative to each pod spec listed in POD_SPECS
@@ -105,8 +113,7 @@ DEFAULTS: dict[str, list[Rule]] = {
         ("spec.podManagementPolicy", "OrderedReady"),
         ("spec.updateStrategy", {}),
         ("spec.updateStrategy.type", "RollingUpdate"),
-        ("spec.updateStrategy.rollingUpdate",
-         _when(lambda s: s["type"] == "RollingUpdate", {})),
+        ("spec.updateStrategy.rollingUpdate", _when(lambda s: s["type"] == "RollingUpdate", {})),
         ("spec.updateStrategy.rollingUpdate.partition", 0),
         ("spec.revisionHistoryLimit", 10),
         ("spec.persistentVolumeClaimRetentionPolicy", {}),
@@ -124,8 +131,7 @@ DEFAULTS: dict[str, list[Rule]] = {
         ("spec.parallelism", 1),
         ("spec.completionMode", "NonIndexed"),
         ("spec.suspend", False),
-        ("spec.podReplacementPolicy",
-         _when(lambda s: "podFailurePolicy" not in s, "TerminatingOrFailed")),
+        ("spec.podReplacementPolicy", _when(lambda s: "podFailurePolicy" not in s, "TerminatingOrFailed")),
     ],
     "CronJob.batch": [
         ("spec.concurrencyPolicy", "Allow"),
@@ -141,10 +147,11 @@ DEFAULTS: dict[str, list[Rule]] = {
         ("spec.ipFamilies", _when(_has_cluster_ip, ["IPv4"])),
         ("spec.ipFamilyPolicy", _when(_has_cluster_ip, "SingleStack")),
         ("spec.internalTrafficPolicy", _when(_has_cluster_ip, "Cluster")),
-        ("spec.externalTrafficPolicy",
-         _when(lambda s: s.get("type") in ("NodePort", "LoadBalancer"), "Cluster")),
-        ("spec.allocateLoadBalancerNodePorts",
-         _when(lambda s: s.get("type") == "LoadBalancer", True)),
+        (
+            "spec.externalTrafficPolicy",
+            _when(lambda s: s.get("type") in ("NodePort", "LoadBalancer"), "Cluster"),
+        ),
+        ("spec.allocateLoadBalancerNodePorts", _when(lambda s: s.get("type") == "LoadBalancer", True)),
     ],
     "PersistentVolumeClaim": [("spec.volumeMode", "Filesystem")],
     "Namespace": [("spec", {}), ("spec.finalizers", ["kubernetes"])],
@@ -156,19 +163,35 @@ DEFAULTS: dict[str, list[Rule]] = {
     ],
     "HorizontalPodAutoscaler.autoscaling": [
         ("spec.minReplicas", 1),
-        ("spec.metrics", [{"type": "Resource", "resource": {
-            "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]),
+        (
+            "spec.metrics",
+            [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}},
+                }
+            ],
+        ),
     ],
     "RoleBinding.rbac.authorization.k8s.io": [
-        ("subjects[].apiGroup",
-         lambda s: "" if s.get("kind") == "ServiceAccount" else "rbac.authorization.k8s.io"),
+        (
+            "subjects[].apiGroup",
+            lambda s: "" if s.get("kind") == "ServiceAccount" else "rbac.authorization.k8s.io",
+        ),
     ],
     "CustomResourceDefinition.apiextensions.k8s.io": [("spec.conversion", {"strategy": "None"})],
 }
 
 # What a new object's status says before any controller has looked at it.
-INITIAL_STATUS: dict[str, Obj] = {"Namespace": {"phase": "Active"}, "Pod": {"phase": "Pending"},
-                                  "PersistentVolumeClaim": {"phase": "Pending"}}
+# Counters the API declares required are there from the start, as zeros.
+INITIAL_STATUS: dict[str, Obj] = {
+    "Namespace": {"phase": "Active"},
+    "Pod": {"phase": "Pending"},
+    "PersistentVolumeClaim": {"phase": "Pending"},
+    "StatefulSet.apps": {"replicas": 0, "availableReplicas": 0},
+    "ReplicaSet.apps": {"replicas": 0},
+    "HorizontalPodAutoscaler.autoscaling": {"currentReplicas": 0, "desiredReplicas": 0},
+}
 
 # Where each kind keeps its pod spec(s).
 POD_SPECS: dict[str, tuple[str, ...]] = {
@@ -184,8 +207,12 @@ POD_SPECS: dict[str, tuple[str, ...]] = {
 IMMUTABLE: dict[str, tuple[str, ...]] = {
     "Deployment.apps": ("spec.selector",),
     "ReplicaSet.apps": ("spec.selector",),
-    "StatefulSet.apps": ("spec.selector", "spec.serviceName", "spec.volumeClaimTemplates",
-                         "spec.podManagementPolicy"),
+    "StatefulSet.apps": (
+        "spec.selector",
+        "spec.serviceName",
+        "spec.volumeClaimTemplates",
+        "spec.podManagementPolicy",
+    ),
     "Job.batch": ("spec.selector", "spec.template", "spec.completionMode"),
     "Service": ("spec.clusterIP",),
     "PersistentVolumeClaim": ("spec.accessModes", "spec.storageClassName", "spec.volumeMode"),
@@ -205,14 +232,13 @@ def _label_errors(labels: Any, field: str) -> list[tuple[str, str]]:
     errors = []
     for key, value in (labels or {}).items():
         prefix, _, name = key.rpartition("/")
-        if (prefix and not (_SUBDOMAIN.fullmatch(prefix) and len(prefix) <= 253)) \
-                or not (_LABEL_NAME.fullmatch(name) and len(name) <= 63):
-            errors.append((field, f'Invalid value: "{key}": name part must consist of '
-                           "alphanumeric characters, '-', '_' or '.'"))
-        if not isinstance(value, str) or len(value) > 63 \
-                or (value and not _LABEL_NAME.fullmatch(value)):
-            errors.append((field, f'Invalid value: "{value}": a valid label must be an empty '
-                           "string or consist of alphanumeric characters, '-', '_' or '.'"))
+        bad_key = prefix and not (_SUBDOMAIN.fullmatch(prefix) and len(prefix) <= 253)
+        if bad_key or not (_LABEL_NAME.fullmatch(name) and len(name) <= 63):
+            rule = "name part must consist of alphanumeric characters, '-', '_' or '.'"
+            errors.append((field, f'Invalid value: "{key}": {rule}'))
+        if not isinstance(value, str) or len(value) > 63 or (value and not _LABEL_NAME.fullmatch(value)):
+            rule = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.'"
+            errors.append((field, f'Invalid value: "{value}": {rule}'))
     return errors
 
 
@@ -226,13 +252,18 @@ def _name_errors(kind: str, obj: Obj) -> list[tuple[str, str]]:
         ok = bool(_DNS_LABEL.fullmatch(name)) and len(name) <= 63
     else:
         ok = bool(_SUBDOMAIN.fullmatch(name)) and len(name) <= 253
-    return [] if ok else [("metadata.name", f'Invalid value: "{name}": a lowercase RFC 1123 '
-                           "name must consist of lower case alphanumeric characters, '-' or '.'")]
+    if ok:
+        return []
+    rule = "a lowercase RFC 1123 name must consist of lower case alphanumeric characters, '-' or '.'"
+    return [("metadata.name", f'Invalid value: "{name}": {rule}')]
 
 
 # Controllers accept only some restart policies: Jobs must finish, the others must keep running.
-_RESTART = {"Pod": ("Always", "OnFailure", "Never"), "Job.batch": ("OnFailure", "Never"),
-            "CronJob.batch": ("OnFailure", "Never")}
+_RESTART = {
+    "Pod": ("Always", "OnFailure", "Never"),
+    "Job.batch": ("OnFailure", "Never"),
+    "CronJob.batch": ("OnFailure", "Never"),
+}
 
 
 def _pod_spec_errors(spec: Any, at: str, restart: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -243,8 +274,13 @@ def _pod_spec_errors(spec: Any, at: str, restart: tuple[str, ...]) -> list[tuple
             if not container.get(field):
                 errors.append((f"{at}.containers[{i}].{field}", "Required value"))
     if spec.get("restartPolicy") not in restart:
-        errors.append((f"{at}.restartPolicy", f'Unsupported value: "{spec.get("restartPolicy")}":'
-                       " supported values: " + ", ".join(f'"{r}"' for r in restart)))
+        errors.append(
+            (
+                f"{at}.restartPolicy",
+                f'Unsupported value: "{spec.get("restartPolicy")}":'
+                " supported values: " + ", ".join(f'"{r}"' for r in restart),
+            )
+        )
     return errors
 
 
@@ -255,8 +291,12 @@ def _selector_errors(obj: Obj) -> list[tuple[str, str]]:
     labels = dig(obj, "spec.template.metadata.labels") or {}
     wanted = selector.get("matchLabels") or {}
     if any(labels.get(k) != v for k, v in wanted.items()):
-        return [("spec.template.metadata.labels",
-                 f"Invalid value: {labels}: `selector` does not match template `labels`")]
+        return [
+            (
+                "spec.template.metadata.labels",
+                f"Invalid value: {labels}: `selector` does not match template `labels`",
+            )
+        ]
     return []
 
 
@@ -268,25 +308,29 @@ def _kind_errors(kind: str, obj: Obj) -> list[tuple[str, str]]:
     if kind == "Service" and spec.get("type") != "ExternalName" and spec.get("clusterIP") != "None":
         errors += [] if spec.get("ports") else [("spec.ports", "Required value")]
     if kind == "Service" and len(spec.get("ports") or []) > 1:
-        errors += [(f"spec.ports[{i}].name", "Required value")
-                   for i, port in enumerate(spec["ports"]) if not port.get("name")]
+        errors += [
+            (f"spec.ports[{i}].name", "Required value") for i, port in enumerate(spec["ports"]) if not port.get("name")
+        ]
     if kind == "PersistentVolumeClaim":
         if not spec.get("accessModes"):
             errors.append(("spec.accessModes", "Required value"))
         if not dig(spec, "resources.requests.storage"):
             errors.append(("spec.resources[storage]", "Required value"))
     if kind == "CustomResourceDefinition.apiextensions.k8s.io":
-        expected = f'{dig(spec, "names.plural")}.{spec.get("group")}'
+        expected = f"{dig(spec, 'names.plural')}.{spec.get('group')}"
         if obj["metadata"].get("name") != expected:
-            errors.append(("metadata.name", f'Invalid value: "{obj["metadata"].get("name")}": '
-                           'must be spec.names.plural+"."+spec.group'))
+            errors.append(
+                (
+                    "metadata.name",
+                    f'Invalid value: "{obj["metadata"].get("name")}": must be spec.names.plural+"."+spec.group',
+                )
+            )
     return errors
 
 
 def validate(kind: str, obj: Obj) -> list[tuple[str, str]]:
     """(field, message) for each problem; empty when the object is acceptable."""
-    errors = _name_errors(kind, obj) + _label_errors(obj["metadata"].get("labels"),
-                                                     "metadata.labels")
+    errors = _name_errors(kind, obj) + _label_errors(obj["metadata"].get("labels"), "metadata.labels")
     for at in POD_SPECS.get(kind, ()):
         errors += _pod_spec_errors(dig(obj, at), at, _RESTART.get(kind, ("Always",)))
     return errors + _kind_errors(kind, obj)
@@ -301,8 +345,11 @@ def job_selector(job: Obj) -> None:
     if spec.get("manualSelector") or "selector" in spec:
         return
     uid, name = meta["uid"], meta["name"]
-    template_meta["labels"] = {**template_meta.get("labels", {}),
-                               "batch.kubernetes.io/controller-uid": uid,
-                               "batch.kubernetes.io/job-name": name,
-                               "controller-uid": uid, "job-name": name}
+    template_meta["labels"] = {
+        **template_meta.get("labels", {}),
+        "batch.kubernetes.io/controller-uid": uid,
+        "batch.kubernetes.io/job-name": name,
+        "controller-uid": uid,
+        "job-name": name,
+    }
     spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}

@@ -1,4 +1,4 @@
-"""The fake API server's state: the resource types it serves and the object store.
+"""The fake API server's state: the object store and what a write means.
 
 Everything here works on plain JSON-like dicts, the same shape the real API server speaks, so
 the HTTP layer only has to route requests and the controllers only have to edit dicts. What
@@ -12,7 +12,6 @@ import copy
 import ipaddress
 import threading
 import uuid
-from dataclasses import dataclass
 
 from .fields import (
     MISSING,
@@ -28,6 +27,7 @@ from .fields import (
     remove_path,
     track,
 )
+from .resources import BUILTIN, ApiError, ResourceType, bad_request
 from .rules import (
     DEFAULTS,
     IMMUTABLE,
@@ -39,108 +39,16 @@ from .rules import (
     validate,
 )
 
-
-class ApiError(Exception):
-    """An error the server answers with a `Status` object, the way the real API server does."""
-
-    def __init__(self, code: int, reason: str, message: str, details: Obj | None = None) -> None:
-        super().__init__(message)
-        self.code, self.reason, self.message, self.details = code, reason, message, details
-
-    def status(self) -> Obj:
-        out: Obj = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                    "message": self.message, "reason": self.reason, "code": self.code}
-        if self.details is not None:
-            out["details"] = self.details
-        return out
-
-
-def bad_request(message: str) -> ApiError:
-    return ApiError(400, "BadRequest", message)
-
-
-@dataclass(frozen=True)
-class ResourceType:
-    group: str
-    version: str
-    kind: str
-    plural: str
-    namespaced: bool = True
-    short_names: tuple[str, ...] = ()
-    status: bool = True  # has a status subresource, so writes to the main resource ignore .status
-    custom: bool = False
-
-    @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
-
-    @property
-    def resource(self) -> str:
-        """`deployments.apps`, the spelling error messages use."""
-        return f"{self.plural}.{self.group}" if self.group else self.plural
-
-    @property
-    def group_kind(self) -> str:
-        """`Deployment.apps`, the key of the defaulting and validation tables."""
-        return f"{self.kind}.{self.group}" if self.group else self.kind
-
-    @property
-    def tracks_generation(self) -> bool:
-        # Core v1 and RBAC objects carry no metadata.generation on a real server.
-        return self.custom or self.group not in ("", "rbac.authorization.k8s.io")
-
-    def details(self, name: str = "") -> Obj:
-        return {k: v for k, v in (("name", name), ("group", self.group),
-                                  ("kind", self.plural)) if v}
-
-    def not_found(self, name: str) -> ApiError:
-        return ApiError(404, "NotFound", f'{self.resource} "{name}" not found', self.details(name))
-
-
-def _types(rows: str) -> list[ResourceType]:
-    out = []
-    for row in rows.strip().splitlines():
-        api_version, kind, plural, short, scope, status = row.split()
-        group, _, version = api_version.rpartition("/")
-        shorts = tuple(s for s in short.split(",") if s != "-")
-        out.append(ResourceType(group, version, kind, plural, scope == "ns", shorts, status == "y"))
-    return out
-
-
-# apiVersion, kind, plural, short names, scope, has a status subresource
-BUILTIN = _types("""
-v1 Namespace namespaces ns cluster y
-v1 ResourceQuota resourcequotas quota ns y
-v1 LimitRange limitranges limits ns n
-v1 ServiceAccount serviceaccounts sa ns n
-v1 ConfigMap configmaps cm ns n
-v1 Secret secrets - ns n
-v1 PersistentVolumeClaim persistentvolumeclaims pvc ns y
-v1 Service services svc ns y
-v1 Pod pods po ns y
-v1 Endpoints endpoints ep ns n
-apps/v1 Deployment deployments deploy ns y
-apps/v1 StatefulSet statefulsets sts ns y
-apps/v1 ReplicaSet replicasets rs ns y
-batch/v1 Job jobs - ns y
-batch/v1 CronJob cronjobs cj ns y
-policy/v1 PodDisruptionBudget poddisruptionbudgets pdb ns y
-autoscaling/v2 HorizontalPodAutoscaler horizontalpodautoscalers hpa ns y
-networking.k8s.io/v1 Ingress ingresses ing ns y
-networking.k8s.io/v1 NetworkPolicy networkpolicies netpol ns n
-rbac.authorization.k8s.io/v1 Role roles - ns n
-rbac.authorization.k8s.io/v1 RoleBinding rolebindings - ns n
-rbac.authorization.k8s.io/v1 ClusterRole clusterroles - cluster n
-rbac.authorization.k8s.io/v1 ClusterRoleBinding clusterrolebindings - cluster n
-apiextensions.k8s.io/v1 CustomResourceDefinition customresourcedefinitions crd,crds cluster y
-""")
-
-
-# --- the store -------------------------------------------------------------------------------
-
 Key = tuple[str, str, str, str]  # group, plural, namespace ("" if cluster-scoped), name
-_SERVER_META = ("uid", "resourceVersion", "creationTimestamp", "generation", "deletionTimestamp",
-                "managedFields", "selfLink")
+_SERVER_META = (
+    "uid",
+    "resourceVersion",
+    "creationTimestamp",
+    "generation",
+    "deletionTimestamp",
+    "managedFields",
+    "selfLink",
+)
 
 
 class Store:
@@ -164,8 +72,7 @@ class Store:
         return self._types.get((group, version, plural))
 
     def type_of(self, api_version: str, kind: str) -> ResourceType | None:
-        return next((t for t in self._types.values()
-                     if t.api_version == api_version and t.kind == kind), None)
+        return next((t for t in self._types.values() if t.api_version == api_version and t.kind == kind), None)
 
     def register(self, rt: ResourceType) -> None:
         self._types[(rt.group, rt.version, rt.plural)] = rt
@@ -197,26 +104,29 @@ class Store:
 
     def items(self, rt: ResourceType | None = None, namespace: str | None = None) -> list[Obj]:
         """Stored dicts (not copies) in etcd key order, optionally of one type or namespace."""
-        return [obj for key, obj in sorted(self._objects.items())
-                if (rt is None or key[:2] == (rt.group, rt.plural))
-                and (namespace is None or key[2] == namespace)]
+        return [
+            obj
+            for key, obj in sorted(self._objects.items())
+            if (rt is None or key[:2] == (rt.group, rt.plural)) and (namespace is None or key[2] == namespace)
+        ]
 
     def all(self) -> list[tuple[ResourceType, Obj]]:
         """Every stored dict (not a copy) with its type, in etcd key order."""
         by_resource = {(t.group, t.plural): t for t in self._types.values()}
-        return [(by_resource[key[:2]], obj) for key, obj in sorted(self._objects.items())
-                if key[:2] in by_resource]
+        return [(by_resource[key[:2]], obj) for key, obj in sorted(self._objects.items()) if key[:2] in by_resource]
 
-    def list(self, rt: ResourceType, namespace: str | None, labels: str = "",
-             fields: str = "") -> list[Obj]:
+    def list(self, rt: ResourceType, namespace: str | None, labels: str = "", fields: str = "") -> list[Obj]:
         try:
             reqs = parse_label_selector(labels)
             wanted = parse_field_selector(fields, rt.group_kind)
         except ValueError as err:
             raise bad_request(str(err)) from err
-        return [self._out(rt, obj) for obj in self.items(rt, namespace)
-                if all(r.matches(obj["metadata"].get("labels") or {}) for r in reqs)
-                and all((str(dig(obj, f) or "") == v) == eq for f, eq, v in wanted)]
+        return [
+            self._out(rt, obj)
+            for obj in self.items(rt, namespace)
+            if all(r.matches(obj["metadata"].get("labels") or {}) for r in reqs)
+            and all((str(dig(obj, f) or "") == v) == eq for f, eq, v in wanted)
+        ]
 
     @property
     def resource_version(self) -> str:
@@ -236,15 +146,30 @@ class Store:
             return
         ns = self._objects.get(("", "namespaces", "", namespace))
         if ns is None:
-            raise ApiError(404, "NotFound", f'namespaces "{namespace}" not found',
-                           {"name": namespace, "kind": "namespaces"})
+            raise ApiError(
+                404,
+                "NotFound",
+                f'namespaces "{namespace}" not found',
+                {"name": namespace, "kind": "namespaces"},
+            )
         if ns["metadata"].get("deletionTimestamp"):
-            raise ApiError(403, "Forbidden", f"{rt.resource} is forbidden: unable to create new "
-                           f"content in namespace {namespace} because it is being terminated",
-                           rt.details())
+            raise ApiError(
+                403,
+                "Forbidden",
+                f"{rt.resource} is forbidden: unable to create new "
+                f"content in namespace {namespace} because it is being terminated",
+                rt.details(),
+            )
 
-    def create(self, rt: ResourceType, body: Obj, manager: str, *, dry_run: bool = False,
-               applied: set[Path] | None = None) -> Obj:
+    def create(
+        self,
+        rt: ResourceType,
+        body: Obj,
+        manager: str,
+        *,
+        dry_run: bool = False,
+        applied: set[Path] | None = None,
+    ) -> Obj:
         obj = copy.deepcopy(body)
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
         meta = obj.setdefault("metadata", {})
@@ -257,8 +182,7 @@ class Store:
         name, namespace = meta.get("name", ""), meta.get("namespace", "")
         self._check_namespace(rt, namespace)
         if self.raw(rt, namespace, name) is not None:
-            raise ApiError(409, "AlreadyExists", f'{rt.resource} "{name}" already exists',
-                           rt.details(name))
+            raise ApiError(409, "AlreadyExists", f'{rt.resource} "{name}" already exists', rt.details(name))
         if rt.status:
             obj["status"] = copy.deepcopy(INITIAL_STATUS.get(rt.group_kind, {}))
         meta.update(uid=str(uuid.uuid4()), creationTimestamp=now())
@@ -268,17 +192,30 @@ class Store:
         track(rt.api_version, None, obj, manager, applied)
         return self._save(rt, obj, dry_run)
 
-    def update(self, rt: ResourceType, body: Obj, manager: str, *, dry_run: bool = False,
-               subresource: str = "", applied: set[Path] | None = None,
-               forced: frozenset[Path] = frozenset()) -> Obj:
+    def update(
+        self,
+        rt: ResourceType,
+        body: Obj,
+        manager: str,
+        *,
+        dry_run: bool = False,
+        subresource: str = "",
+        applied: set[Path] | None = None,
+        forced: frozenset[Path] = frozenset(),
+    ) -> Obj:
         meta = body.get("metadata") or {}
         old = self.raw(rt, meta.get("namespace"), meta.get("name", ""))
         if old is None:
             raise rt.not_found(meta.get("name", ""))
         if meta.get("resourceVersion") not in (None, "", old["metadata"]["resourceVersion"]):
-            raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {rt.resource} '
-                           f'"{meta["name"]}": the object has been modified; please apply your '
-                           "changes to the latest version and try again", rt.details(meta["name"]))
+            raise ApiError(
+                409,
+                "Conflict",
+                f"Operation cannot be fulfilled on {rt.resource} "
+                f'"{meta["name"]}": the object has been modified; please apply your '
+                "changes to the latest version and try again",
+                rt.details(meta["name"]),
+            )
         if subresource == "status":  # the status subresource writes status and nothing else
             obj = copy.deepcopy(old)
             obj["status"] = copy.deepcopy(body.get("status") or {})
@@ -305,8 +242,9 @@ class Store:
             return self._out(rt, obj)
         return self._save(rt, obj, dry_run)
 
-    def apply(self, rt: ResourceType, body: Obj, manager: str, *, force: bool = False,
-              dry_run: bool = False) -> tuple[Obj, bool]:
+    def apply(
+        self, rt: ResourceType, body: Obj, manager: str, *, force: bool = False, dry_run: bool = False
+    ) -> tuple[Obj, bool]:
         """Server-side apply: create, or merge the applied fields in and drop the ones this
         manager applied before but no longer does. Returns (object, created)."""
         meta = body["metadata"]
@@ -316,27 +254,43 @@ class Store:
             return self.create(rt, body, manager, dry_run=dry_run, applied=set(wanted)), True
         live = field_leaves(old)
         others = {key: paths for key, paths in owners(old).items() if key[0] != manager}
-        conflicts = {path: name for (name, _), paths in others.items() for path in paths
-                     if path in wanted and live.get(path, MISSING) != wanted[path]}
+        conflicts = {
+            path: name
+            for (name, _), paths in others.items()
+            for path in paths
+            if path in wanted and live.get(path, MISSING) != wanted[path]
+        }
         if conflicts and not force:
             fields = sorted(conflicts.items())
-            raise ApiError(409, "Conflict", f"Apply failed with {len(fields)} conflict(s): "
-                           + "; ".join(f'conflict with "{m}": .{".".join(p)}' for p, m in fields),
-                           {**rt.details(meta["name"]), "causes": [
-                               {"reason": "FieldManagerConflict", "message": f'conflict with "{m}"',
-                                "field": "." + ".".join(p)} for p, m in fields]})
+            raise ApiError(
+                409,
+                "Conflict",
+                f"Apply failed with {len(fields)} conflict(s): "
+                + "; ".join(f'conflict with "{m}": .{".".join(p)}' for p, m in fields),
+                {
+                    **rt.details(meta["name"]),
+                    "causes": [
+                        {
+                            "reason": "FieldManagerConflict",
+                            "message": f'conflict with "{m}"',
+                            "field": "." + ".".join(p),
+                        }
+                        for p, m in fields
+                    ],
+                },
+            )
         merged = merge_patch(copy.deepcopy(old), body)
         still_owned = set().union(*others.values()) - set(conflicts)
         for path in owners(old).get((manager, "Apply"), set()) - set(wanted) - still_owned:
             remove_path(merged, path)
-        out = self.update(rt, merged, manager, dry_run=dry_run, applied=set(wanted),
-                          forced=frozenset(conflicts))
+        out = self.update(rt, merged, manager, dry_run=dry_run, applied=set(wanted), forced=frozenset(conflicts))
         return out, False
 
     def write(self, rt: ResourceType, obj: Obj) -> bool:
-        """A controller's write: stored as given, only if it changes anything."""
+        """A controller's write: stored as given, only if it changes anything (and never
+        bringing back an object deleted since the controller read it)."""
         old = self.raw(rt, obj["metadata"].get("namespace"), obj["metadata"]["name"])
-        if old is not None and essence(old) == essence(obj):
+        if old is None or essence(old) == essence(obj):
             return False
         self._save(rt, copy.deepcopy(obj), False)
         return True
@@ -362,8 +316,7 @@ class Store:
         elif gk == "Job.batch":
             job_selector(obj)
         elif gk == "Namespace":
-            obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = \
-                obj["metadata"].get("name", "")
+            obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"].get("name", "")
         for pod_spec in POD_SPECS.get(gk, ()):
             apply_rules(obj, DEFAULTS["PodSpec"], pod_spec)
         errors = validate(rt.group_kind, obj)
@@ -380,6 +333,7 @@ class Store:
             for port in spec.get("ports", []):
                 port.setdefault("nodePort", next(self._node_ports))
 
+
 def _spec(obj: Obj) -> Obj:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
 
@@ -387,8 +341,11 @@ def _spec(obj: Obj) -> Obj:
 def _invalid(rt: ResourceType, obj: Obj, errors: list[tuple[str, str]]) -> ApiError:
     name = obj.get("metadata", {}).get("name", "")
     text = ", ".join(f"{field}: {msg}" for field, msg in errors)
-    causes = [{"reason": "FieldValueInvalid", "message": msg, "field": field}
-              for field, msg in errors]
+    causes = [{"reason": "FieldValueInvalid", "message": msg, "field": field} for field, msg in errors]
     details = {"name": name, "group": rt.group, "kind": rt.kind, "causes": causes}
-    return ApiError(422, "Invalid", f'{rt.group_kind} "{name}" is invalid: '
-                    + (f"[{text}]" if len(errors) > 1 else text), details)
+    return ApiError(
+        422,
+        "Invalid",
+        f'{rt.group_kind} "{name}" is invalid: ' + (f"[{text}]" if len(errors) > 1 else text),
+        details,
+    )
