@@ -82,6 +82,7 @@ class Object:
     stage: str
     step: str
     pos: Pos
+    digest: str = ""  # of the manifest without kc's bookkeeping annotations; set by annotate
 
     @property
     def kind(self) -> str:

@@ -8,6 +8,7 @@ until they are expanded here, so an alias bomb is caught by counting, not by run
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,10 @@ class Document:
     data: Any
     values: dict[Path, Pos] = field(default_factory=dict)
     keys: dict[Path, Pos] = field(default_factory=dict)
+
+    @functools.cached_property
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
 
     def pos(self, path: Path, key: bool = False) -> Pos:
         """The position of ``path``, or of its nearest ancestor that has one."""

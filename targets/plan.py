@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kc.compiler import ir, names
+from kc.compiler import ir
 from kc.compiler.passes import annotate
 
 FORMAT = 1
@@ -20,7 +20,7 @@ def _object_entry(obj: ir.Object) -> dict[str, Any]:
         "stage": obj.stage or None,
         "step": obj.step,
         "source": obj.manifest["metadata"].get("annotations", {}).get(annotate.SOURCE),
-        "digest": names.digest(json.dumps(obj.manifest, sort_keys=True, separators=(",", ":")), 12),
+        "digest": obj.digest,
     }
 
 

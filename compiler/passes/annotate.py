@@ -15,10 +15,14 @@ BUNDLE = "kc.dev/bundle"
 REVISION = "kc.dev/revision"
 
 
+def content_digest(manifest: dict[str, Any]) -> str:
+    return names.digest(json.dumps(manifest, sort_keys=True, separators=(",", ":")), 12)
+
+
 def revision(bundles: tuple[ir.Bundle, ...]) -> str:
-    """A digest of everything the plan applies, and in what order."""
-    content = [[b.index, [s.gate.kind for s in b.steps], [o.manifest for o in b.objects]] for b in bundles]
-    return names.digest(json.dumps(content, sort_keys=True, separators=(",", ":")), 12)
+    """A digest of everything the plan applies, and in what order (objects carry their digests)."""
+    content = [[b.index, [s.gate.kind for s in b.steps], [o.digest for o in b.objects]] for b in bundles]
+    return names.digest(json.dumps(content, separators=(",", ":")), 12)
 
 
 def _ordering(kind: str | None, index: int) -> dict[str, str]:
@@ -40,9 +44,21 @@ def _source(program: ir.Program, obj: ir.Object) -> str:
 
 
 def annotate(program: ir.Program) -> ir.Program:
-    rev = revision(program.bundles)
+    digested = tuple(
+        dataclasses.replace(
+            b,
+            steps=tuple(
+                dataclasses.replace(
+                    s, objects=tuple(dataclasses.replace(o, digest=content_digest(o.manifest)) for o in s.objects)
+                )
+                for s in b.steps
+            ),
+        )
+        for b in program.bundles
+    )
+    rev = revision(digested)
     bundles = []
-    for bundle in program.bundles:
+    for bundle in digested:
         extra = {
             BUNDLE: str(bundle.index),
             REVISION: rev,

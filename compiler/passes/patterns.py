@@ -73,9 +73,10 @@ def _deps(
     return deps, errors
 
 
-def _context(program: ir.Program, stage: str, params: dict[str, Any], pattern: registry.Pattern) -> dict[str, Any]:
+def _context(
+    program: ir.Program, stage: str, params: dict[str, Any], pattern: registry.Pattern, patterns_of: dict[str, str]
+) -> dict[str, Any]:
     instance = program.instance
-    patterns_of = {n: str(s.get("pattern")) for n, s in program.raw_stages.items()}
     ctx: dict[str, Any] = {
         "name": names.object_name(instance, stage),
         "child": lambda suffix: names.object_name(instance, stage, str(suffix)),
@@ -181,6 +182,7 @@ def patterns(program: ir.Program) -> ir.Program:
     enabled = {n for n, s in program.raw_stages.items() if s.get("enabled", True) is not False}
     stages: list[ir.Stage] = []
     steps: list[ir.Step] = [_workspace(program)]
+    patterns_of = {n: str(s.get("pattern")) for n, s in program.raw_stages.items()}
     previous: str | None = None
     for name, raw in program.raw_stages.items():
         path = ("stages", name)
@@ -222,7 +224,7 @@ def patterns(program: ir.Program) -> ir.Program:
                 errors.extend(file_errors)
         if errors:
             continue
-        ctx = _context(program, name, params, pattern)
+        ctx = _context(program, name, params, pattern, patterns_of)
         new_steps, step_errors = _steps(program, name, pattern, ctx, pos, tuple(deps), model.patch)  # type: ignore[attr-defined]
         errors.extend(step_errors)
         steps.extend(new_steps)

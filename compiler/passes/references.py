@@ -43,7 +43,7 @@ def _strings(value: Any, path: source.Path) -> Iterator[tuple[str, source.Path]]
 
 def _column(doc: source.Document, pos: Pos, text: str, offset: int) -> Pos:
     """The reference's own column when its scalar sits on one line of the spec."""
-    lines = doc.text.splitlines()
+    lines = doc.lines
     if pos.file != doc.file or not 0 < pos.line <= len(lines):
         return pos
     line = lines[pos.line - 1]

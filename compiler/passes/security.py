@@ -74,19 +74,13 @@ def _secure_pod(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _secure(manifest: dict[str, Any]) -> dict[str, Any]:
-    if not any(True for _ in pods.specs(manifest)):
-        return manifest
-    out = copy.deepcopy(manifest)
-    for template in pods.templates(out):
-        template["spec"] = _secure_pod(template["spec"])
-    return out
-
-
 def security(program: ir.Program) -> ir.Program:
     steps = tuple(
         dataclasses.replace(
-            step, objects=tuple(dataclasses.replace(o, manifest=_secure(o.manifest)) for o in step.objects)
+            step,
+            objects=tuple(
+                dataclasses.replace(o, manifest=pods.map_specs(o.manifest, _secure_pod)) for o in step.objects
+            ),
         )
         for step in program.steps
     )

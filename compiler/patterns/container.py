@@ -18,7 +18,7 @@ def image_ref(image: str, registry: str | None) -> str:
     return f"{registry.rstrip('/')}/{image}"
 
 
-def env_list(env: dict[str, Any], config_stages: set[str]) -> list[dict[str, Any]]:
+def env_list(env: dict[str, Any], patterns_of: dict[str, str]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for name, value in env.items():
         if isinstance(value, dict) and "secret" in value:
@@ -27,7 +27,7 @@ def env_list(env: dict[str, Any], config_stages: set[str]) -> list[dict[str, Any
         elif isinstance(value, dict) and "config" in value:
             config, key = value["config"].split("/", 1)
             # A kc config stage's ConfigMap name carries a content hash: refer to it by reference.
-            ref = f"${{{config}.name}}" if config in config_stages else config
+            ref = f"${{{config}.name}}" if patterns_of.get(config) == "config" else config
             out.append({"name": name, "valueFrom": {"configMapKeyRef": {"name": ref, "key": key}}})
         else:
             out.append({"name": name, "value": value})
@@ -66,7 +66,7 @@ def probes(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def container(stage: str, params: dict[str, Any], patterns_of: dict[str, str], with_probes: bool) -> dict[str, Any]:
-    config_stages = {name for name, pattern in patterns_of.items() if pattern == "config"}
+    mounts = params.get("mounts") or {}
     out: dict[str, Any] = {
         "name": stage,
         "image": image_ref(params["image"], params.get("registry")),
@@ -78,17 +78,16 @@ def container(stage: str, params: dict[str, Any], patterns_of: dict[str, str], w
     if params.get("args") is not None:
         out["args"] = list(params["args"])
     if params.get("env"):
-        out["env"] = env_list(params["env"], config_stages)
+        out["env"] = env_list(params["env"], patterns_of)
     named = ports(params)
     if named:
         out["ports"] = [{"name": n, "containerPort": p, "protocol": "TCP"} for n, p in named]
     out["resources"] = resources(params)
     if with_probes:
         out.update(probes(params))
-    mounts = params.get("mounts") or {}
     if mounts:
         out["volumeMounts"] = [
-            {"name": f"mount-{s}", "mountPath": path, **({"readOnly": True} if s in config_stages else {})}
+            {"name": f"mount-{s}", "mountPath": path, **({"readOnly": True} if patterns_of.get(s) == "config" else {})}
             for s, path in mounts.items()
         ]
     return out

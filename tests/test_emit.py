@@ -1,0 +1,107 @@
+"""The YAML writer: what it writes reads back as exactly the data it was given."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from kc.targets import emit
+
+scalars = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(
+        [
+            "yes",
+            "No",
+            "on",
+            "~",
+            "null",
+            "1.5",
+            "0x1F",
+            "1:30",
+            "2026-01-02",
+            "=",
+            "<<",
+            "- a",
+            "a: b",
+            "a #b",
+            "#c",
+            "@x",
+            "%y",
+            "`z",
+            "!t",
+            "*al",
+            "&an",
+            "|",
+            ">",
+            "'q",
+            '"d',
+            "a\nb",
+            "a\nb\n",
+            "\nlead",
+            "trail\n\n",
+            " sp",
+            "sp ",
+            "x\n  \ny",
+            "tab\there",
+            "\u2028",
+            "--flag",
+            "-",
+            "$(VAR)",
+            "${x}",
+            "[a]",
+            "{a: b}",
+            "?",
+            ":",
+            "a:",
+            "http://h:80/p",
+        ]
+    ),
+    st.integers(-(2**40), 2**40),
+    st.booleans(),
+    st.none(),
+    st.floats(allow_nan=False),
+)
+data = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.text(min_size=1, max_size=12), inner, max_size=4),
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=st.dictionaries(st.text(min_size=1, max_size=12), data, min_size=1, max_size=5))
+def test_round_trip(value: dict[str, Any]) -> None:
+    assert yaml.safe_load(emit.document(value)) == value
+
+
+def test_layout_matches_kubectl_style() -> None:
+    manifest = {
+        "metadata": {"labels": {"b": "2", "a": "1"}, "name": "x"},
+        "kind": "ConfigMap",
+        "apiVersion": "v1",
+        "data": {"script": "echo hi\necho there\n", "n": "8080", "on": "yes", "list": []},
+        "spec": {"containers": [{"name": "c", "args": ["--flag", "run"]}]},
+    }
+    assert emit.dump([manifest]) == (
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels:\n    a: '1'\n".replace("'1'", '"1"')
+        + '    b: "2"\n'
+        "data:\n"
+        "  script: |\n"
+        "    echo hi\n"
+        "    echo there\n"
+        '  n: "8080"\n'
+        '  "on": "yes"\n'
+        "  list: []\n"
+        "spec:\n"
+        "  containers:\n"
+        "  - name: c\n"
+        "    args:\n"
+        "    - --flag\n"
+        "    - run\n"
+    )
