@@ -81,9 +81,9 @@ def diagnostics(
             out.append(diag.error("KC104", doc.pos(path[:-1], key=True), f"missing field '{field}'{where}"))
         elif kind in ("kc_schedule", "kc_image"):
             code = "KC107" if kind == "kc_schedule" else "KC108"
-            out.append(diag.error(code, pos, f"{err['msg']}{where}"))
+            out.append(diag.error(code, pos, f"'{field}'{where}: {err['msg']}"))
         elif kind in _RANGE:
-            out.append(diag.error("KC103", pos, f"'{field}' out of range: {err['msg'].lower()}{where}"))
+            out.append(diag.error("KC103", pos, f"'{field}'{where} is out of range: {err['msg'].lower()}"))
         elif kind in ("string_pattern_mismatch", "string_too_long") and (is_key or field in ("pipeline", "namespace")):
             out.append(
                 diag.error(
@@ -94,7 +94,7 @@ def diagnostics(
                 )
             )
         elif kind in ("string_pattern_mismatch", "literal_error", "enum", "string_too_long"):
-            out.append(diag.error("KC106", pos, f"invalid value for '{field}': {err['msg'].lower()}{where}"))
+            out.append(diag.error("KC106", pos, f"invalid value for '{field}'{where}: {err['msg'].lower()}"))
         else:
-            out.append(diag.error("KC102", pos, f"wrong type for '{field}': {err['msg'].lower()}{where}"))
+            out.append(diag.error("KC102", pos, f"wrong type for '{field}'{where}: {err['msg'].lower()}"))
     return out

@@ -149,3 +149,16 @@ def test_all_errors_of_a_pass_together(tmp_path: Path) -> None:
           c: {pattern: sevice, image: "c:1"}
         """
     assert codes(errors_of(text, tmp_path)) == ["KC101", "KC107", "KC201"]
+
+
+def test_top_level_and_stage_errors_together(tmp_path: Path) -> None:
+    text = """\
+        kc: 1
+        pipeline: shop
+        workspce: {}
+        stages:
+          a: {pattern: service, image: "a:1", replica: 2}
+          b: {pattern: sevice, image: "b:1"}
+        """
+    found = errors_of(text, tmp_path)
+    assert sorted((d.code, d.pos.line) for d in found) == [("KC101", 3), ("KC101", 5), ("KC201", 6)]

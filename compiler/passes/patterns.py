@@ -12,7 +12,7 @@ from typing import Any
 
 import pydantic
 from kc.compiler import diagnostics as diag
-from kc.compiler import ir, merge, names, validation
+from kc.compiler import ir, merge, names, source, validation
 from kc.compiler.diagnostics import Pos
 from kc.compiler.patterns import container, registry, render
 from kc.schemas import types as t
@@ -176,6 +176,26 @@ def _workspace(program: ir.Program) -> ir.Step:
     return ir.Step(WORKSPACE, "", ir.Gate("none"), tuple(ir.Object(m, "", WORKSPACE, pos) for m in manifests))
 
 
+def check_stage(
+    doc: source.Document, known: dict[str, str], name: str, raw: dict[str, Any]
+) -> tuple[registry.Pattern | None, pydantic.BaseModel | None, list[diag.Diagnostic]]:
+    """A stage's pattern and validated parameters, or the diagnostics that say why not."""
+    path = ("stages", name)
+    pattern_name = raw.get("pattern")
+    folder = known.get(str(pattern_name))
+    if folder is None or registry.load(folder).manifest.internal:
+        where = doc.pos((*path, "pattern")) if "pattern" in raw else doc.pos(path, key=True)
+        msg = f"stage '{name}' has no pattern" if pattern_name is None else f"unknown pattern '{pattern_name}'"
+        public = [p for p in known if p != WORKSPACE]
+        hint = diag.did_you_mean(str(pattern_name), public) or f"known patterns: {', '.join(sorted(public))}"
+        return None, None, [diag.error("KC201", where, msg, hint)]
+    pattern = registry.load(folder)
+    try:
+        return pattern, pattern.model.model_validate(raw), []
+    except pydantic.ValidationError as exc:
+        return pattern, None, validation.diagnostics(exc, doc, path, pattern.model, f" in stage '{name}'")
+
+
 def patterns(program: ir.Program) -> ir.Program:
     assert program.spec is not None
     errors: list[diag.Diagnostic] = []
@@ -187,26 +207,9 @@ def patterns(program: ir.Program) -> ir.Program:
     for name, raw in program.raw_stages.items():
         path = ("stages", name)
         pos = program.doc.pos(path, key=True)
-        pattern_name = raw.get("pattern")
-        folder = program.patterns.get(str(pattern_name))
-        if folder is None or registry.load(folder).manifest.internal:
-            where = program.doc.pos((*path, "pattern")) if "pattern" in raw else pos
-            msg = f"stage '{name}' has no pattern" if pattern_name is None else f"unknown pattern '{pattern_name}'"
-            public = [p for p in program.patterns if p != WORKSPACE]
-            errors.append(
-                diag.error(
-                    "KC201",
-                    where,
-                    msg,
-                    diag.did_you_mean(str(pattern_name), public) or f"known patterns: {', '.join(sorted(public))}",
-                )
-            )
-            continue
-        pattern = registry.load(folder)
-        try:
-            model = pattern.model.model_validate(raw)
-        except pydantic.ValidationError as exc:
-            errors.extend(validation.diagnostics(exc, program.doc, path, pattern.model, f" in stage '{name}'"))
+        pattern, model, stage_errors = check_stage(program.doc, program.patterns, name, raw)
+        errors.extend(stage_errors)
+        if pattern is None or model is None:
             continue
         if name not in enabled:
             continue

@@ -11,6 +11,7 @@ import pydantic
 from kc.compiler import diagnostics as diag
 from kc.compiler import ir, source, validation
 from kc.compiler.diagnostics import Pos
+from kc.compiler.passes import patterns
 from kc.compiler.patterns import registry
 from kc.schemas import spec as spec_schema
 from kc.schemas import types
@@ -95,7 +96,8 @@ def validate(program: ir.Program) -> ir.Program:
     try:
         spec = spec_schema.Spec.model_validate(doc.data)
     except pydantic.ValidationError as exc:
-        raise diag.CompileError(validation.diagnostics(exc, doc, (), spec_schema.Spec, "")) from None
+        errors = validation.diagnostics(exc, doc, (), spec_schema.Spec, "")
+        raise diag.CompileError(errors + _stage_errors(doc)) from None
     if program.options.instance is not None:
         _check_instance(program.options.instance)
     policy, errors = _effective_policy(spec, program.options.policy_file, doc)
@@ -103,6 +105,21 @@ def validate(program: ir.Program) -> ir.Program:
     diag.raise_if_errors(errors + import_errors)
     raw = {name: stage for name, stage in doc.data["stages"].items()}
     return dataclasses.replace(program, spec=spec, policy=policy, patterns=patterns, raw_stages=raw)
+
+
+def _stage_errors(doc: source.Document) -> list[diag.Diagnostic]:
+    """With the top level broken, still check each stage against the built-in patterns, so one
+    run reports the stages' errors too."""
+    stages = doc.data.get("stages")
+    if not isinstance(stages, dict):
+        return []
+    known = registry.builtins()
+    out: list[diag.Diagnostic] = []
+    for name, raw in stages.items():
+        # Without imports every pattern must be a built-in; with them, unknown names may be theirs.
+        if isinstance(raw, dict) and ("imports" not in doc.data or str(raw.get("pattern")) in known):
+            out.extend(patterns.check_stage(doc, known, name, raw)[2])
+    return out
 
 
 def _check_instance(name: str) -> None:
