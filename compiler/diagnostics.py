@@ -37,6 +37,7 @@ CODES: dict[str, str] = {
     "KC208": "import-not-found",
     "KC209": "duplicate-object",
     "KC210": "unknown-stage",
+    "KC211": "duplicate-stage",
     "KC301": "unknown-reference",
     "KC302": "unknown-reference-field",
     "KC401": "policy-max-replicas",

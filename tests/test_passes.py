@@ -244,3 +244,28 @@ def test_autoscale_and_pdb(tmp_path: Path) -> None:
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 6)
     assert "replicas" not in one(program, "Deployment")["spec"]
     assert one(program, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
+
+
+def test_spec_fragments_add_stages_first(tmp_path: Path) -> None:
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "common.spec").write_text(
+        "stages:\n  cache: {pattern: stateful, image: 'redis:7.4.1', port: 6379}\n"
+    )
+    program = compile_text(
+        "kc: 1\npipeline: shop\nimports: [lib/common.spec]\nstages:\n"
+        "  api: {pattern: service, image: 'a:1.0.0', env: {C: '${cache.host}'}}\n",
+        tmp_path,
+    )
+    assert [s.name for s in program.stages] == ["cache", "api"]
+    assert one(program, "StatefulSet")["metadata"]["annotations"]["kc.dev/source"] == "lib/common.spec:2"
+
+
+def test_spec_fragment_errors_point_into_the_fragment(tmp_path: Path) -> None:
+    (tmp_path / "common.spec").write_text("stages:\n  api: {pattern: worker, image: 'a:1.0.0', replica: 2}\n")
+    found = errors_of("kc: 1\npipeline: shop\nimports: [common.spec]\nstages:\n  api: worker b:1.0.0\n", tmp_path)
+    assert sorted((d.code, d.pos.file.endswith("common.spec"), d.pos.line) for d in found) == [
+        ("KC211", False, 5),
+    ]
+    (tmp_path / "common.spec").write_text("stages:\n  web: {pattern: worker, image: 'a:1.0.0', replica: 2}\n")
+    found = errors_of("kc: 1\npipeline: shop\nimports: [common.spec]\nstages:\n  api: worker b:1.0.0\n", tmp_path)
+    assert [(d.code, d.pos.file.endswith("common.spec"), d.pos.line) for d in found] == [("KC101", True, 2)]

@@ -1,11 +1,60 @@
-"""parse: the raw document's shape, and the one-line stage shorthand ``name: <pattern> <image>``."""
+"""parse: the raw document's shape, stages from imported spec fragments, and the one-line stage
+shorthand ``name: <pattern> <image>``."""
 
 from __future__ import annotations
 
 import dataclasses
+import os
 
 from kc.compiler import diagnostics as diag
-from kc.compiler import ir
+from kc.compiler import imports, ir, source
+
+
+def _fragments(program: ir.Program) -> list[diag.Diagnostic]:
+    """Stages from imported spec fragments (files) come first, in import order, then the spec's
+    own; each keeps the positions of the file it was written in."""
+    doc = program.doc
+    merged: dict[str, object] = {}
+    errors: list[diag.Diagnostic] = []
+    for index, entry in imports.entries(doc):
+        pos = doc.pos(("imports", index))
+        path, problem = imports.resolve(doc, entry, pos, program.options.allow_outside)
+        if problem is not None or path is None or not os.path.isfile(path):
+            continue  # validate reports it, or it is a pattern folder
+        fragment = source.load_file(path, imports.display(doc, entry))
+        data = fragment.data if isinstance(fragment.data, dict) else {}
+        for key in data:
+            if key != "stages":
+                errors.append(
+                    diag.error(
+                        "KC101", fragment.pos((key,), key=True), f"a spec fragment holds only 'stages', not '{key}'"
+                    )
+                )
+        stages = data.get("stages")
+        if not isinstance(stages, dict):
+            errors.append(diag.error("KC104", fragment.pos(()), "a spec fragment needs a 'stages' mapping"))
+            continue
+        for name, stage in stages.items():
+            if name in merged:
+                errors.append(
+                    diag.error("KC211", fragment.pos(("stages", name), key=True), f"stage '{name}' is defined twice")
+                )
+            merged[name] = stage
+        doc.values.update((p, v) for p, v in fragment.values.items() if p[:1] == ("stages",))
+        doc.keys.update((p, v) for p, v in fragment.keys.items() if p[:1] == ("stages",))
+    own = doc.data.get("stages")
+    if merged and isinstance(own, dict):
+        for name in own:
+            if name in merged:
+                errors.append(
+                    diag.error(
+                        "KC211",
+                        doc.pos(("stages", name), key=True),
+                        f"stage '{name}' is also defined in an imported fragment",
+                    )
+                )
+        doc.data["stages"] = {**merged, **own}
+    return errors
 
 
 def parse(program: ir.Program) -> ir.Program:
@@ -20,8 +69,8 @@ def parse(program: ir.Program) -> ir.Program:
                 )
             ]
         )
+    errors = _fragments(program)
     stages = doc.data.get("stages")
-    errors = []
     if isinstance(stages, dict):
         for name, stage in stages.items():
             path = ("stages", name)

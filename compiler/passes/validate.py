@@ -9,7 +9,7 @@ from typing import Any
 
 import pydantic
 from kc.compiler import diagnostics as diag
-from kc.compiler import ir, source, validation
+from kc.compiler import imports, ir, source, validation
 from kc.compiler.diagnostics import Pos
 from kc.compiler.passes import patterns
 from kc.compiler.patterns import registry
@@ -68,24 +68,14 @@ def _effective_policy(
 def _imports(
     spec: spec_schema.Spec, doc: source.Document, allow_outside: bool
 ) -> tuple[dict[str, str], list[diag.Diagnostic]]:
-    root = os.path.realpath(os.path.dirname(os.path.abspath(doc.file)))
     folders: list[tuple[str, Pos]] = []
     errors = []
     for index, entry in enumerate(spec.imports):
         pos = doc.pos(("imports", index))
-        path = os.path.realpath(os.path.join(root, entry))
-        if not allow_outside and os.path.commonpath([root, path]) != root:
-            errors.append(
-                diag.error(
-                    "KC207",
-                    pos,
-                    f"import '{entry}' is outside the spec's directory",
-                    "move it under the spec's directory, or pass --allow-outside",
-                )
-            )
-        elif not os.path.isdir(path):
-            errors.append(diag.error("KC208", pos, f"import '{entry}' is not a directory"))
-        else:
+        path, problem = imports.resolve(doc, entry, pos, allow_outside)
+        if problem is not None:
+            errors.append(problem)
+        elif path is not None and os.path.isdir(path):  # files are spec fragments, merged by parse
             folders.append((path, pos))
     known, more = registry.with_imports(folders) if not errors else ({}, [])
     return known, errors + more
