@@ -43,8 +43,6 @@ def _fragments(program: ir.Program) -> list[diag.Diagnostic]:
         own = doc.data.get("stages") if isinstance(doc.data.get("stages"), dict) else {}
         for table, theirs in ((doc.values, fragment.values), (doc.keys, fragment.keys)):
             table.update((p, v) for p, v in theirs.items() if len(p) > 1 and p[0] == "stages" and p[1] not in own)
-                (p, v) for p, v in theirs.items() if p[:1] == ("stages",) and p[1:2][0:1] != () and p[1] not in own
-            )
     own = doc.data.get("stages")
     if merged and isinstance(own, dict):
         for name in own:
