@@ -19,7 +19,8 @@ EXAMPLES = {
   kc compile examples/shop/pipeline.spec -o out/          write bundles and kc/plan.json
   kc compile shop.spec -o out/ --profile prod --instance shop-canary
   kc compile shop.spec --set api.replicas=3               print the bundles as one YAML stream
-  kc compile shop.spec -o out/ --check                    exit 1 when out/ is stale""",
+  kc compile shop.spec -o out/ --check                    exit 1 when out/ is stale
+  kc compile shop.spec --teardown                         print the teardown plan (kc/teardown.yaml)""",
     "validate": """examples:
   kc validate shop.spec                  nothing printed and exit 0 when the spec is valid
   kc validate shop.spec --format json    every diagnostic as JSON""",
@@ -28,6 +29,12 @@ EXAMPLES = {
   kc graph shop.spec --format dot | dot -Tsvg > shop.svg""",
     "explain": """examples:
   kc explain service                     parameters, defaults and objects of 'service'""",
+    "teardown": """examples:
+  kc teardown --dry-run shop.spec                  the numbered plan: what, why, what waits
+  kc teardown --dry-run out/ --delete-data         an earlier 'kc compile -o out/', claims included
+  kc teardown --dry-run shop.spec -o json          the plan as data (kc/teardown.yaml's content)
+
+Only --dry-run is available for now; out/kc/teardown.sh runs the same plan with kubectl.""",
 }
 
 
@@ -86,6 +93,15 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
     program = build(args)
     report(program.warnings)
+    if args.teardown:
+        if args.output or args.check:
+            sys.stderr.write("kc compile: --teardown prints the plan; with -o DIR it is DIR/kc/teardown.yaml\n")
+            return EXIT_INVALID
+        from kc.compiler import teardown
+        from kc.targets import teardown as teardown_target
+
+        sys.stdout.write(teardown_target.yaml(teardown.plan(program)))
+        return EXIT_OK
     if args.check:
         if not args.output:
             raise SystemExit("kc compile: --check needs -o DIR")
@@ -97,6 +113,29 @@ def cmd_compile(args: argparse.Namespace) -> int:
         output.write(args.output, kubernetes.files(program))
     else:
         sys.stdout.write(kubernetes.stream(program))
+    return EXIT_OK
+
+
+def cmd_teardown(args: argparse.Namespace) -> int:
+    from kc.compiler import teardown
+    from kc.targets import teardown as teardown_target
+
+    if not args.dry_run:
+        sys.stderr.write(
+            "kc teardown: --dry-run is required for now: kc prints the plan and touches no cluster\n"
+            "kc teardown: to run the plan, use DIR/kc/teardown.sh from 'kc compile SPEC -o DIR'\n"
+        )
+        return EXIT_INVALID
+    if os.path.isdir(args.spec):
+        if args.profile or args.instance or args.set or args.policy:
+            sys.stderr.write("kc teardown: --profile, --instance, --set and --policy apply to a spec, not to DIR\n")
+            return EXIT_INVALID
+        plan = teardown.load(args.spec, args.delete_data)
+    else:
+        program = build(args)
+        report(program.warnings)
+        plan = teardown.plan(program, args.delete_data)
+    sys.stdout.write(teardown_target.json_text(plan) if args.output == "json" else teardown_target.text(plan))
     return EXIT_OK
 
 
@@ -191,7 +230,15 @@ def parser() -> argparse.ArgumentParser:
     _compile_flags(p)
     p.add_argument("-o", "--output", metavar="DIR", help="write bundles and kc/plan.json into DIR")
     p.add_argument("--check", action="store_true", help="compare with DIR instead; exit 1 if stale")
+    p.add_argument("--teardown", action="store_true", help="without -o: print the teardown plan, not the bundles")
     p.set_defaults(func=cmd_compile)
+
+    p = command("teardown", "print the teardown plan of a spec, or of DIR from an earlier 'kc compile -o DIR'")
+    _compile_flags(p)
+    p.add_argument("--dry-run", action="store_true", help="print the plan; required for now")
+    p.add_argument("--delete-data", action="store_true", help="also delete the claims (and their data)")
+    p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="a numbered list, or JSON")
+    p.set_defaults(func=cmd_teardown)
 
     p = command("validate", "report every diagnostic; write nothing")
     _compile_flags(p)

@@ -51,6 +51,7 @@ CODES: dict[str, str] = {
     "KC502": "template-error",
     "KC601": "output-not-owned",
     "KC602": "output-stale",
+    "KC603": "plan-unreadable",
 }
 
 

@@ -1,10 +1,11 @@
 """The kubernetes target: one YAML file per bundle, named to sort in apply order, and the plan
-in ``kc/``, which ``kubectl apply -f out/`` does not read."""
+and its teardown in ``kc/``, which ``kubectl apply -f out/`` does not read."""
 
 from __future__ import annotations
 
-from kc.compiler import ir
+from kc.compiler import ir, teardown
 from kc.targets import emit, plan
+from kc.targets import teardown as teardown_target
 
 PLAN = "kc/plan.json"
 
@@ -18,6 +19,7 @@ def files(program: ir.Program) -> dict[str, str]:
     """Relative path -> content, for everything ``kc compile -o DIR`` writes."""
     out = {b.filename: _header(b) + emit.dump([o.manifest for o in b.objects]) for b in program.bundles}
     out[PLAN] = plan.render(program)
+    out.update(teardown_target.files(teardown.plan(program)))
     return out
 
 

@@ -1,0 +1,286 @@
+"""Building the teardown plan from compiled bundles: the order, the implicit dependents and the data
+rule. docs/teardown.md explains each decision; the comments here say where it is made."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from kc.compiler import ir, kinds
+from kc.compiler.passes import labels
+from kc.compiler.teardown import model
+
+_WORKLOADS = frozenset(("CronJob", "Job", "Pod", "ReplicaSet", "DaemonSet", "StatefulSet", "Deployment"))
+# What foreground deletion removes before the workload itself disappears.
+_DEPENDENTS = {"CronJob": "its Jobs and their Pods", "Deployment": "its ReplicaSets and their Pods"}
+_WHY: dict[str, str] = {
+    "resources": "a custom resource: before the workloads, one of which may be its controller, and before its CRD",
+    "services": "routed to workloads that are gone",
+    "budgets": "guarded pods that are gone",
+    "autoscalers": "scaled a workload that is gone",
+    "network": "governed pods that are gone",
+    "config": "read by pods that are gone",
+    "other": "an object of this bundle, after its workloads",
+    "access": "used by pods that are gone",
+    "workspace": "limited objects that are gone",
+    "data": "a claim: deleting it deletes its data; kept unless data is deleted",
+    "definitions": "after its custom resources; skipped while custom resources that kc did not delete remain",
+}
+_CLUSTER = "; cluster-scoped, so deleting the namespace would not reach it"
+_API = {"Job": "batch/v1", "Pod": "v1", "ConfigMap": "v1", "PersistentVolumeClaim": "v1"}
+_SWEEP_ORDER = {"Job": 0, "Pod": 1}  # a Job's Pods after the Jobs, which delete most of them
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Sweep:
+    """Objects that a controller made (or an earlier revision left) and the manifests do not
+    list, selected by the ownership labels, kc's stage label and the namespace."""
+
+    bundle: int
+    phase: kinds.Phase
+    kind: str
+    namespace: str
+    selector: model.Selector
+    why: str
+
+
+def _labels_of(template: Any) -> dict[str, Any]:
+    meta = template.get("metadata") if isinstance(template, dict) else None
+    return dict((meta or {}).get("labels") or {})
+
+
+def _stage_selector(ownership: model.Selector, found: dict[str, Any]) -> model.Selector | None:
+    """Ownership plus kc's stage label, as a template carries them, so they select what the
+    controller made from it; None when the template lacks any of them (nothing safe to select)."""
+    if any(found.get(k) != v for k, v in ownership) or labels.STAGE not in found:
+        return None
+    return (*ownership, (labels.STAGE, str(found[labels.STAGE])))
+
+
+def _claim_templates(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    if manifest["kind"] != "StatefulSet":
+        return []
+    return list((manifest.get("spec") or {}).get("volumeClaimTemplates") or [])
+
+
+def _pod_template(manifest: dict[str, Any]) -> Any:
+    spec = manifest.get("spec") or {}
+    if manifest["kind"] == "CronJob":
+        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    return spec.get("template")
+
+
+def _sweeps(objects: Sequence[tuple[int, ir.Object]], ownership: model.Selector) -> list[_Sweep]:
+    # A sweep by stage label goes into the earliest bundle holding anything that makes what it
+    # selects. That bundle is torn down last, so a sweep never runs ahead of an object of its stage
+    # that a later step still has to stop (a stage's StatefulSet one bundle before its Job).
+    first: dict[tuple[str, str], int] = {}
+    for index, obj in objects:
+        makes = {"Pod"} if obj.kind in _WORKLOADS else set()
+        makes |= {"Job"} if obj.kind in ("Job", "CronJob") else set()
+        makes |= {"ConfigMap"} if obj.kind == "ConfigMap" else set()
+        makes |= (
+            {"PersistentVolumeClaim"}
+            if obj.kind == "PersistentVolumeClaim" or _claim_templates(obj.manifest)
+            else set()
+        )
+        for kind in makes:
+            first[(obj.stage, kind)] = min(first.get((obj.stage, kind), index), index)
+    found: dict[tuple[str, str], _Sweep] = {}
+
+    def add(obj: ir.Object, kind: str, template_labels: dict[str, Any], phase: kinds.Phase, why: str) -> None:
+        sel = _stage_selector(ownership, template_labels)
+        if sel is not None and obj.namespace is not None and (obj.stage, kind) not in found:
+            found[(obj.stage, kind)] = _Sweep(first[(obj.stage, kind)], phase, kind, obj.namespace, sel, why)
+
+    for _, obj in objects:
+        stage, spec = obj.stage, obj.manifest.get("spec") or {}
+        own = dict(obj.manifest["metadata"].get("labels") or {})
+        if obj.kind == "CronJob":
+            why = f"Jobs that the CronJob of stage '{stage}' started, found by its job template's labels"
+            add(obj, "Job", _labels_of(spec.get("jobTemplate")), "workloads", why)
+        if obj.kind == "Job":
+            why = f"earlier revisions of the Jobs of stage '{stage}': a Job's name carries a hash of its content"
+            add(obj, "Job", own, "workloads", why)
+        if obj.kind in ("Job", "CronJob"):
+            why = f"Pods of the Jobs of stage '{stage}' that outlived them, found by the pod template's labels"
+            add(obj, "Pod", _labels_of(_pod_template(obj.manifest)), "workloads", why)
+        if obj.kind == "ConfigMap":
+            why = f"earlier revisions of the ConfigMaps of stage '{stage}', whose names carry a hash of their content"
+            add(obj, "ConfigMap", own, "config", why)
+        for template in _claim_templates(obj.manifest):
+            why = (
+                f"claims that the StatefulSets of stage '{stage}' made, found by their claim templates' labels, "
+                "including those an earlier scale-down left; kept unless data is deleted"
+            )
+            add(obj, "PersistentVolumeClaim", _labels_of(template), "data", why)
+    return sorted(found.values(), key=lambda s: _SWEEP_ORDER.get(s.kind, 2))
+
+
+def _scope(obj: ir.Object, namespace: str, scopes: dict[tuple[str, str], str]) -> str | None:
+    """The namespace to name on the command line; None for cluster-scoped kinds."""
+    if obj.namespace is not None:
+        return obj.namespace
+    crd_scope = scopes.get((kinds.group(str(obj.manifest["apiVersion"])), obj.kind))
+    return namespace if obj.kind not in kinds.CLUSTER_SCOPED and crd_scope == "Namespaced" else None
+
+
+class _Plan:
+    """Collects the steps in order; ``done`` numbers them."""
+
+    def __init__(self, instance: str, namespace: str, objects: Sequence[tuple[int, ir.Object]]) -> None:
+        self.ownership: model.Selector = tuple(labels.ownership(instance).items())
+        self.namespace = namespace
+        manifests = [o.manifest for _, o in objects]
+        self.crds = kinds.crd_names(manifests)
+        self.scopes = kinds.crd_scopes(manifests)
+        self.sweeps = _sweeps(objects, self.ownership)
+        self.steps: list[model.Step] = []
+
+    def add(self, bundle: int, phase: kinds.Phase, action: model.Action, **fields: Any) -> None:
+        step = model.Step(number=0, bundle=bundle, phase=phase, action=action, **fields)
+        step = dataclasses.replace(step, guard=model.guard(step))
+        self.steps.append(dataclasses.replace(step, argv=model.argv(step)))
+
+    def named(self, bundle: int, obj: ir.Object, why: str, action: model.Action = "delete", **extra: Any) -> None:
+        api_version = str(obj.manifest["apiVersion"])
+        namespace = _scope(obj, self.namespace, self.scopes)
+        self.add(
+            bundle,
+            kinds.phase(obj.kind, api_version),
+            action,
+            api_version=api_version,
+            kind=obj.kind,
+            resource=kinds.resource(obj.kind, api_version, self.crds),
+            namespace=namespace,
+            name=obj.name,
+            selector=self.ownership,
+            why=why + ("" if namespace or action == "wait" or obj.kind == "Namespace" else _CLUSTER),
+            **extra,
+        )
+
+    def swept(self, bundle: int, phase: kinds.Phase) -> None:
+        for sweep in self.sweeps:
+            if (sweep.bundle, sweep.phase) == (bundle, phase):
+                self.add(
+                    bundle,
+                    phase,
+                    "delete",
+                    api_version=_API[sweep.kind],
+                    kind=sweep.kind,
+                    resource=kinds.resource(sweep.kind, _API[sweep.kind]),
+                    namespace=sweep.namespace,
+                    name=None,
+                    selector=sweep.selector,
+                    why=sweep.why,
+                    foreground=sweep.kind == "Job",
+                    data=sweep.kind == "PersistentVolumeClaim",
+                )
+
+    def done(self) -> tuple[model.Step, ...]:
+        return tuple(dataclasses.replace(s, number=i) for i, s in enumerate(self.steps, 1))
+
+
+def _workloads(p: _Plan, index: int, objs: list[ir.Object]) -> None:
+    # Deleted together without waiting, so their pods stop in parallel; then one wait each. Under
+    # foreground deletion a workload disappears only after its dependents are gone, so its wait
+    # ends when its pods are gone.
+    # https://kubernetes.io/docs/concepts/architecture/garbage-collection/#foreground-deletion
+    for obj in objs:
+        dependents = _DEPENDENTS.get(obj.kind, "its Pods")
+        why = f"a workload, first, so nothing restarts what later steps delete; foreground: {dependents} first"
+        p.named(index, obj, why, foreground=True, blocking=False)
+    for obj in objs:
+        why = f"foreground deletion removes the {obj.kind} only once {_DEPENDENTS.get(obj.kind, 'its Pods')} are gone"
+        p.named(index, obj, why, action="wait")
+
+
+def _claims(p: _Plan, index: int, objs: list[ir.Object], workloads: list[ir.Object]) -> None:
+    for obj in objs:
+        p.named(index, obj, _WHY["data"], data=True)
+    # A StatefulSet names the claims it makes <template>-<statefulset>-<ordinal>.
+    # https://kubernetes.io/docs/concepts/workloads/controllers/statefulset/#stable-storage
+    for sts in workloads:
+        replicas = int((sts.manifest.get("spec") or {}).get("replicas", 1))
+        for template in _claim_templates(sts.manifest):
+            claim = str((template.get("metadata") or {}).get("name", ""))
+            for ordinal in range(replicas):
+                why = (
+                    f"a claim that StatefulSet {sts.name} made from its template '{claim}'; kept unless data is deleted"
+                )
+                p.add(
+                    index,
+                    "data",
+                    "delete",
+                    api_version="v1",
+                    kind="PersistentVolumeClaim",
+                    resource="persistentvolumeclaims",
+                    namespace=_scope(sts, p.namespace, p.scopes),
+                    name=f"{claim}-{sts.name}-{ordinal}",
+                    selector=p.ownership,
+                    why=why,
+                    data=True,
+                )
+
+
+def build(
+    *,
+    pipeline: str,
+    instance: str,
+    namespace: str,
+    namespace_created: bool,
+    revision: str,
+    data_policy: Literal["retain", "delete"],
+    delete_data: bool,
+    bundles: Sequence[tuple[int, Sequence[ir.Object]]],
+) -> model.TeardownPlan:
+    """The plan for bundles given as (index, objects in apply order)."""
+    p = _Plan(instance, namespace, [(i, o) for i, objs in bundles for o in objs])
+    for index, objects in sorted(bundles, key=lambda item: -item[0]):
+        by_phase: dict[kinds.Phase, list[ir.Object]] = {}
+        for obj in reversed(objects):
+            by_phase.setdefault(kinds.phase(obj.kind, str(obj.manifest["apiVersion"])), []).append(obj)
+        for phase in kinds.PHASES:
+            objs = by_phase.get(phase, [])
+            if phase == "workloads":
+                _workloads(p, index, objs)
+            elif phase == "data":
+                _claims(p, index, objs, [o for o in by_phase.get("workloads", []) if _claim_templates(o.manifest)])
+            elif phase == "namespace":
+                for obj in objs:
+                    # Deleting a namespace deletes the claims in it: a kept claim keeps it too.
+                    holds = any(s.data and s.namespace == obj.name for s in p.steps)
+                    why = "kc created the namespace (workspace.create): last, when nothing of kc's is left in it"
+                    p.named(
+                        index, obj, why + ("; it holds claims, so it goes only with them" if holds else ""), data=holds
+                    )
+            else:
+                for obj in objs:
+                    p.named(index, obj, _WHY[phase])
+            p.swept(index, phase)
+    return model.TeardownPlan(
+        pipeline=pipeline,
+        instance=instance,
+        namespace=namespace,
+        namespace_created=namespace_created,
+        revision=revision,
+        data_policy=data_policy,
+        delete_data=delete_data or data_policy == "delete",
+        steps=p.done(),
+    )
+
+
+def plan(program: ir.Program, delete_data: bool = False) -> model.TeardownPlan:
+    """The teardown of a compiled program; ``delete_data`` deletes the claims, as ``--delete-data``."""
+    assert program.spec is not None
+    return build(
+        pipeline=program.spec.pipeline,
+        instance=program.instance,
+        namespace=program.namespace,
+        namespace_created=program.spec.workspace.create,
+        revision=program.revision,
+        data_policy=program.policy.data if program.policy else "retain",
+        delete_data=delete_data,
+        bundles=[(bundle.index, bundle.objects) for bundle in program.bundles],
+    )
