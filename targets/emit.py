@@ -28,7 +28,7 @@ _PLAIN = re.compile(r"(?:[A-Za-z0-9_./~+=$(]|-(?=[^ ]))[^\x00-\x1f\x7f]*")
 _UNSAFE_INSIDE = (": ", " #", "\t")
 _resolver = yaml.resolver.Resolver()
 # What YAML cannot hold raw, plus the characters it reads as line breaks or a byte-order mark.
-_ESCAPE = re.compile("[^\x09\x0a\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+_ESCAPE = re.compile("[^\x09\x0a\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
 
 
 def _printable(text: str) -> bool:
