@@ -28,7 +28,11 @@ EXAMPLES = {
   kc graph shop.spec                     a Mermaid flowchart of the stages and bundles
   kc graph shop.spec --format dot | dot -Tsvg > shop.svg""",
     "explain": """examples:
-  kc explain service                     parameters, defaults and objects of 'service'""",
+  kc explain service                     parameters, defaults and objects of 'service'
+  kc explain crontab --spec examples/crontab/pipeline.spec   a pattern the spec imports""",
+    "patterns": """examples:
+  kc patterns                            the built-in patterns, one line each
+  kc patterns --spec pipeline.spec       and those the spec's imports add""",
     "teardown": """examples:
   kc teardown --dry-run shop.spec                  the numbered plan: what, why, what waits
   kc teardown --dry-run out/ --delete-data         an earlier 'kc compile -o out/', claims included
@@ -157,25 +161,21 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 
 def cmd_patterns(args: argparse.Namespace) -> int:
-    from kc.compiler.patterns import explain, registry
+    from kc.compiler.patterns import catalog
 
-    for name, folder in sorted(registry.builtins().items()):
-        pattern = registry.load(folder)
-        if not pattern.manifest.internal:
-            sys.stdout.write(f"{name:<12} {explain.summary(pattern)}\n")
+    sys.stdout.write(catalog.listing(catalog.known(args.spec, args.allow_outside)))
     return EXIT_OK
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from kc.compiler.patterns import explain, registry
+    from kc.compiler.patterns import catalog, explain
 
-    known = registry.builtins()
-    folder = known.get(args.pattern)
-    if folder is None or registry.load(folder).manifest.internal:
+    known = catalog.public(catalog.known(args.spec, args.allow_outside))
+    if args.pattern not in known:
         hint = diag.did_you_mean(args.pattern, known)
         sys.stderr.write(f"kc explain: unknown pattern '{args.pattern}'" + (f"; {hint}" if hint else "") + "\n")
         return EXIT_INVALID
-    sys.stdout.write(explain.explain(registry.load(folder)))
+    sys.stdout.write(explain.explain(known[args.pattern]))
     return EXIT_OK
 
 
@@ -250,10 +250,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("mermaid", "dot"), default="mermaid")
     p.set_defaults(func=cmd_graph)
 
-    command("patterns", "list the built-in patterns").set_defaults(func=cmd_patterns)
-    p = command("explain", "show a pattern's parameters, defaults and objects")
-    p.add_argument("pattern")
-    p.set_defaults(func=cmd_explain)
+    for name, help_text in (
+        ("patterns", "list the known patterns: the built-ins, and a spec's imports with --spec"),
+        ("explain", "show a pattern's parameters, defaults, objects and steps"),
+    ):
+        p = command(name, help_text)
+        if name == "explain":
+            p.add_argument("pattern")
+        p.add_argument("--spec", metavar="FILE", help="also the patterns this spec's imports add")
+        p.add_argument("--allow-outside", action="store_true", help="let the spec's imports leave its directory")
+        p.set_defaults(func=cmd_patterns if name == "patterns" else cmd_explain)
     command("schema", "print the spec's JSON Schema (for editors)").set_defaults(func=cmd_schema)
     return top
 

@@ -175,13 +175,15 @@ def _tab_indent(file: str, text: str, line: int) -> diag.Diagnostic | None:
     return None
 
 
-def load_bytes(file: str, raw: bytes) -> Document:
-    """Parse one YAML document; every problem becomes a positioned diagnostic."""
+def _compose(file: str, raw: bytes, many: bool) -> tuple[str, list[yaml.Node | None]]:
+    """The text and its node graphs (one, or one per document); problems become diagnostics."""
     if len(raw) > MAX_BYTES:
         raise diag.CompileError([diag.error("KC007", Pos(file), f"file is {len(raw)} bytes; the limit is {MAX_BYTES}")])
     text = _decode(file, raw).removeprefix("\ufeff")
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        nodes: list[yaml.Node | None] = (
+            list(yaml.compose_all(text, Loader=_Loader)) if many else [yaml.compose(text, Loader=_Loader)]
+        )
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = Pos(file, mark.line + 1, mark.column + 1) if mark else Pos(file, 1, 1)
@@ -196,6 +198,29 @@ def load_bytes(file: str, raw: bytes) -> Document:
         raise diag.CompileError([diag.error("KC004", Pos(file, 1, 1), f"YAML error: {exc}")]) from None
     except RecursionError:
         raise diag.CompileError([diag.error("KC007", Pos(file, 1, 1), "the document nests too deeply")]) from None
+    return text, nodes
+
+
+def load_all_file(path: str, display: str | None = None) -> list[Document]:
+    """Every document of a multi-document YAML file (Kubernetes manifests), each with positions;
+    empty documents are left out."""
+    name = display or path
+    text, nodes = _compose(name, _read(path, name), many=True)
+    docs = []
+    for node in nodes:
+        if node is None:
+            continue
+        doc = Document(name, text, None)
+        builder = _Builder(doc)
+        doc.data = builder.build(node, ())
+        diag.raise_if_errors(builder.errors)
+        docs.append(doc)
+    return docs
+
+
+def load_bytes(file: str, raw: bytes) -> Document:
+    """Parse one YAML document; every problem becomes a positioned diagnostic."""
+    text, (node,) = _compose(file, raw, many=False)
     doc = Document(file, text, None)
     if node is None:
         raise diag.CompileError(
@@ -214,11 +239,14 @@ def load_bytes(file: str, raw: bytes) -> Document:
     return doc
 
 
-def load_file(path: str, display: str | None = None) -> Document:
-    name = display or path
+def _read(path: str, name: str) -> bytes:
     try:
         with open(path, "rb") as f:
-            raw = f.read(MAX_BYTES + 1)
+            return f.read(MAX_BYTES + 1)
     except OSError as exc:
         raise diag.CompileError([diag.error("KC001", Pos(name), f"cannot read: {exc.strerror}")]) from None
-    return load_bytes(name, raw)
+
+
+def load_file(path: str, display: str | None = None) -> Document:
+    name = display or path
+    return load_bytes(name, _read(path, name))

@@ -93,7 +93,7 @@ def diagnostics(
                     f"use {_NAME_HELP}, at most {63 if field != 'pipeline' else 40} characters",
                 )
             )
-        elif kind in ("string_pattern_mismatch", "literal_error", "enum", "string_too_long"):
+        elif kind in ("string_pattern_mismatch", "literal_error", "enum", "string_too_long", "kc_duplicate"):
             out.append(diag.error("KC106", pos, f"invalid value for '{field}'{where}: {err['msg'].lower()}"))
         else:
             out.append(diag.error("KC102", pos, f"wrong type for '{field}'{where}: {err['msg'].lower()}"))

@@ -5,6 +5,7 @@ pattern runs a container, and the pattern's own parameters."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from kc.schemas import types as t
@@ -102,6 +103,21 @@ Image = Annotated[str, AfterValidator(check_image)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Names = str | list[t.Label]
 
+
+def _unique(values: list[str]) -> list[str]:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise PydanticCustomError("kc_duplicate", "'{v}' is named twice", {"v": value})
+        seen.add(value)
+    return values
+
+
+# A task's declared outputs, and a wire to one of them: "<stage>.<output>". The references pass
+# resolves wires like references: each is a dependency, checked against the producer's outputs.
+Outputs = Annotated[list[t.Label], AfterValidator(_unique)]
+OutputRef = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\.[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
+
 SCALARS: dict[str, Any] = {
     "string": str,
     "integer": int,
@@ -113,6 +129,9 @@ SCALARS: dict[str, Any] = {
     "image": Image,
     "duration": Duration,
     "files": list[str],
+    "objects": list[str],
+    "outputs": Outputs,
+    "output-ref": OutputRef,
     "name": t.Label,
     "port": Port,
     "env": dict[t.EnvName, t.EnvValue],
@@ -153,8 +172,28 @@ class ContainerStage(StageBase):
     registry: str | None = None
 
 
+# What a parameter declaration may say; anything else is a mistake in the pattern, not ignored.
+DECL_KEYS = {
+    "type",
+    "enum",
+    "default",
+    "required",
+    "description",
+    "minimum",
+    "maximum",
+    "items",
+    "values",
+    "keys",
+    "properties",
+}
+
+
 class ParamError(ValueError):
-    """A pattern.yaml parameter declaration kc cannot understand."""
+    """A pattern.yaml parameter declaration kc cannot understand, and where in pattern.yaml."""
+
+    def __init__(self, message: str, path: tuple[str, ...] = ("parameters",)) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 def _field_type(name: str, decl: dict[str, Any]) -> Any:
@@ -170,10 +209,11 @@ def _field_type(name: str, decl: dict[str, Any]) -> Any:
     if kind == "list":
         return list[_field_type(name, decl.get("items", {"type": "string"}))]  # type: ignore[misc]
     if kind == "map":
-        return dict[str, _field_type(name, decl.get("values", {"type": "string"}))]  # type: ignore[misc]
+        key = _field_type(name, decl["keys"]) if "keys" in decl else str
+        return dict[key, _field_type(name, decl.get("values", {"type": "string"}))]  # type: ignore[misc,valid-type]
     if kind == "object":
         return model_for(name.title().replace("-", ""), decl.get("properties", {}), _Model)
-    raise ParamError(f"parameter '{name}': unknown type '{kind}'")
+    raise ParamError(f"parameter '{name}': unknown type '{kind}'", ("parameters", name))
 
 
 def model_for(name: str, parameters: dict[str, Any], base: type[BaseModel]) -> type[BaseModel]:
@@ -181,7 +221,13 @@ def model_for(name: str, parameters: dict[str, Any], base: type[BaseModel]) -> t
     fields: dict[str, Any] = {}
     for key, decl in parameters.items():
         if not isinstance(decl, dict):
-            raise ParamError(f"parameter '{key}' must be a mapping")
+            raise ParamError(f"parameter '{key}' must be a mapping", ("parameters", key))
+        unknown = sorted(set(decl) - DECL_KEYS)
+        if unknown:
+            raise ParamError(
+                f"parameter '{key}': unknown key '{unknown[0]}' (a declaration has {', '.join(sorted(DECL_KEYS))})",
+                ("parameters", key, unknown[0]),
+            )
         typ = _field_type(key, decl)
         required = decl.get("required", False) and "default" not in decl
         default = ... if required else decl.get("default")
@@ -194,6 +240,18 @@ def model_for(name: str, parameters: dict[str, Any], base: type[BaseModel]) -> t
     return create_model(name, __base__=base, **fields)
 
 
-def stage_model(pattern: str, container: bool, parameters: dict[str, Any]) -> type[BaseModel]:
-    base = ContainerStage if container else StageBase
+def _container_base(omit: list[str]) -> type[BaseModel]:
+    """The container fields without those a pattern leaves out (a database has its own ports and
+    command), so a stage that sets one gets "unknown field" rather than a silently ignored value."""
+    own = StageBase.model_fields
+    fields = ContainerStage.model_fields
+    unknown = [o for o in omit if not any(o in (n, f.alias) for n, f in fields.items() if n not in own)]
+    if unknown or any(f.is_required() for n, f in fields.items() if (f.alias or n) in omit):
+        raise ParamError(f"omit: {', '.join(unknown) or 'image'} cannot be left out of the container fields", ("omit",))
+    kept = {n: (f.annotation, f) for n, f in fields.items() if n not in own and (f.alias or n) not in omit}
+    return create_model("ContainerBase", __base__=StageBase, **kept)  # type: ignore[call-overload,no-any-return]
+
+
+def stage_model(pattern: str, container: bool, parameters: dict[str, Any], omit: Sequence[str] = ()) -> type[BaseModel]:
+    base = (_container_base(list(omit)) if omit else ContainerStage) if container else StageBase
     return model_for(f"{pattern.title().replace('-', '')}Stage", parameters, base)

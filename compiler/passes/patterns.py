@@ -6,47 +6,27 @@ The workspace (bundle 0) is expanded here too, from the internal ``workspace`` p
 from __future__ import annotations
 
 import dataclasses
-import glob
 import os
+from collections.abc import Callable
 from typing import Any
 
 import pydantic
 from kc.compiler import diagnostics as diag
 from kc.compiler import ir, merge, names, source, validation
 from kc.compiler.diagnostics import Pos
-from kc.compiler.patterns import container, registry, render
+from kc.compiler.patterns import container, files, registry, render
 from kc.schemas import types as t
 
 WORKSPACE = "workspace"
+# Parameter types whose globs are read here: as text, or as Kubernetes objects.
+_FILE_TYPES: dict[str, Callable[[ir.Program, str, str, list[str]], tuple[Any, list[diag.Diagnostic]]]] = {
+    "files": files.read_texts,
+    "objects": files.read_objects,
+}
 
 
 def _selector(stage: str, instance: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": stage, "app.kubernetes.io/instance": instance}
-
-
-def _read_files(
-    program: ir.Program, stage: str, key: str, globs: list[str]
-) -> tuple[dict[str, str], list[diag.Diagnostic]]:
-    """``files`` parameters: globs relative to the spec, never leaving its directory tree."""
-    root = os.path.realpath(os.path.dirname(os.path.abspath(program.doc.file)))
-    out: dict[str, str] = {}
-    errors = []
-    for index, pattern in enumerate(globs):
-        pos = program.doc.pos(("stages", stage, key, index))
-        matches = sorted(glob.glob(os.path.join(root, pattern), recursive=True))
-        if not matches:
-            errors.append(diag.error("KC208", pos, f"no file matches '{pattern}'"))
-        for path in matches:
-            real = os.path.realpath(path)
-            if not program.options.allow_outside and os.path.commonpath([root, real]) != root:
-                errors.append(diag.error("KC207", pos, f"'{pattern}' reaches outside the spec's directory"))
-                continue
-            try:
-                with open(real, encoding="utf-8") as f:
-                    out[os.path.basename(path)] = f.read()
-            except (OSError, UnicodeDecodeError) as exc:
-                errors.append(diag.error("KC001", pos, f"cannot read {path}: {exc}"))
-    return out, errors
 
 
 def _deps(
@@ -103,10 +83,9 @@ def _snake(value: Any) -> Any:
     return value
 
 
-def _template_params(model: pydantic.BaseModel) -> dict[str, Any]:
+def _template_params(model: pydantic.BaseModel, parameters: dict[str, dict[str, Any]]) -> dict[str, Any]:
     out = model.model_dump(by_alias=True, exclude={"pattern", "after", "enabled", "labels", "annotations", "patch"})
-    top = {k.replace("-", "_"): v for k, v in out.items()}
-    return {k: (_snake(v) if k not in ("env", "mounts", "data", "ports", "files") else v) for k, v in top.items()}
+    return render.template_params(parameters, out)
 
 
 def _steps(
@@ -121,7 +100,11 @@ def _steps(
     steps: list[ir.Step] = []
     errors: list[diag.Diagnostic] = []
     kinds_seen: set[str] = set()
-    for index, (decl, manifests) in enumerate(render.render(pattern, ctx)):
+    rendered = render.render(pattern, ctx)
+    # A step that renders no objects is left out, unless no step renders any; the first step
+    # left is named after the stage and carries the stage's dependencies.
+    rendered = [r for r in rendered if r[1]] or rendered[:1]
+    for index, (decl, manifests) in enumerate(rendered):
         step_id = stage if index == 0 else f"{stage}-{decl.decl.name}"
         objects = []
         for manifest in manifests:
@@ -199,6 +182,7 @@ def check_stage(
 def patterns(program: ir.Program) -> ir.Program:
     assert program.spec is not None
     errors: list[diag.Diagnostic] = []
+    warnings: list[diag.Diagnostic] = []
     enabled = {n for n, s in program.raw_stages.items() if s.get("enabled", True) is not False}
     stages: list[ir.Stage] = []
     steps: list[ir.Step] = [_workspace(program)]
@@ -218,16 +202,18 @@ def patterns(program: ir.Program) -> ir.Program:
         if program.spec.flow == "sequential" and previous is not None:
             deps.append(ir.Dep(previous, pos, "flow: sequential"))
         previous = name
-        params = _template_params(model)
+        params = _template_params(model, pattern.manifest.parameters)
         for key, decl in pattern.manifest.parameters.items():
-            if decl.get("type") == "files":
-                params[key.replace("-", "_")], file_errors = _read_files(
+            reader = _FILE_TYPES.get(str(decl.get("type")))
+            if reader is not None:
+                params[key.replace("-", "_")], file_errors = reader(
                     program, name, key, params[key.replace("-", "_")] or []
                 )
                 errors.extend(file_errors)
         if errors:
             continue
         ctx = _context(program, name, params, pattern, patterns_of)
+        warnings.extend(render.warnings(pattern, ctx, pos))
         new_steps, step_errors = _steps(program, name, pattern, ctx, pos, tuple(deps), model.patch)  # type: ignore[attr-defined]
         errors.extend(step_errors)
         steps.extend(new_steps)
@@ -235,4 +221,6 @@ def patterns(program: ir.Program) -> ir.Program:
             ir.Stage(name, pattern.name, model.model_dump(by_alias=True, exclude_none=True), pos, tuple(deps))
         )
     diag.raise_if_errors(errors)
-    return dataclasses.replace(program, stages=tuple(stages), steps=tuple(steps))
+    return dataclasses.replace(
+        program, stages=tuple(stages), steps=tuple(steps), warnings=program.warnings + tuple(warnings)
+    )

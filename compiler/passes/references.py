@@ -14,10 +14,11 @@ from kc.compiler import diagnostics as diag
 from kc.compiler import ir, names, source
 from kc.compiler.diagnostics import Pos
 from kc.compiler.passes import labels
+from kc.compiler.patterns import registry, wiring
 
 REF = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 FIELDS = ("host", "port", "url", "name")
-PIPELINE_FIELDS = ("name", "namespace", "instance")
+PIPELINE_FIELDS = ("name", "namespace", "instance", "data")
 NETWORK_FIELDS = ("host", "port", "url")
 
 
@@ -86,6 +87,8 @@ def raw_pattern(program: ir.Program, stage: str) -> str | None:
 
 def _check(program: ir.Program, ref: Ref, facts: dict[str, dict[str, str]]) -> diag.Diagnostic | None:
     if ref.target == "pipeline":
+        if ref.field == "data" and program.spec is not None and program.spec.workspace.data is None:
+            return _no_data_claim(ref.pos, f"{ref.text} names the pipeline's data claim")
         if ref.field in PIPELINE_FIELDS:
             return None
         return diag.error(
@@ -114,6 +117,47 @@ def _check(program: ir.Program, ref: Ref, facts: dict[str, dict[str, str]]) -> d
             diag.did_you_mean(ref.field, FIELDS) or f"a stage has {', '.join(FIELDS)}",
         )
     return None
+
+
+def _no_data_claim(pos: Pos, what: str) -> diag.Diagnostic:
+    # Storage has a cost and outlives the pipeline (teardown keeps claims), so kc asks for its
+    # size rather than inventing one.
+    return diag.error(
+        "KC303",
+        pos,
+        f"{what}, but the pipeline has none",
+        "add one to the spec, e.g. 'workspace: {data: {size: 10Gi}}'",
+    )
+
+
+def _wires(program: ir.Program) -> tuple[dict[str, list[ir.Dep]], list[diag.Diagnostic]]:
+    """Inputs wired to other stages' outputs (``output-ref`` parameters): each is a dependency
+    on its producer, checked against the outputs the producer declares."""
+    parameters = {s.name: registry.load(program.patterns[s.pattern]).manifest.parameters for s in program.stages}
+    declared = {s.name: wiring.outputs(parameters[s.name], s.params) for s in program.stages}
+    deps: dict[str, list[ir.Dep]] = {}
+    errors: list[diag.Diagnostic] = []
+    for stage in program.stages:
+        for path, wire in wiring.wires(parameters[stage.name], stage.params):
+            pos = program.doc.pos(("stages", stage.name, *path))
+            target, _, output = wire.partition(".")
+            if target == stage.name:
+                errors.append(diag.error("KC203", pos, f"stage '{stage.name}' cannot read its own output '{output}'"))
+            elif target not in declared:
+                state = "which is disabled" if target in program.raw_stages else "which does not exist"
+                hint = "" if target in program.raw_stages else diag.did_you_mean(target, declared)
+                errors.append(diag.error("KC301", pos, f"input '{path[-1]}' reads stage '{target}', {state}", hint))
+            elif output not in declared[target]:
+                has = ", ".join(declared[target])
+                hint = diag.did_you_mean(output, declared[target]) or (
+                    f"'{target}' declares: {has}" if has else f"'{target}' declares no outputs"
+                )
+                errors.append(
+                    diag.error("KC302", pos, f"input '{path[-1]}': stage '{target}' has no output '{output}'", hint)
+                )
+            else:
+                deps.setdefault(stage.name, []).append(ir.Dep(target, pos, f"input {path[-1]} from {wire}"))
+    return deps, errors
 
 
 def _substitute(value: Any, table: dict[str, str], missing: set[str]) -> Any:
@@ -210,6 +254,8 @@ def references(program: ir.Program) -> ir.Program:
             ("instance", program.instance),
         )
     }
+    if program.spec.workspace.data is not None:
+        table["pipeline.data"] = names.object_name(program.instance, "", "data")
     table.update({f"{s}.{f}": v for s, fs in facts.items() for f, v in fs.items()})
     errors: list[diag.Diagnostic] = []
     refs: list[Ref] = []
@@ -220,8 +266,9 @@ def references(program: ir.Program) -> ir.Program:
                 errors.append(problem)
             else:
                 refs.append(ref)
+    deps, wire_errors = _wires(program)
+    errors.extend(wire_errors)
     diag.raise_if_errors(errors)
-    deps: dict[str, list[ir.Dep]] = {}
     for ref in refs:
         if ref.target not in ("pipeline", ref.stage) and ref.target in facts:
             deps.setdefault(ref.stage, []).append(ir.Dep(ref.target, ref.pos, f"reference {ref.text}"))
@@ -235,7 +282,9 @@ def references(program: ir.Program) -> ir.Program:
             missing: set[str] = set()
             obj = dataclasses.replace(obj, manifest=_substitute(obj.manifest, table, missing))
             errors.extend(
-                diag.error(
+                _no_data_claim(obj.pos, f"stage '{obj.stage}' uses the pipeline's data claim")
+                if text == "${pipeline.data}"
+                else diag.error(
                     "KC301",
                     obj.pos,
                     f"{text} in stage '{obj.stage}' cannot be resolved",

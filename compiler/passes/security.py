@@ -45,8 +45,24 @@ def _fill(target: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _with_pull_policy(c: dict[str, Any]) -> dict[str, Any]:
+    """``imagePullPolicy: Always`` unless the stage chose one: the kubelet then checks the
+    registry's credentials on every start, so a private image cached on a shared node is not
+    run by a pod that may not pull it, and a re-pushed tag cannot leave nodes running different
+    images (https://kubernetes.io/docs/concepts/containers/images/#image-pull-policy). With a
+    cached image the check costs one manifest request."""
+    if "imagePullPolicy" in c:
+        return dict(c)
+    out: dict[str, Any] = {}
+    for key, value in c.items():
+        out[key] = value
+        if key == "image":
+            out["imagePullPolicy"] = "Always"
+    return out
+
+
 def _secure_container(c: dict[str, Any]) -> dict[str, Any]:
-    out = dict(c)
+    out = _with_pull_policy(c)
     out["securityContext"] = _fill(c.get("securityContext") or {}, CONTAINER)
     if "resources" not in out or not out["resources"].get("limits"):
         out["resources"] = _fill(out.get("resources") or {}, container.resources({}))

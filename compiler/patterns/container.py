@@ -71,8 +71,8 @@ def container(stage: str, params: dict[str, Any], patterns_of: dict[str, str], w
         "name": stage,
         "image": image_ref(params["image"], params.get("registry")),
     }
-    if params.get("pull-policy"):
-        out["imagePullPolicy"] = params["pull-policy"]
+    if params.get("pull_policy"):  # template parameters read in snake_case
+        out["imagePullPolicy"] = params["pull_policy"]
     if params.get("command") is not None:
         out["command"] = list(params["command"])
     if params.get("args") is not None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
+from kc.compiler import ir
 from kc.compiler.patterns import registry
 from kc.schemas import params as params_schema
 
@@ -19,10 +21,15 @@ def _kinds(path: str) -> list[str]:
         return _KIND.findall(f.read())
 
 
-def _type(decl: dict[str, object]) -> str:
+def _type(decl: dict[str, Any]) -> str:
     if "enum" in decl:
-        return " | ".join(map(str, decl["enum"]))  # type: ignore[call-overload]
-    return str(decl.get("type", "string"))
+        return " | ".join(map(str, decl["enum"]))
+    kind = str(decl.get("type", "string"))
+    if kind == "map":
+        return f"map of {_type(decl.get('values', {}))}"
+    if kind == "list":
+        return f"list of {_type(decl.get('items', {}))}"
+    return kind
 
 
 def explain(pattern: registry.Pattern) -> str:
@@ -50,14 +57,15 @@ def explain(pattern: registry.Pattern) -> str:
         own = set(m.parameters)
         rows += [
             (f.alias or n, "common", "see docs/language.md", "")
-            for n, f in params_schema.ContainerStage.model_fields.items()
+            for n, f in pattern.model.model_fields.items()
             if (f.alias or n) not in own and n not in params_schema.StageBase.model_fields
         ]
-    width = max((len(r[0]) for r in rows), default=0)
-    lines += [f"  {n:<{width}}  {t:<10} {d:<16} {text}".rstrip() for n, t, d, text in rows]
-    lines += ["", "steps:"]
+    w0, w1, w2 = (max((len(r[i]) for r in rows), default=0) for i in range(3))
+    lines += [f"  {n:<{w0}}  {t:<{w1}}  {d:<{w2}}  {text}".rstrip() for n, t, d, text in rows]
+    lines += ["", "steps (a step that renders no objects is left out):"]
     for index, step in enumerate(pattern.steps):
-        kinds = [k for path, _ in step.templates for k in _kinds(path)]
-        name = step.decl.name or "(main)"
-        lines.append(f"  {index + 1}. {name}: {', '.join(dict.fromkeys(kinds))}; gate: {step.decl.gate}")
+        kinds = ", ".join(dict.fromkeys(k for path, _ in step.templates for k in _kinds(path)))
+        step_id = f"<stage>-{step.decl.name}" if index else "<stage>"
+        what = "; ".join(t for t in (kinds or "objects from the parameters", step.decl.description) if t)
+        lines.append(f"  {index + 1}. {step_id}: {what}; gate: {ir.GATE_TEXT[step.decl.gate]}")
     return "\n".join(lines) + "\n"

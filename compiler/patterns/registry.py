@@ -8,16 +8,18 @@ thousand stages compiles each template once.
 from __future__ import annotations
 
 import functools
-import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import jinja2
 import pydantic
 from jinja2 import sandbox
 from kc.compiler import diagnostics as diag
-from kc.compiler import names, source
+from kc.compiler import source
 from kc.compiler.diagnostics import Pos
+from kc.compiler.patterns import filters
 from kc.schemas import params as params_schema
 from kc.schemas import pattern as pattern_schema
 
@@ -38,36 +40,40 @@ class Pattern:
     manifest: pattern_schema.PatternManifest
     model: type[pydantic.BaseModel]
     steps: tuple[StepTemplates, ...]
+    # Each declared warning with its compiled condition and where the condition is written.
+    warnings: tuple[tuple[pattern_schema.WarningDecl, Callable[..., Any], Pos], ...] = ()
 
     @property
     def builtin(self) -> bool:
         return os.path.dirname(self.folder) == LIBRARY
 
 
-def _tojson(value: object) -> str:
-    # JSON is YAML: values go into templates as JSON, so no value can change the YAML around it.
-    # Keys keep their order (kc builds them in a fixed order), unlike Jinja's own tojson.
-    return json.dumps(value, ensure_ascii=False)
+class _FolderLoader(jinja2.FileSystemLoader):
+    """Templates from the pattern's own folder only: Jinja already refuses ``..`` in names, and
+    this also refuses a symlink that leads out of the folder, so a pattern library cannot
+    include a file from elsewhere on the disk into the objects it renders."""
 
-
-def _seconds(duration: str) -> int:
-    unit = duration[-1]
-    factor = {"s": 1, "m": 60, "h": 3600, "d": 86400}.get(unit)
-    return int(duration[:-1]) * factor if factor else int(duration)
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+        text, filename, uptodate = super().get_source(environment, template)
+        root = os.path.realpath(str(self.searchpath[0]))
+        if os.path.commonpath([root, os.path.realpath(filename)]) != root:
+            raise jinja2.TemplateNotFound(template, f"'{template}' leads outside the pattern's folder")
+        return text, filename, uptodate
 
 
 def _environment(folder: str) -> jinja2.Environment:
-    # The sandbox keeps templates away from Python internals; they get no filesystem or
-    # environment access beyond their own folder, and undefined names are errors.
+    # The sandbox keeps templates away from Python internals (attributes starting with "_",
+    # str.format, mutating methods); they see only the context kc passes in, nothing of the
+    # filesystem beyond their own folder or of the environment, and undefined names are errors.
     env = sandbox.ImmutableSandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(folder),
+        loader=_FolderLoader(folder),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(tojson=_tojson, seconds=_seconds, digest=names.digest)
+    env.filters.update(filters.FILTERS)
     return env
 
 
@@ -89,9 +95,10 @@ def load(folder: str) -> Pattern:
     except pydantic.ValidationError as exc:
         raise diag.CompileError(_manifest_errors(doc, exc)) from None
     try:
-        model = params_schema.stage_model(name, manifest.container, manifest.parameters)
+        model = params_schema.stage_model(name, manifest.container, manifest.parameters, manifest.omit)
     except (params_schema.ParamError, TypeError) as exc:
-        raise diag.CompileError([diag.error("KC501", doc.pos(("parameters",)), f"pattern '{name}': {exc}")]) from None
+        where = doc.pos(exc.path, key=True) if isinstance(exc, params_schema.ParamError) else doc.pos(("parameters",))
+        raise diag.CompileError([diag.error("KC501", where, f"pattern '{name}': {exc}")]) from None
     env = _environment(folder)
     steps = []
     for decl in manifest.steps:
@@ -107,7 +114,14 @@ def load(folder: str) -> Pattern:
                     [diag.error("KC501", doc.pos(("steps",)), f"pattern '{name}': no template '{template}'")]
                 ) from None
         steps.append(StepTemplates(decl, tuple(compiled)))
-    return Pattern(name, folder, manifest, model, tuple(steps))
+    warnings = []
+    for index, warning in enumerate(manifest.warnings):
+        pos = doc.pos(("warnings", index, "when"))
+        try:
+            warnings.append((warning, env.compile_expression(warning.when), pos))
+        except jinja2.TemplateSyntaxError as exc:
+            raise diag.CompileError([diag.error("KC501", pos, f"pattern '{name}': warning: {exc.message}")]) from None
+    return Pattern(name, folder, manifest, model, tuple(steps), tuple(warnings))
 
 
 def _pattern_folders(root: str) -> list[str]:

@@ -1,0 +1,42 @@
+"""Data wiring between stages, read from parameter types rather than pattern names: a parameter
+of type ``outputs`` declares a stage's outputs, and every ``output-ref`` value (``ingest.records``)
+wires a stage to one of another stage's outputs. The references pass turns each wire into a
+dependency and checks it, so any pattern, a user's too, can take part."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from kc.compiler import source
+
+
+def outputs(parameters: dict[str, dict[str, Any]], params: dict[str, Any]) -> list[str]:
+    """The outputs a stage declares, in the order it declares them."""
+    found: list[str] = []
+    for key, decl in parameters.items():
+        if decl.get("type") == "outputs":
+            found.extend(str(o) for o in params.get(key) or [])
+    return found
+
+
+def _refs(decl: dict[str, Any], value: Any, path: source.Path) -> Iterator[tuple[source.Path, str]]:
+    kind = decl.get("type", "string")
+    if value is None:
+        return
+    if kind == "output-ref":
+        yield path, str(value)
+    elif kind == "map" and isinstance(value, dict):
+        for k, v in value.items():
+            yield from _refs(decl.get("values", {}), v, (*path, k))
+    elif kind == "list" and isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _refs(decl.get("items", {}), v, (*path, i))
+    elif kind == "object" and isinstance(value, dict):
+        for k, sub in (decl.get("properties") or {}).items():
+            yield from _refs(sub, value.get(k), (*path, k))
+
+
+def wires(parameters: dict[str, dict[str, Any]], params: dict[str, Any]) -> list[tuple[source.Path, str]]:
+    """Every ``output-ref`` value with its path inside the stage (``("inputs", "raw")``)."""
+    return [found for key, decl in parameters.items() for found in _refs(decl, params.get(key), (key,))]

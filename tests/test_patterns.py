@@ -1,0 +1,427 @@
+"""The built-in patterns of the pattern library: the objects each produces, the fields that
+matter, their steps and gates, and their errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import codes, compile_text, errors_of
+from kc.compiler import ir, pods
+from kc.compiler.patterns import filters
+
+
+def objects(program: ir.Program, kind: str | None = None) -> list[dict[str, Any]]:
+    return [o.manifest for b in program.bundles for o in b.objects if kind in (None, o.kind)]
+
+
+def one(program: ir.Program, kind: str) -> dict[str, Any]:
+    (found,) = objects(program, kind)
+    return found
+
+
+def main_container(manifest: dict[str, Any]) -> dict[str, Any]:
+    return next(pods.containers(next(pods.specs(manifest))))
+
+
+def steps(program: ir.Program) -> list[tuple[str, str, list[str]]]:
+    """Each step after the workspace: its id, gate and kinds in the order its templates wrote them."""
+    return [(s.id, s.gate.kind, [o.kind for o in s.objects]) for b in program.bundles[1:] for s in b.steps]
+
+
+def spec(stages: str, top: str = "") -> str:
+    return f"kc: 1\npipeline: crdb\n{top}stages:\n{stages}"
+
+
+# --- cockroachdb -------------------------------------------------------------------------------
+
+
+def test_cockroachdb_steps_gates_and_objects(tmp_path: Path) -> None:
+    program = compile_text(spec("  db: {pattern: cockroachdb}\n"), tmp_path)
+    assert steps(program) == [
+        ("db", "pods-running", ["Service", "Service", "PodDisruptionBudget", "StatefulSet"]),
+        ("db-init", "job-complete", ["Job"]),
+    ]
+    assert [b.filename for b in program.bundles] == ["00-workspace.yaml", "01-db.yaml", "02-db-init.yaml"]
+    public, headless = objects(program, "Service")
+    assert public["metadata"]["name"] == "crdb-db-public" and public["spec"]["type"] == "ClusterIP"
+    assert headless["metadata"]["name"] == "crdb-db"
+    assert headless["spec"]["clusterIP"] == "None" and headless["spec"]["publishNotReadyAddresses"] is True
+    for service in (public, headless):
+        assert [(p["name"], p["port"]) for p in service["spec"]["ports"]] == [("grpc", 26257), ("http", 8080)]
+    assert one(program, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
+
+
+def test_cockroachdb_statefulset(tmp_path: Path) -> None:
+    program = compile_text(spec("  db: {pattern: cockroachdb, storage: 50Gi, storage-class: fast}\n"), tmp_path)
+    sts = one(program, "StatefulSet")
+    assert sts["spec"]["podManagementPolicy"] == "Parallel" and sts["spec"]["serviceName"] == "crdb-db"
+    affinity = sts["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+    (term,) = affinity["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    (claim,) = sts["spec"]["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "datadir"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "50Gi" and claim["spec"]["storageClassName"] == "fast"
+    c = main_container(sts)
+    assert {"name": "datadir", "mountPath": "/cockroach/cockroach-data"} in c["volumeMounts"]
+    assert c["readinessProbe"]["httpGet"] == {"path": "/health?ready=1", "port": "http", "scheme": "HTTP"}
+    assert c["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert [p["name"] for p in c["ports"]] == ["grpc", "http"]
+    assert c["command"] == ["/cockroach/cockroach"] and c["args"][:3] == ["start", "--logtostderr", "--insecure"]
+    assert "--advertise-addr=$(POD_NAME).crdb-db.crdb.svc" in c["args"]
+    assert {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}} in c["env"]
+
+
+def test_cockroachdb_join_list_follows_replicas(tmp_path: Path) -> None:
+    program = compile_text(spec("  db: {pattern: cockroachdb, replicas: 5}\n"), tmp_path)
+    sts = one(program, "StatefulSet")
+    assert sts["spec"]["replicas"] == 5
+    (join,) = [a for a in main_container(sts)["args"] if a.startswith("--join=")]
+    assert join == "--join=" + ",".join(f"crdb-db-{i}.crdb-db.crdb.svc" for i in range(5))
+
+
+def test_cockroachdb_memory_follows_the_limit(tmp_path: Path) -> None:
+    program = compile_text(
+        spec("  db: {pattern: cockroachdb, resources: {cpu: 2, memory: 8Gi}, cache: 30}\n"), tmp_path
+    )
+    args = main_container(one(program, "StatefulSet"))["args"]
+    assert "--cache=2457MiB" in args and "--max-sql-memory=2048MiB" in args
+    default = compile_text(spec("  db: {pattern: cockroachdb}\n"), tmp_path)  # size large: 2Gi limit
+    assert "--cache=512MiB" in main_container(one(default, "StatefulSet"))["args"]
+
+
+def test_cockroachdb_init_job(tmp_path: Path) -> None:
+    program = compile_text(spec("  db: {pattern: cockroachdb}\n"), tmp_path)
+    job = one(program, "Job")
+    assert job["metadata"]["name"].startswith("crdb-db-init-")
+    script = main_container(job)["command"][-1]
+    assert "init --insecure --host=crdb-db-0.crdb-db.crdb.svc:26257" in script
+    assert "already been initialized" in script and "exit 0" in script
+    # The job's pod is in the same stage, so it must not be one of the Services' endpoints.
+    pod_labels = job["spec"]["template"]["metadata"]["labels"]
+    for service in objects(program, "Service"):
+        assert not service["spec"]["selector"].items() <= pod_labels.items()
+    sts = one(program, "StatefulSet")
+    assert sts["spec"]["selector"]["matchLabels"].items() <= sts["spec"]["template"]["metadata"]["labels"].items()
+
+
+def test_cockroachdb_references(tmp_path: Path) -> None:
+    text = spec(
+        '  db: {pattern: cockroachdb}\n  app: {pattern: job, image: "a/b:1.0.0", env: {DB: "${db.host}:${db.port}"}}\n'
+    )
+    program = compile_text(text, tmp_path)
+    app = next(j for j in objects(program, "Job") if j["metadata"]["name"].startswith("crdb-app-"))
+    assert main_container(app)["env"] == [{"name": "DB", "value": "crdb-db-public.crdb.svc:26257"}]
+    assert [b.name for b in program.bundles] == ["workspace", "db", "db-init", "app"]
+
+
+def test_cockroachdb_insecure_warns_secure_does_not(tmp_path: Path) -> None:
+    insecure = compile_text(spec("  db: {pattern: cockroachdb}\n"), tmp_path)
+    assert [(w.code, w.severity, w.pos.line) for w in insecure.warnings] == [("KC408", "warning", 4)]
+    secure = compile_text(spec("  db: {pattern: cockroachdb, certs: crdb-certs}\n"), tmp_path)
+    assert secure.warnings == ()
+    sts = one(secure, "StatefulSet")
+    c = main_container(sts)
+    assert "--certs-dir=/cockroach/cockroach-certs" in c["args"] and "--insecure" not in c["args"]
+    assert c["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"
+    volume = next(v for v in next(pods.specs(sts))["volumes"] if v["name"] == "certs")
+    assert volume["secret"]["secretName"] == "crdb-certs" and volume["secret"]["defaultMode"] == 0o400
+    assert [i["key"] for i in volume["secret"]["items"]] == ["ca.crt", "node.crt", "node.key"]
+    job = one(secure, "Job")
+    assert "--certs-dir=/cockroach/cockroach-certs" in main_container(job)["command"][-1]
+    (job_volume,) = [v for v in next(pods.specs(job))["volumes"] if v["name"] == "certs"]
+    assert [i["key"] for i in job_volume["secret"]["items"]] == ["ca.crt", "client.root.crt", "client.root.key"]
+
+
+def test_cockroachdb_writes_only_to_its_volumes(tmp_path: Path) -> None:
+    program = compile_text(spec("  db: {pattern: cockroachdb}\n"), tmp_path)
+    c = main_container(one(program, "StatefulSet"))
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert {m["mountPath"] for m in c["volumeMounts"]} == {"/cockroach/cockroach-data", "/tmp"}
+
+
+def test_cockroachdb_takes_no_port_and_respects_policy(tmp_path: Path) -> None:
+    assert codes(errors_of(spec("  db: {pattern: cockroachdb, health: /x}\n"), tmp_path)) == ["KC101"]
+    found = errors_of(spec("  db: {pattern: cockroachdb, replicas: 7}\n", "policy: {max-replicas: 5}\n"), tmp_path)
+    assert codes(found) == ["KC401"] and found[0].pos.line == 5
+
+
+def test_defaults_skip_fields_a_pattern_omits(tmp_path: Path) -> None:
+    program = compile_text(spec("  db: {pattern: cockroachdb}\n", "defaults: {health: /healthz}\n"), tmp_path)
+    assert main_container(one(program, "StatefulSet"))["readinessProbe"]["httpGet"]["path"] == "/health?ready=1"
+
+
+# --- postgres and redis ------------------------------------------------------------------------
+
+
+def test_postgres(tmp_path: Path) -> None:
+    text = spec("  db: {pattern: postgres, password-secret: pg-creds, user: shop, storage: 5Gi}\n")
+    program = compile_text(text, tmp_path)
+    assert steps(program) == [("db", "ready", ["StatefulSet", "Service"])]
+    sts = one(program, "StatefulSet")
+    assert sts["spec"]["replicas"] == 1
+    c = main_container(sts)
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    assert env["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres/password" and env["POSTGRES_DB"] == "shop"
+    assert "POSTGRES_PASSWORD" not in env
+    assert env["PGDATA"].startswith("/var/lib/postgresql/data/")
+    assert c["readinessProbe"]["exec"]["command"][0] == "pg_isready"
+    volumes = {v["name"]: v for v in next(pods.specs(sts))["volumes"]}
+    assert volumes["password"]["secret"]["secretName"] == "pg-creds"
+    assert "emptyDir" in volumes["run"]
+    assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "5Gi"
+    assert one(program, "Service")["spec"]["ports"][0]["port"] == 5432
+
+
+def test_redis_cache_and_persistent(tmp_path: Path) -> None:
+    cache = compile_text(spec("  cache: {pattern: redis}\n"), tmp_path)
+    assert steps(cache) == [("cache", "ready", ["Deployment", "Service"])]
+    args = main_container(one(cache, "Deployment"))["args"]
+    assert args[args.index("--maxmemory") + 1] == "192mb"  # 75% of the small size's 256Mi limit
+    assert args[args.index("--maxmemory-policy") + 1] == "allkeys-lru"
+    durable = compile_text(
+        spec("  cache: {pattern: redis, mode: persistent, storage: 2Gi, password-secret: r}\n"), tmp_path
+    )
+    assert steps(durable) == [("cache", "ready", ["StatefulSet", "Service"])]
+    sts = one(durable, "StatefulSet")
+    assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    c = main_container(sts)
+    assert c["args"][c["args"].index("--appendonly") + 1] == "yes"
+    assert c["command"][:2] == ["/bin/sh", "-c"] and "requirepass" in c["command"][2]
+    assert "r" not in [e.get("value") for e in c.get("env", [])]
+
+
+# --- task --------------------------------------------------------------------------------------
+
+TASKS = """\
+kc: 1
+pipeline: lines
+workspace: {data: {size: 5Gi}}
+stages:
+  count:
+    pattern: task
+    image: acme/count:1.0.0
+    inputs: {unique: dedupe.lines}
+  dedupe:
+    pattern: task
+    image: acme/dedupe:1.0.0
+    inputs: {raw: ingest.records, extra: ingest.extra}
+    outputs: [lines]
+  ingest:
+    pattern: task
+    image: acme/ingest:1.0.0
+    outputs: [records, extra]
+"""
+
+
+def test_task_mounts_and_order(tmp_path: Path) -> None:
+    program = compile_text(TASKS, tmp_path)
+    assert [b.name for b in program.bundles] == ["workspace", "ingest", "dedupe", "count"]
+    jobs = {j["metadata"]["name"].rsplit("-", 1)[0]: j for j in objects(program, "Job")}
+    mounts = [m for m in main_container(jobs["lines-dedupe"])["volumeMounts"] if m["name"] == "data"]
+    assert mounts == [
+        {"name": "data", "mountPath": "/data/out/lines", "subPath": "dedupe/lines"},
+        {"name": "data", "mountPath": "/data/in/extra", "subPath": "ingest/extra", "readOnly": True},
+        {"name": "data", "mountPath": "/data/in/raw", "subPath": "ingest/records", "readOnly": True},
+    ]
+    volume = next(v for v in next(pods.specs(jobs["lines-dedupe"]))["volumes"] if v["name"] == "data")
+    assert volume == {"name": "data", "persistentVolumeClaim": {"claimName": "lines-data"}}
+    assert one(program, "PersistentVolumeClaim")["metadata"]["name"] == "lines-data"
+    dedupe = next(s for s in program.stages if s.name == "dedupe")
+    assert [(d.target, d.why, d.pos.line) for d in dedupe.deps] == [
+        ("ingest", "input raw from ingest.records", 12),
+        ("ingest", "input extra from ingest.extra", 12),
+    ]
+
+
+def test_task_without_wires_needs_no_claim(tmp_path: Path) -> None:
+    program = compile_text("kc: 1\npipeline: p\nstages:\n  once: {pattern: task, image: a/b:1.0.0}\n", tmp_path)
+    volumes = next(pods.specs(one(program, "Job")))["volumes"]
+    assert [v["name"] for v in volumes] == ["tmp"]
+
+
+@pytest.mark.parametrize(
+    "inputs,code,hint",
+    [
+        ("{raw: ingest.record}", "KC302", "did you mean 'records'?"),
+        ("{raw: ingst.records}", "KC301", "did you mean 'ingest'?"),
+        ("{raw: later.out}", "KC301", ""),
+        ("{raw: plain.out}", "KC302", "'plain' declares no outputs"),
+        ("{raw: reader.out}", "KC203", ""),
+    ],
+)
+def test_task_wire_errors(tmp_path: Path, inputs: str, code: str, hint: str) -> None:
+    text = f"""\
+kc: 1
+pipeline: lines
+workspace: {{data: {{size: 5Gi}}}}
+stages:
+  ingest: {{pattern: task, image: a/i:1.0.0, outputs: [records]}}
+  plain: {{pattern: task, image: a/p:1.0.0}}
+  later: {{pattern: task, image: a/l:1.0.0, outputs: [out], enabled: false}}
+  reader:
+    pattern: task
+    image: a/r:1.0.0
+    outputs: [out]
+    inputs: {inputs}
+"""
+    (found,) = errors_of(text, tmp_path)
+    assert (found.code, found.pos.line, found.hint) == (code, 12, hint)
+
+
+def test_task_without_data_claim(tmp_path: Path) -> None:
+    text = "kc: 1\npipeline: p\nstages:\n  a: {pattern: task, image: a/b:1.0.0, outputs: [x]}\n"
+    (found,) = errors_of(text, tmp_path)
+    assert (found.code, found.pos.line) == ("KC303", 4) and "workspace" in found.hint
+    ref = "kc: 1\npipeline: p\nstages:\n  a: {pattern: job, image: a/b:1.0.0, args: ['${pipeline.data}']}\n"
+    (found,) = errors_of(ref, tmp_path)
+    assert (found.code, found.pos.line, found.pos.col) == ("KC303", 4, 47)
+
+
+def test_pipeline_data_reference(tmp_path: Path) -> None:
+    text = "kc: 1\npipeline: p\nworkspace: {data: {}}\nstages:\n  a: {pattern: job, image: a/b:1.0.0, args: [x]}\n"
+    program = compile_text(text.replace("[x]", "['${pipeline.data}']"), tmp_path)
+    assert main_container(one(program, "Job"))["args"] == ["p-data"]
+
+
+# --- manifests ---------------------------------------------------------------------------------
+
+CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {kind: Widget, plural: widgets}
+  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}]
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gadgets.example.com}
+spec:
+  group: example.com
+  scope: Cluster
+  names: {kind: Gadget, plural: gadgets}
+  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}]
+"""
+RESOURCES = """\
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: blue}
+---
+apiVersion: example.com/v1
+kind: Gadget
+metadata: {name: big}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: widget-reader}
+rules: [{apiGroups: [example.com], resources: [widgets], verbs: [get]}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: shim}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: shim}}
+  template:
+    metadata: {labels: {app: shim}}
+    spec: {containers: [{name: shim, image: "acme/shim:1.0.0", args: ["echo ${HOME}"]}]}
+"""
+MANIFESTS = "kc: 1\npipeline: ext\nstages:\n  ext:\n    pattern: manifests\n    files: [crds.yaml, more/*.yaml]\n"
+
+
+def write_manifests(tmp_path: Path, crds: str = CRD, resources: str = RESOURCES) -> None:
+    (tmp_path / "crds.yaml").write_text(crds)
+    (tmp_path / "more").mkdir(exist_ok=True)
+    (tmp_path / "more" / "resources.yaml").write_text(resources)
+
+
+def test_manifests_crds_first(tmp_path: Path) -> None:
+    write_manifests(tmp_path)
+    program = compile_text(MANIFESTS, tmp_path)
+    assert steps(program) == [
+        ("ext", "established", ["CustomResourceDefinition", "CustomResourceDefinition"]),
+        ("ext-resources", "none", ["Widget", "Gadget", "ClusterRole", "Deployment"]),
+    ]
+    assert program.bundles[1].steps[0].gate.objects == (
+        ("CustomResourceDefinition", "widgets.example.com"),
+        ("CustomResourceDefinition", "gadgets.example.com"),
+    )
+    namespaces = {o["metadata"]["name"]: o["metadata"].get("namespace") for o in objects(program)}
+    assert namespaces["blue"] == "ext" and namespaces["shim"] == "ext"
+    assert namespaces["big"] is None and namespaces["widget-reader"] is None  # cluster-scoped
+    for manifest in objects(program):
+        assert manifest["metadata"]["labels"]["kc.dev/stage"] in ("ext", "workspace")
+
+
+def test_manifests_pass_through_security_and_policy(tmp_path: Path) -> None:
+    write_manifests(tmp_path)
+    deployment = one(compile_text(MANIFESTS, tmp_path), "Deployment")
+    c = main_container(deployment)
+    assert c["args"] == ["echo ${HOME}"]  # raw files are not templates
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True and c["resources"]["limits"]
+    found = errors_of(MANIFESTS + "policy: {max-replicas: 2}\n", tmp_path)
+    assert codes(found) == ["KC401"]
+
+
+def test_manifests_without_crds_is_one_step(tmp_path: Path) -> None:
+    write_manifests(tmp_path, crds="# nothing here yet\n", resources=RESOURCES.split("---")[2])
+    program = compile_text(MANIFESTS, tmp_path)
+    assert steps(program) == [("ext", "none", ["ClusterRole"])]
+
+
+@pytest.mark.parametrize(
+    "resources,code,line",
+    [
+        ("kind: ConfigMap\napiVersion: v1\nmetadata: {name: ok}\n---\n- just\n- a list\n", "KC109", 5),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Not_Valid\n", "KC109", 4),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nmetadata: {name: b}\n",
+            "KC109",
+            5,
+        ),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  namespace: other\n", "KC109", 5),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a\n", "KC004", 4),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: a\n", "KC005", 4),
+    ],
+)
+def test_manifests_errors_point_into_the_file(tmp_path: Path, resources: str, code: str, line: int) -> None:
+    write_manifests(tmp_path, resources=resources)
+    found = errors_of(MANIFESTS, tmp_path)
+    assert [(d.code, Path(d.pos.file).name, d.pos.line) for d in found] == [(code, "resources.yaml", line)]
+
+
+def test_manifests_crd_needs_its_names(tmp_path: Path) -> None:
+    write_manifests(tmp_path, crds=CRD.split("---")[0].replace("  scope: Namespaced\n", ""))
+    (found,) = errors_of(MANIFESTS, tmp_path)
+    assert (found.code, Path(found.pos.file).name, found.pos.line) == ("KC109", "crds.yaml", 2)
+    assert "spec.scope" in found.message
+
+
+def test_manifests_glob_errors_at_the_spec(tmp_path: Path) -> None:
+    write_manifests(tmp_path)
+    found = errors_of(MANIFESTS.replace("more/*.yaml", "missing/*.yaml"), tmp_path)
+    assert [(d.code, d.pos.line) for d in found] == [("KC208", 6)]
+
+
+# --- defaults every pattern gets ---------------------------------------------------------------
+
+
+def test_image_pull_policy_always_unless_chosen(tmp_path: Path) -> None:
+    text = "kc: 1\npipeline: p\nstages:\n  a: worker a/b:1.0.0\n"
+    text += "  b: {pattern: worker, image: 'a/c:1.0.0', pull-policy: Never}\n"
+    a, b = objects(compile_text(text, tmp_path), "Deployment")
+    assert main_container(a)["imagePullPolicy"] == "Always"
+    assert main_container(b)["imagePullPolicy"] == "Never"
+    assert list(main_container(a))[:3] == ["name", "image", "imagePullPolicy"]
+
+
+@pytest.mark.parametrize(
+    "quantity,expected",
+    [("512Mi", 512 * 2**20), ("2Gi", 2 * 2**30), ("1G", 10**9), ("1.5Gi", 3 * 2**29), ("500m", 0), ("100", 100)],
+)
+def test_bytes_filter(quantity: str, expected: int) -> None:
+    assert filters.quantity_bytes(quantity) == expected
