@@ -6,10 +6,14 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from kc.compiler import diagnostics as diag
 from kc.compiler import ir, output, passes, source
+
+if TYPE_CHECKING:
+    from kc.compiler.teardown import model as teardown_model
 
 EXIT_OK, EXIT_DIFFERENT, EXIT_INVALID, EXIT_CLUSTER, EXIT_TIMEOUT = 0, 1, 2, 3, 4
 EXIT_INTERNAL = 70
@@ -37,8 +41,30 @@ EXAMPLES = {
   kc teardown --dry-run shop.spec                  the numbered plan: what, why, what waits
   kc teardown --dry-run out/ --delete-data         an earlier 'kc compile -o out/', claims included
   kc teardown --dry-run shop.spec -o json          the plan as data (kc/teardown.yaml's content)
+  kc teardown shop.spec                            run it; asks first on a terminal
+  kc teardown out/ --yes --delete-data             no question (CI), claims and their data too
+  kc teardown shop.spec --context kind-kc --timeout 10m
 
-Only --dry-run is available for now; out/kc/teardown.sh runs the same plan with kubectl.""",
+Without --yes kc asks for confirmation, and refuses when standard input is not a terminal.
+exit codes: 0 done (kept objects are listed), 2 invalid spec or not confirmed, 3 cluster error,
+4 a wait timed out. docs/cluster.md and docs/teardown.md explain each step.""",
+    "diff": """examples:
+  kc diff shop.spec                                what 'kc apply' would change in the cluster
+  kc diff shop.spec --profile prod --context prod -o json
+  kc diff shop.spec --against out/                 offline: against an earlier 'kc compile -o out/'
+  kc diff shop.spec && echo "cluster is up to date"
+
++ to create   ~ to change (field by field, with the spec line)   - orphaned   ! conflict (not kc's)
+exit codes: 0 no differences, 1 differences, 2 invalid spec, 3 cluster error.
+Secret data is never printed, only that it changed. docs/cluster.md has the comparison rules.""",
+    "apply": """examples:
+  kc apply shop.spec                               apply bundle by bundle, waiting on each gate
+  kc apply shop.spec --profile prod --timeout 10m  each bundle's gates may take up to 10 minutes
+  kc apply shop.spec --prune                       then delete the orphans (claims only with data: delete)
+  kc diff shop.spec; kc apply shop.spec && kc diff shop.spec   the last diff exits 0
+
+exit codes: 0 applied, 2 invalid spec, 3 cluster error or a conflict (nothing adopted),
+4 a gate timed out or failed (the message names the gate and the object).""",
 }
 
 
@@ -120,16 +146,90 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _duration(text: str) -> float:
+    from kc.compiler.cluster import timing
+
+    try:
+        return timing.parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _on_cluster(command: str, work: Callable[[], int]) -> int:
+    """Run a cluster command: each of its failures is one line on stderr and an exit code."""
+    from kc.compiler.cluster import errors
+
+    try:
+        return work()
+    except errors.ClusterError as exc:
+        code, message = EXIT_CLUSTER, str(exc)
+    except errors.GateTimeout as exc:
+        code, message = EXIT_TIMEOUT, str(exc)
+    except errors.Refused as exc:
+        code, message = EXIT_INVALID, str(exc)
+    sys.stderr.write(f"\nkc {command}: {message}\n" if sys.stderr.isatty() else f"kc {command}: {message}\n")
+    return code
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from kc.compiler.cluster import client, diff, render
+
+    program = build(args)
+    report(program.warnings)
+
+    def work() -> int:
+        if args.against:
+            result = diff.offline_diff(program, args.against)
+        else:
+            with client.connect(args.kubeconfig, args.context) as cluster:
+                result = diff.live_diff(cluster, program)
+        for note in result.notes:
+            sys.stderr.write(f"kc diff: note: {note}\n")
+        color = use_color(sys.stdout)
+        sys.stdout.write(render.json_text(result) if args.output == "json" else render.text(result, color))
+        return EXIT_DIFFERENT if result.differences else EXIT_OK
+
+    return _on_cluster("diff", work)
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    from kc.compiler.cluster import apply, client, progress
+
+    program = build(args)
+    report(program.warnings)
+
+    def work() -> int:
+        shown = progress.Progress(sys.stderr, use_color(sys.stderr))
+        with client.connect(args.kubeconfig, args.context) as cluster:
+            done = apply.apply(cluster, program, prune=args.prune, timeout=args.timeout, progress=shown)
+        shown.line(f"kc apply: {program.instance} applied to {cluster.where}: {done.text}")
+        return EXIT_OK
+
+    return _on_cluster("apply", work)
+
+
+def _run_teardown(args: argparse.Namespace, plan: teardown_model.TeardownPlan) -> int:
+    from kc.compiler.cluster import client, errors, progress
+    from kc.compiler.cluster import teardown as execute
+
+    if not args.yes and not sys.stdin.isatty():
+        raise errors.Refused("refusing to delete unconfirmed: standard input is not a terminal; pass --yes")
+    with client.connect(args.kubeconfig, args.context) as cluster:
+        if not args.yes:
+            sys.stderr.write(f"kc teardown: {execute.describe(plan, cluster.where)}\nProceed? [y/N] ")
+            sys.stderr.flush()
+            if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+                raise errors.Refused("not confirmed; nothing was deleted")
+        shown = progress.Progress(sys.stderr, use_color(sys.stderr))
+        done = execute.run(cluster, plan, timeout=args.timeout, progress=shown)
+    shown.line(f"kc teardown: {plan.instance} from {cluster.where}: {done.text}")
+    return EXIT_OK
+
+
 def cmd_teardown(args: argparse.Namespace) -> int:
     from kc.compiler import teardown
     from kc.targets import teardown as teardown_target
 
-    if not args.dry_run:
-        sys.stderr.write(
-            "kc teardown: --dry-run is required for now: kc prints the plan and touches no cluster\n"
-            "kc teardown: to run the plan, use DIR/kc/teardown.sh from 'kc compile SPEC -o DIR'\n"
-        )
-        return EXIT_INVALID
     if os.path.isdir(args.spec):
         if args.profile or args.instance or args.set or args.policy:
             sys.stderr.write("kc teardown: --profile, --instance, --set and --policy apply to a spec, not to DIR\n")
@@ -139,6 +239,8 @@ def cmd_teardown(args: argparse.Namespace) -> int:
         program = build(args)
         report(program.warnings)
         plan = teardown.plan(program, args.delete_data)
+    if not args.dry_run:
+        return _on_cluster("teardown", lambda: _run_teardown(args, plan))
     sys.stdout.write(teardown_target.json_text(plan) if args.output == "json" else teardown_target.text(plan))
     return EXIT_OK
 
@@ -204,6 +306,11 @@ def _compile_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _cluster_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kubeconfig", metavar="FILE", help="the kubeconfig (default: $KUBECONFIG, ~/.kube/config)")
+    p.add_argument("--context", metavar="NAME", help="the kubeconfig context (default: its current context)")
+
+
 def parser() -> argparse.ArgumentParser:
     from importlib import metadata
 
@@ -233,11 +340,30 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--teardown", action="store_true", help="without -o: print the teardown plan, not the bundles")
     p.set_defaults(func=cmd_compile)
 
-    p = command("teardown", "print the teardown plan of a spec, or of DIR from an earlier 'kc compile -o DIR'")
+    p = command("diff", "compare the compiled plan with the cluster, or with DIR from an earlier compile")
     _compile_flags(p)
-    p.add_argument("--dry-run", action="store_true", help="print the plan; required for now")
+    _cluster_flags(p)
+    p.add_argument("--against", metavar="DIR", help="compare with an earlier 'kc compile -o DIR' (offline)")
+    p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="text for people, or JSON")
+    p.set_defaults(func=cmd_diff)
+
+    p = command("apply", "server-side apply, bundle by bundle, waiting on each bundle's gates")
+    _compile_flags(p)
+    _cluster_flags(p)
+    p.add_argument("--prune", action="store_true", help="then delete orphans (claims only with policy data: delete)")
+    p.add_argument(
+        "--timeout", type=_duration, default=300.0, metavar="T", help="how long each bundle's gates may take (5m)"
+    )
+    p.set_defaults(func=cmd_apply)
+
+    p = command("teardown", "run the teardown plan of a spec, or of DIR from an earlier 'kc compile -o DIR'")
+    _compile_flags(p)
+    _cluster_flags(p)
+    p.add_argument("--dry-run", action="store_true", help="print the plan; touch no cluster")
     p.add_argument("--delete-data", action="store_true", help="also delete the claims (and their data)")
-    p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="a numbered list, or JSON")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--timeout", type=_duration, metavar="T", help="how long each wait may take (the plan's: 300s)")
+    p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="with --dry-run: text or JSON")
     p.set_defaults(func=cmd_teardown)
 
     p = command("validate", "report every diagnostic; write nothing")

@@ -255,9 +255,10 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     return code, out, err
 
 
-def test_teardown_needs_dry_run(capsys: pytest.CaptureFixture[str]) -> None:
+def test_teardown_without_dry_run_needs_confirmation(capsys: pytest.CaptureFixture[str]) -> None:
+    # Running the plan is tests/test_cluster.py's; without a terminal or --yes it never starts.
     code, out, err = run(["teardown", SHOP], capsys)
-    assert code == 2 and out == "" and "--dry-run is required" in err
+    assert code == 2 and out == "" and "pass --yes" in err
 
 
 def test_dry_run_text(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,145 @@
+"""``kc apply``: server-side apply, bundle by bundle, each bundle's gates passed before the next
+bundle is applied; then, with ``--prune``, the orphans deleted (SPEC §11, docs/cluster.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kc.compiler import ir
+from kc.compiler.cluster import client as cluster_client
+from kc.compiler.cluster import diff, essence, gates, live, timing
+from kc.compiler.cluster import progress as progress_display
+from kc.compiler.cluster.errors import ClusterError, GateTimeout
+
+_PRUNE_ORDER = {kind: i for i, kind in enumerate(reversed(ir.KIND_ORDER))}  # workloads before what they use
+
+
+@dataclass
+class Outcome:
+    created: list[str] = field(default_factory=list)
+    configured: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # orphans that --prune leaves, with why
+
+    @property
+    def text(self) -> str:
+        out = f"{len(self.created)} created, {len(self.configured)} configured, {len(self.unchanged)} unchanged"
+        if self.pruned:
+            out += f", {len(self.pruned)} pruned"
+        return out
+
+
+def _targets(client: cluster_client.Client, program: ir.Program, bundle: ir.Bundle) -> list[gates.Target]:
+    everything = {(o.kind, o.name): o for o in program.objects}
+    out = []
+    for step in bundle.steps:
+        if step.gate.kind == "none":
+            continue
+        own = {(o.kind, o.name): o for o in step.objects}
+        for kind, name in step.gate.objects:
+            obj = own.get((kind, name)) or everything.get((kind, name))
+            if obj is not None:
+                kind_of = client.require(str(obj.manifest["apiVersion"]), obj.kind)  # discovered: no request
+                out.append(gates.Target(step.id, step.gate, kind_of, obj.namespace, name))
+    return out
+
+
+def _resource_version(obj: dict[str, Any] | None) -> str | None:
+    return None if obj is None else (obj.get("metadata") or {}).get("resourceVersion")
+
+
+def apply(
+    client: cluster_client.Client,
+    program: ir.Program,
+    *,
+    prune: bool,
+    timeout: float,
+    progress: progress_display.Progress,
+) -> Outcome:
+    objects = [o for b in program.bundles for o in b.objects]
+    found = live.observe(client, objects, program.instance, program.namespace)
+    if found.conflicts:
+        for key, (_, why) in found.conflicts.items():
+            progress.line(f"conflict: {key[1]} {key[2] + '/' if key[2] else ''}{key[3]}: {why}", "1;35")
+        raise ClusterError(
+            f"refusing to adopt {len(found.conflicts)} object(s) that kc does not own; nothing was applied "
+            f"(delete or rename them, or give them the labels {live.selector(program.instance)})"
+        )
+    outcome = Outcome()
+    total = len(program.bundles)
+    for number, bundle in enumerate(program.bundles, 1):
+        label = f"bundle {bundle.index:02d} {bundle.name}"
+        counts = Outcome()
+        for obj in bundle.objects:
+            api_version = str(obj.manifest["apiVersion"])
+            # Custom resources become servable only once their definition is established.
+            kind = found.kinds.get((api_version, obj.kind)) or client.require(api_version, obj.kind)
+            ref = diff.Ref.of(obj.manifest).text
+            progress.status(f"[{number}/{total}] {label}: applying {ref}")
+            before = found.twins.get(live.key_of(obj.manifest))
+            result, created = client.apply(kind, obj.manifest)
+            if created or before is None:
+                counts.created.append(ref)
+                progress.line(f"  created {ref}")
+            elif _resource_version(result) != _resource_version(before) and essence.difference(before, result):
+                # A new revision annotation alone (another part of the spec changed) is no change.
+                counts.configured.append(ref)
+                progress.line(f"  configured {ref}")
+            else:
+                counts.unchanged.append(ref)
+        progress.line(f"{label}: {counts.text}")
+        for name in ("created", "configured", "unchanged"):
+            getattr(outcome, name).extend(getattr(counts, name))
+        targets = _targets(client, program, bundle)
+        if targets:
+            gate_text = ", ".join(dict.fromkeys(t.gate_text for t in targets))
+            took = gates.wait(client, targets, timeout, progress, f"[{number}/{total}] {label}")
+            progress.line(f"{label}: gate passed: {gate_text} ({timing.text(took)})")
+    if prune:
+        _prune(client, program, found, timeout, progress, outcome)
+    return outcome
+
+
+def _prune(
+    client: cluster_client.Client,
+    program: ir.Program,
+    found: live.Live,
+    timeout: float,
+    progress: progress_display.Progress,
+    outcome: Outcome,
+) -> None:
+    """Delete the orphans, workloads first; claims only when the data policy allows, and never a
+    namespace (deleting one deletes everything in it)."""
+    policy = program.policy.data if program.policy else "retain"
+    doomed: list[tuple[cluster_client.Kind, dict[str, Any], str]] = []
+    for orphan in sorted(found.orphans, key=lambda o: _PRUNE_ORDER.get(str(o.get("kind")), -1)):
+        ref = diff.Ref.of(orphan).text
+        kind = found.kind_of(orphan)
+        if (
+            kind is None
+            or orphan["kind"] == "Namespace"
+            or (orphan["kind"] == "PersistentVolumeClaim" and policy != "delete")
+        ):
+            outcome.kept.append(f"{ref}: {diff.orphan_note(orphan, policy)}")
+            progress.line(f"  kept {ref}: {diff.orphan_note(orphan, policy)}")
+            continue
+        meta = orphan["metadata"]
+        progress.status(f"prune: deleting {ref}")
+        # Background: the garbage collector removes what it owns (a Job's Pods) after it.
+        client.delete(kind, meta.get("namespace"), meta["name"], "Background")
+        doomed.append((kind, orphan, ref))
+        progress.line(f"  pruned {ref}")
+    deadline = timing.Deadline(timeout)
+    for interval in timing.intervals():
+        left = [d for d in doomed if client.get(d[0], d[1]["metadata"].get("namespace"), d[1]["metadata"]["name"])]
+        if not left:
+            break
+        if deadline.passed:
+            raise GateTimeout(f"prune: {left[0][2]} was still there after {timing.text(timeout)}")
+        progress.status(f"prune: waiting until {left[0][2]} is gone ({timing.text(deadline.elapsed)})")
+        deadline.sleep(interval)
+    outcome.pruned.extend(ref for _, _, ref in doomed)
+    if doomed or outcome.kept:
+        progress.line(f"prune: {len(doomed)} deleted, {len(outcome.kept)} kept")

@@ -1,0 +1,280 @@
+"""The connection to a cluster, made as kubectl makes it, and the few REST calls kc needs.
+
+kc speaks to the API server through the official client's ``ApiClient`` (authentication, TLS,
+proxies and exec credential plugins all come from there) but builds the REST paths itself from
+discovery, so one code path serves every kind, custom resources included.
+https://kubernetes.io/docs/reference/using-api/api-concepts/
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from kc.compiler.cluster.errors import ClusterError
+
+FIELD_MANAGER = "kc"
+APPLY_PATCH = "application/apply-patch+yaml"  # JSON is YAML, so the body is sent as JSON
+REQUEST_TIMEOUT = (10.0, 60.0)  # seconds to connect, seconds to wait for an answer
+PAGE = "500"
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """A kind as the cluster serves it."""
+
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0]
+
+    @property
+    def resource(self) -> str:
+        """``deployments.apps``: how kubectl and the API server's messages name it."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    def path(self, namespace: str | None = None, name: str | None = None) -> str:
+        out = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
+        if self.namespaced and namespace:
+            out += f"/namespaces/{quote(namespace, safe='')}"
+        out += f"/{self.plural}"
+        return out + (f"/{quote(name, safe='')}" if name else "")
+
+
+def kubeconfig_path(flag: str | None) -> str | None:
+    """kubectl's order: ``--kubeconfig``, then ``$KUBECONFIG`` (a list, merged), then
+    ``~/.kube/config`` if it exists; None means none of them."""
+    if flag:
+        return flag
+    if os.environ.get("KUBECONFIG"):
+        return os.environ["KUBECONFIG"]
+    default = os.path.expanduser("~/.kube/config")
+    return default if os.path.exists(default) else None
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def connect(kubeconfig: str | None = None, context: str | None = None) -> Client:
+    """A client for the cluster that kubectl would use with the same flags and environment.
+
+    Without any kubeconfig, inside a Pod, it uses the Pod's service account (in-cluster config).
+    TLS is verified unless the kubeconfig itself says ``insecure-skip-tls-verify``."""
+    try:  # the client is untyped: Any at this boundary, typed dataclasses past it
+        k8s: Any = importlib.import_module("kubernetes.client")
+        k8s_config: Any = importlib.import_module("kubernetes.config")
+    except ImportError:
+        raise ClusterError("the cluster commands need the Kubernetes client: pip install 'kc[cluster]'") from None
+    configuration = k8s.Configuration()
+    path = kubeconfig_path(kubeconfig)
+    if path is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        if context:
+            raise ClusterError("--context needs a kubeconfig, and there is none (running inside a cluster)")
+        try:
+            k8s_config.load_incluster_config(client_configuration=configuration)
+        except Exception as exc:  # the client raises several types for a broken service account
+            raise ClusterError(f"in-cluster configuration: {_one_line(exc)}") from None
+        where = "in-cluster"
+    elif path is None:
+        raise ClusterError("no cluster configured: no --kubeconfig, KUBECONFIG is unset and ~/.kube/config is missing")
+    else:
+        try:
+            k8s_config.load_kube_config(
+                config_file=path, context=context, client_configuration=configuration, persist_config=False
+            )
+            current = context or k8s_config.list_kube_config_contexts(config_file=path)[1]["name"]
+        except Exception as exc:  # a user's file: missing, not YAML, no such context, a failing exec plugin
+            raise ClusterError(f"kubeconfig {path}: {_one_line(exc)}") from None
+        where = f"context {current}"
+    api = k8s.ApiClient(configuration)
+    api.user_agent = "kc"
+    return Client(api, f"{where} ({configuration.host})")
+
+
+class Client:
+    """Discovery, LIST, GET, server-side apply and DELETE; every failure is a ClusterError."""
+
+    def __init__(self, api: Any, where: str) -> None:
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+
+        self._api = api
+        self._transport_errors: tuple[type[BaseException], ...] = (ApiException, urllib3.exceptions.HTTPError, OSError)
+        self.where = where
+        self.host = str(api.configuration.host)
+        self._discovered: dict[str, dict[str, Kind]] = {}
+
+    def close(self) -> None:
+        self._api.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- requests ------------------------------------------------------------------------------
+
+    def _call(
+        self,
+        verb: str,
+        method: str,
+        path: str,
+        resource: str,
+        *,
+        namespace: str | None = None,
+        name: str | None = None,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> tuple[int, Any]:
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        try:
+            request = self._api.param_serialize(
+                method=method,
+                resource_path=path,
+                query_params=list((query or {}).items()),
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
+            )
+            response = self._api.call_api(*request, _request_timeout=REQUEST_TIMEOUT)
+            raw = response.read()
+        except self._transport_errors as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise ClusterError(f"cannot reach the cluster at {self.host}: {_one_line(reason)}") from None
+        status = int(response.status)
+        try:
+            payload = json.loads(raw) if raw else {}
+        except ValueError:
+            payload = {"message": raw.decode("utf-8", "replace")[:200]}
+        if status >= 400 and status != 404:
+            raise ClusterError(_failure(verb, resource, namespace, name, status, payload, self.host), status)
+        return status, payload
+
+    def kind(self, api_version: str, kind: str, *, refresh: bool = False) -> Kind | None:
+        """What the cluster serves as ``kind`` in ``api_version``; None if it does not (yet).
+
+        One discovery request per API group version, cached; ``refresh`` asks again when the
+        kind was missing (a CustomResourceDefinition applied since)."""
+        known = self._discovered.get(api_version)
+        if known is None or (refresh and kind not in known):
+            path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+            status, data = self._call("get", "GET", path, f"the API {api_version}")
+            known = {}
+            for entry in data.get("resources", []) if status == 200 else []:
+                if "/" not in entry.get("name", ""):  # subresources such as deployments/status
+                    known[entry["kind"]] = Kind(api_version, entry["kind"], entry["name"], bool(entry["namespaced"]))
+            self._discovered[api_version] = known
+        return known.get(kind)
+
+    def require(self, api_version: str, kind: str) -> Kind:
+        found = self.kind(api_version, kind, refresh=True)
+        if found is None:
+            raise ClusterError(f"the cluster does not serve {kind} in {api_version}")
+        return found
+
+    def list(self, kind: Kind, namespace: str | None, selector: str = "", fields: str = "") -> list[dict[str, Any]]:
+        """Every object of ``kind`` in ``namespace`` (None: all, or cluster-scoped) that the
+        selectors match, page by page. List items carry no apiVersion and kind; they get them."""
+        items: list[dict[str, Any]] = []
+        query = {"limit": PAGE}
+        if selector:
+            query["labelSelector"] = selector
+        if fields:
+            query["fieldSelector"] = fields
+        while True:
+            status, data = self._call(
+                "list", "GET", kind.path(namespace), kind.resource, namespace=namespace, query=query
+            )
+            if status == 404:
+                return items
+            for item in data.get("items") or []:
+                item["apiVersion"], item["kind"] = kind.api_version, kind.kind
+                items.append(item)
+            token = (data.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+            query["continue"] = token
+
+    def by_resource(self, resource: str) -> Kind | None:
+        """The kind kubectl means by ``deployments.apps`` or ``pods``, in the group's preferred
+        version; None when the cluster does not serve it."""
+        plural, _, group = resource.partition(".")
+        api_version = "v1"
+        if group:
+            status, data = self._call("get", "GET", f"/apis/{group}", f"the API group {group}")
+            api_version = str(((data.get("preferredVersion") or {}) if status == 200 else {}).get("groupVersion", ""))
+            if not api_version:
+                return None
+        self.kind(api_version, "")
+        return next((k for k in self._discovered.get(api_version, {}).values() if k.plural == plural), None)
+
+    def get(self, kind: Kind, namespace: str | None, name: str) -> dict[str, Any] | None:
+        status, data = self._call(
+            "get", "GET", kind.path(namespace, name), kind.resource, namespace=namespace, name=name
+        )
+        if status == 404:
+            return None
+        data.setdefault("apiVersion", kind.api_version)
+        data.setdefault("kind", kind.kind)
+        return dict(data)
+
+    def apply(self, kind: Kind, manifest: dict[str, Any], *, dry_run: bool = False) -> tuple[dict[str, Any], bool]:
+        """Server-side apply as field manager ``kc``, taking over fields that another manager
+        changed (docs/cluster.md explains why). Returns the object and whether it was created."""
+        meta = manifest["metadata"]
+        namespace, name = meta.get("namespace"), str(meta["name"])
+        query = {"fieldManager": FIELD_MANAGER, "force": "true"}
+        if dry_run:
+            query["dryRun"] = "All"
+        status, data = self._call(
+            "patch",
+            "PATCH",
+            kind.path(namespace, name),
+            kind.resource,
+            namespace=namespace,
+            name=name,
+            query=query,
+            body=manifest,
+            content_type=APPLY_PATCH,
+        )
+        if status == 404:  # the namespace is missing, or the kind went away
+            raise ClusterError(_failure("patch", kind.resource, namespace, name, status, data, self.host), status)
+        return dict(data), status == 201
+
+    def delete(self, kind: Kind, namespace: str | None, name: str, propagation: str, uid: str | None = None) -> bool:
+        """Ask for the deletion; False when the object was already gone. With ``uid``, only
+        that very object: one made since under the same name is left alone (409)."""
+        body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        status, _ = self._call(
+            "delete", "DELETE", kind.path(namespace, name), kind.resource, namespace=namespace, name=name, body=body
+        )
+        return status != 404
+
+
+def _failure(
+    verb: str, resource: str, namespace: str | None, name: str | None, status: int, payload: Any, host: str
+) -> str:
+    message = " ".join(str((payload or {}).get("message") or "").split())
+    if status == 401:
+        return f"the cluster at {host} did not accept the credentials (401 Unauthorized)"
+    scope = f' in namespace "{namespace}"' if namespace else ""
+    target = f' "{name}"' if name else ""
+    if status == 403:
+        return f"the cluster forbids {verb} on {resource}{target}{scope}: {message or 'Forbidden'}"
+    if status == 404:
+        return f"{verb} {resource}{target}{scope}: not found: {message}"
+    reason = (payload or {}).get("reason") or ""
+    return f"{verb} {resource}{target}{scope} failed ({status} {reason}): {message}".rstrip(": ")

@@ -1,0 +1,175 @@
+"""``kc diff``: what applying the plan would create, change, leave orphaned or leave alone, and
+which objects of the same name kc does not own (conflicts, never adopted). Against the live
+cluster, or offline against an earlier ``kc compile -o DIR`` (SPEC §10, docs/cluster.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from kc.compiler import diagnostics as diag
+from kc.compiler import ir
+from kc.compiler.cluster import client as cluster_client
+from kc.compiler.cluster import essence, live
+from kc.compiler.cluster.errors import ClusterError
+from kc.compiler.diagnostics import Pos
+from kc.compiler.passes import annotate
+
+# Answers that mean "no dry run here" rather than "this apply would fail": forbidden (a
+# read-only user), or a server or proxy that does not take apply patches or dry runs.
+_NO_DRY_RUN = (400, 403, 405, 415)
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    api_version: str
+    kind: str
+    namespace: str | None
+    name: str
+    source: str | None  # the spec line (file:line) that produced the object
+
+    @classmethod
+    def of(cls, manifest: dict[str, Any]) -> Ref:
+        meta = manifest.get("metadata") or {}
+        return cls(
+            str(manifest.get("apiVersion")),
+            str(manifest.get("kind")),
+            meta.get("namespace") or None,
+            str(meta.get("name")),
+            (meta.get("annotations") or {}).get(annotate.SOURCE),
+        )
+
+    @property
+    def text(self) -> str:
+        return f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    ref: Ref
+    changes: tuple[essence.Change, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    target: str  # the cluster ("context kind-kc (https://…)") or the directory compared with
+    create: tuple[Entry, ...] = ()
+    change: tuple[Entry, ...] = ()
+    orphaned: tuple[Entry, ...] = ()
+    unchanged: tuple[Entry, ...] = ()
+    conflicts: tuple[Entry, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def differences(self) -> bool:
+        return bool(self.create or self.change or self.orphaned or self.conflicts)
+
+
+def orphan_note(manifest: dict[str, Any], data_policy: str) -> str:
+    """What ``kc apply --prune`` does with an orphan."""
+    kind = manifest.get("kind")
+    if kind == "Namespace":
+        return "not pruned: deleting a namespace deletes everything in it; 'kc teardown' removes it"
+    if kind == "PersistentVolumeClaim" and data_policy != "delete":
+        return "a claim: kept by --prune unless the policy says data: delete"
+    return "no longer in the plan: 'kc apply --prune' deletes it"
+
+
+def live_diff(client: cluster_client.Client, program: ir.Program) -> Report:
+    """The plan against the cluster: one LIST per kind and namespace, then a dry-run apply for
+    each object whose essence differs, for the exact object applying would produce."""
+    objects = [o for b in program.bundles for o in b.objects]
+    found = live.observe(client, objects, program.instance, program.namespace)
+    create: list[Entry] = []
+    change: list[Entry] = []
+    unchanged: list[Entry] = []
+    conflicts: list[Entry] = []
+    notes: list[str] = []
+    dry_run = True
+    for obj in objects:
+        key, ref = live.key_of(obj.manifest), Ref.of(obj.manifest)
+        if key in found.conflicts:
+            conflicts.append(Entry(ref, note=found.conflicts[key][1]))
+            continue
+        current = found.twins.get(key)
+        if current is None:
+            create.append(Entry(ref))
+            continue
+        changes = essence.drift(obj.manifest, current, cluster_client.FIELD_MANAGER)
+        note = ""
+        served = found.kind_of(obj.manifest)
+        if changes and dry_run and served is not None:
+            try:
+                would_be, _ = client.apply(served, obj.manifest, dry_run=True)
+                changes = essence.difference(current, would_be)
+            except ClusterError as exc:
+                if exc.status in _NO_DRY_RUN:
+                    dry_run = False
+                    notes.append(f"no server-side dry run ({exc}); changes were computed by kc")
+                elif exc.status:
+                    note = f"applying it would fail: {exc}"
+                else:
+                    raise
+        (change if changes or note else unchanged).append(Entry(ref, changes, note))
+    policy = program.policy.data if program.policy else "retain"
+    orphaned = [Entry(Ref.of(o), note=orphan_note(o, policy)) for o in found.orphans]
+    return Report(
+        client.where, tuple(create), tuple(change), tuple(orphaned), tuple(unchanged), tuple(conflicts), tuple(notes)
+    )
+
+
+# --- offline: against an earlier kc compile -o DIR ----------------------------------------------
+
+PLAN = os.path.join("kc", "plan.json")
+
+
+def _unreadable(path: str, message: str) -> diag.CompileError:
+    return diag.CompileError([diag.error("KC603", Pos(path), message, "compile into the directory first")])
+
+
+def compiled_objects(directory: str) -> list[dict[str, Any]]:
+    """The manifests an earlier ``kc compile -o DIR`` wrote, in apply order."""
+    index_path = os.path.join(directory, PLAN)
+    try:
+        with open(index_path, encoding="utf-8") as f:
+            index = json.load(f)
+        out: list[dict[str, Any]] = []
+        for bundle in index["bundles"]:
+            with open(os.path.join(directory, bundle["file"]), encoding="utf-8") as f:
+                out.extend(doc for doc in yaml.safe_load_all(f) if isinstance(doc, dict))
+        return out
+    except FileNotFoundError as exc:
+        raise _unreadable(directory, f"not a kc output directory: {exc.filename} is missing") from None
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, yaml.YAMLError) as exc:
+        raise _unreadable(index_path, f"not a plan kc wrote: {type(exc).__name__}: {exc}") from None
+
+
+def offline_diff(program: ir.Program, directory: str) -> Report:
+    """The plan against the manifests in ``directory``: both sides are compiled, so every field
+    counts, and there are no conflicts."""
+    earlier = {live.key_of(m): m for m in compiled_objects(directory)}
+    objects = [o for b in program.bundles for o in b.objects]
+    create: list[Entry] = []
+    change: list[Entry] = []
+    unchanged: list[Entry] = []
+    for obj in objects:
+        before = earlier.get(live.key_of(obj.manifest))
+        ref = Ref.of(obj.manifest)
+        if before is None:
+            create.append(Entry(ref))
+        else:
+            changes = essence.difference(before, obj.manifest)
+            (change if changes else unchanged).append(Entry(ref, changes))
+    planned = {live.key_of(o.manifest) for o in objects}
+    policy = program.policy.data if program.policy else "retain"
+    orphaned = [Entry(Ref.of(m), note=orphan_note(m, policy)) for k, m in earlier.items() if k not in planned]
+    return Report(directory, tuple(create), tuple(change), tuple(orphaned), tuple(unchanged))
+
+
+def refs(entries: Sequence[Entry]) -> list[str]:
+    return [e.ref.text for e in entries]

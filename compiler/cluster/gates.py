@@ -1,0 +1,211 @@
+"""What each gate waits for (SPEC §6), checked the way ``kubectl rollout status`` and
+``kubectl wait`` check it, and the waiting: polling with a bounded interval until every object of
+a bundle's gates is there, one of them can no longer get there, or the time is up."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kc.compiler import ir
+from kc.compiler.cluster import client as cluster_client
+from kc.compiler.cluster import progress as progress_display
+from kc.compiler.cluster import timing
+from kc.compiler.cluster.errors import GateTimeout
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    done: bool
+    detail: str = ""  # how far it got: "1/2 available"
+    failed: str = ""  # why it can never pass: a failed Job, an exceeded progress deadline
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One object a gate waits on."""
+
+    step: str
+    gate: ir.Gate
+    kind: cluster_client.Kind
+    namespace: str | None
+    name: str
+
+    @property
+    def gate_text(self) -> str:
+        return f"{self.step}: {self.gate.text}"
+
+    @property
+    def text(self) -> str:
+        return f"{self.kind.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
+
+
+def _conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {str(c.get("type")): c for c in (obj.get("status") or {}).get("conditions") or []}
+
+
+def _observed(obj: dict[str, Any]) -> bool:
+    generation = (obj.get("metadata") or {}).get("generation")
+    observed = (obj.get("status") or {}).get("observedGeneration")
+    return generation is None or (observed is not None and observed >= generation)
+
+
+def _deployment(obj: dict[str, Any]) -> Check:
+    # https://github.com/kubernetes/kubectl/blob/master/pkg/polymorphichelpers/rollout_status.go
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    if not _observed(obj):
+        return Check(False, "waiting for the controller to see the new spec")
+    progressing = _conditions(obj).get("Progressing") or {}
+    if progressing.get("reason") == "ProgressDeadlineExceeded":
+        return Check(False, failed="it exceeded its progress deadline")
+    want, updated = int(spec.get("replicas", 1)), int(status.get("updatedReplicas", 0))
+    total, available = int(status.get("replicas", 0)), int(status.get("availableReplicas", 0))
+    if updated < want:
+        return Check(False, f"{updated}/{want} updated")
+    if total > updated:
+        return Check(False, f"{total - updated} old replicas terminating")
+    if available < updated:
+        return Check(False, f"{available}/{updated} available")
+    return Check(True, f"{available}/{want} available")
+
+
+def _statefulset(obj: dict[str, Any]) -> Check:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    if not _observed(obj):
+        return Check(False, "waiting for the controller to see the new spec")
+    want, ready = int(spec.get("replicas", 1)), int(status.get("readyReplicas", 0))
+    if ready < want:
+        return Check(False, f"{ready}/{want} ready")
+    strategy = spec.get("updateStrategy") or {}
+    if strategy.get("type", "RollingUpdate") == "RollingUpdate":
+        partition = int((strategy.get("rollingUpdate") or {}).get("partition", 0))
+        updated = int(status.get("updatedReplicas", want))
+        if updated < want - partition:
+            return Check(False, f"{updated}/{want - partition} updated")
+        if partition == 0 and status.get("updateRevision") not in (None, status.get("currentRevision")):
+            return Check(False, "rolling out the new revision")
+    return Check(True, f"{ready}/{want} ready")
+
+
+def _daemonset(obj: dict[str, Any]) -> Check:
+    status = obj.get("status") or {}
+    if not _observed(obj):
+        return Check(False, "waiting for the controller to see the new spec")
+    want = int(status.get("desiredNumberScheduled", 0))
+    updated, available = int(status.get("updatedNumberScheduled", 0)), int(status.get("numberAvailable", 0))
+    if updated < want:
+        return Check(False, f"{updated}/{want} updated")
+    if available < want:
+        return Check(False, f"{available}/{want} available")
+    return Check(True, f"{available}/{want} available")
+
+
+def _job(obj: dict[str, Any]) -> Check:
+    conditions = _conditions(obj)
+    for failed in ("Failed", "FailureTarget"):
+        cond = conditions.get(failed) or {}
+        if cond.get("status") == "True":
+            why = ": ".join(x for x in (cond.get("reason"), cond.get("message")) if x)
+            return Check(False, failed=f"the Job failed ({why})" if why else "the Job failed")
+    want = int((obj.get("spec") or {}).get("completions") or 1)
+    succeeded = int((obj.get("status") or {}).get("succeeded", 0))
+    if (conditions.get("Complete") or {}).get("status") == "True":
+        return Check(True, f"{succeeded}/{want} succeeded")
+    return Check(False, f"{succeeded}/{want} succeeded")
+
+
+def _established(obj: dict[str, Any]) -> Check:
+    conditions = _conditions(obj)
+    names = conditions.get("NamesAccepted") or {}
+    if names.get("status") == "False":
+        return Check(False, failed=f"its names were not accepted ({names.get('message', '')})")
+    if (conditions.get("Established") or {}).get("status") == "True":
+        return Check(True, "established")
+    return Check(False, "not established yet")
+
+
+def _ready(obj: dict[str, Any]) -> Check:
+    kind = obj.get("kind")
+    if kind == "StatefulSet":
+        return _statefulset(obj)
+    if kind == "Deployment":
+        return _deployment(obj)
+    if kind == "DaemonSet":
+        return _daemonset(obj)
+    if kind == "Job":
+        return _job(obj)
+    ready = _conditions(obj).get("Ready")
+    if ready is not None:  # Pods, and the many custom resources that follow the convention
+        return Check(ready.get("status") == "True", "ready" if ready.get("status") == "True" else "not ready")
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    if "replicas" in spec:
+        want, have = int(spec["replicas"]), int(status.get("readyReplicas", 0))
+        return Check(have >= want, f"{have}/{want} ready")
+    return Check(True, "nothing to wait for")
+
+
+def _match_labels(obj: dict[str, Any]) -> str:
+    found = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    return ",".join(f"{k}={v}" for k, v in sorted(found.items()))
+
+
+def check(client: cluster_client.Client, target: Target, obj: dict[str, Any] | None) -> Check:
+    """Where ``obj`` (the live ``target``) stands on its gate."""
+    if obj is None:
+        return Check(False, "not there yet")
+    kind = target.gate.kind
+    if kind == "job-complete":
+        return _job(obj)
+    if kind == "established":
+        return _established(obj)
+    if kind == "pods-running":
+        # Running, not ready: the pods of a database that becomes ready only once a later step
+        # initialised it. https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-phase
+        want = int((obj.get("spec") or {}).get("replicas", 1))
+        pod_kind = client.require("v1", "Pod")
+        pods = client.list(pod_kind, target.namespace, _match_labels(obj)) if _match_labels(obj) else []
+        running = sum((p.get("status") or {}).get("phase") == "Running" for p in pods)
+        return Check(running >= want, f"{running}/{want} pods running")
+    if kind == "rollout" and obj.get("kind") == "Deployment":
+        return _deployment(obj)
+    if kind == "rollout" and obj.get("kind") == "DaemonSet":
+        return _daemonset(obj)
+    return _ready(obj)
+
+
+def wait(
+    client: cluster_client.Client,
+    targets: Sequence[Target],
+    timeout: float,
+    progress: progress_display.Progress,
+    label: str,
+) -> float:
+    """Poll until every target passes its gate; returns the seconds it took. Raises
+    GateTimeout naming the gate and the object when one fails or the time is up."""
+    deadline = timing.Deadline(timeout)
+    pending = list(targets)
+    for interval in timing.intervals():
+        waiting: list[tuple[Target, Check]] = []
+        for target in pending:
+            result = check(client, target, client.get(target.kind, target.namespace, target.name))
+            if result.failed:
+                raise GateTimeout(f"gate '{target.gate_text}' cannot pass: {target.text}: {result.failed}")
+            if not result.done:
+                waiting.append((target, result))
+        if not waiting:
+            return deadline.elapsed
+        pending = [t for t, _ in waiting]
+        first, state = waiting[0]
+        if deadline.passed:
+            raise GateTimeout(
+                f"gate '{first.gate_text}' timed out after {timing.text(timeout)}: "
+                f"{first.text} did not get there ({state.detail})"
+            )
+        more = f" and {len(waiting) - 1} more" if len(waiting) > 1 else ""
+        progress.status(
+            f"{label}: waiting for {first.gate_text}: {first.text} {state.detail}{more}"
+            f" ({timing.text(deadline.elapsed)})"
+        )
+        deadline.sleep(interval)
+    raise AssertionError("unreachable")  # pragma: no cover

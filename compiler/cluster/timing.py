@@ -1,0 +1,64 @@
+"""Durations on the command line (``--timeout 90s``) and the polling that waits use.
+
+The fake API server of the tests has no watch, and a real one's watches end without warning, so
+kc polls: quickly at first, then every couple of seconds, never more than ``MAX_INTERVAL``."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+MAX_INTERVAL = 2.0
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``90``, ``90s``, ``5m``, ``1h30m`` or ``500ms``; ValueError otherwise."""
+    text = text.strip()
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return float(text)
+    parts = _PART.findall(text)
+    if not text or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"invalid duration {text!r}: use e.g. 90s, 5m or 1h30m")
+    return sum(float(n) * _UNITS[u] for n, u in parts)
+
+
+def text(seconds: float) -> str:
+    """``4s``, ``2m05s``: how long something took or may take."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{seconds:.1f}s" if seconds < 10 and seconds != whole else f"{whole}s"
+    minutes, rest = divmod(whole, 60)
+    return f"{minutes}m{rest:02d}s"
+
+
+def intervals(first: float = 0.1) -> Iterator[float]:
+    """How long to sleep between polls: doubling from ``first`` up to ``MAX_INTERVAL``."""
+    interval = first
+    while True:
+        yield interval
+        interval = min(interval * 2, MAX_INTERVAL)
+
+
+class Deadline:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.start = time.monotonic()
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    @property
+    def left(self) -> float:
+        return self.seconds - self.elapsed
+
+    @property
+    def passed(self) -> bool:
+        return self.left <= 0
+
+    def sleep(self, interval: float) -> None:
+        """Sleep ``interval``, but not past the deadline."""
+        time.sleep(max(0.0, min(interval, self.left)))
