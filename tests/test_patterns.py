@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from conftest import codes, compile_text, errors_of
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from kc.compiler import ir, pods
 from kc.compiler.patterns import filters
 
@@ -325,9 +327,9 @@ kind: Deployment
 metadata: {name: shim}
 spec:
   replicas: 3
-  selector: {matchLabels: {app: shim}}
+  selector: {matchLabels: {app.kubernetes.io/name: shim}}
   template:
-    metadata: {labels: {app: shim}}
+    metadata: {labels: {app.kubernetes.io/name: shim}}
     spec: {containers: [{name: shim, image: "acme/shim:1.0.0", args: ["echo ${HOME}"]}]}
 """
 MANIFESTS = "kc: 1\npipeline: ext\nstages:\n  ext:\n    pattern: manifests\n    files: [crds.yaml, more/*.yaml]\n"
@@ -363,6 +365,9 @@ def test_manifests_pass_through_security_and_policy(tmp_path: Path) -> None:
     c = main_container(deployment)
     assert c["args"] == ["echo ${HOME}"]  # raw files are not templates
     assert c["securityContext"]["readOnlyRootFilesystem"] is True and c["resources"]["limits"]
+    # kc's labels go on the pods too, but never break the match with the workload's own selector.
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert pod_labels["app.kubernetes.io/name"] == "shim" and pod_labels["kc.dev/stage"] == "ext"
     found = errors_of(MANIFESTS + "policy: {max-replicas: 2}\n", tmp_path)
     assert codes(found) == ["KC401"]
 
@@ -425,3 +430,31 @@ def test_image_pull_policy_always_unless_chosen(tmp_path: Path) -> None:
 )
 def test_bytes_filter(quantity: str, expected: int) -> None:
     assert filters.quantity_bytes(quantity) == expected
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(st.integers(min_value=0, max_value=30), max_size=3), min_size=1, max_size=8))
+def test_task_wires_order_any_dag(tmp_path: Path, reads: list[list[int]]) -> None:
+    """Task i reads outputs of earlier tasks (indices taken modulo i): whatever the graph, every
+    producer runs in an earlier bundle and every input is mounted from the producer's directory."""
+    lines = ["kc: 1", "pipeline: dag", "workspace: {data: {}}", "stages:"]
+    wired: dict[str, dict[str, str]] = {}
+    for i, picks in enumerate(reversed(reads)):  # declared last-first: order comes from the wires
+        index = len(reads) - 1 - i
+        inputs = {f"in{n}": f"t{p % index}.out" for n, p in enumerate(picks)} if index else {}
+        wired[f"t{index}"] = inputs
+        lines.append(f"  t{index}: {{pattern: task, image: a/t:1.0.0, outputs: [out], inputs: {inputs or '{}'}}}")
+    program = compile_text("\n".join(lines) + "\n", tmp_path)
+    bundle_of = {s.stage: b.index for b in program.bundles for s in b.steps}
+    for reader, inputs in wired.items():
+        job = next(o.manifest for o in program.objects if o.kind == "Job" and o.stage == reader)
+        mounts = {m["mountPath"]: m for m in main_container(job)["volumeMounts"]}
+        for name, wire in inputs.items():
+            producer = wire.split(".")[0]
+            assert bundle_of[producer] < bundle_of[reader]
+            assert mounts[f"/data/in/{name}"] == {
+                "name": "data",
+                "mountPath": f"/data/in/{name}",
+                "subPath": f"{producer}/out",
+                "readOnly": True,
+            }

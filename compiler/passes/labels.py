@@ -57,8 +57,12 @@ def _label_object(manifest: dict[str, Any], labels: dict[str, str], annotations:
         job_spec["template"] = dict(job_spec["template"])
         job_spec["template"]["metadata"] = _labelled(job_spec["template"].get("metadata"), labels, {})
     elif manifest["kind"] in pods.WORKLOADS and "template" in spec:
+        # The pods must keep matching the workload's selector, so the keys it selects on keep their
+        # values: a manifest of the user's may select on app.kubernetes.io/name with its own value.
+        selector = (spec.get("selector") or {}).get("matchLabels") or {}
+        pod_labels = {k: v for k, v in labels.items() if k not in selector}
         spec["template"] = dict(spec["template"])
-        spec["template"]["metadata"] = _labelled(spec["template"].get("metadata"), labels, {})
+        spec["template"]["metadata"] = _labelled(spec["template"].get("metadata"), pod_labels, {})
     if "volumeClaimTemplates" in spec:
         spec["volumeClaimTemplates"] = [
             {**claim, "metadata": _labelled(claim.get("metadata"), labels, {})}

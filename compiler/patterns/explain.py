@@ -9,7 +9,9 @@ from kc.compiler import ir
 from kc.compiler.patterns import registry
 from kc.schemas import params as params_schema
 
-_KIND = re.compile(r"^kind:\s*(\w+)", re.MULTILINE)
+_KIND_LINE = re.compile(r"^kind:.*$", re.MULTILINE)
+_KIND = re.compile(r"^kind:\s*(\w+)")
+_QUOTED = re.compile(r"[\"']([A-Z]\w*)[\"']")
 
 
 def summary(pattern: registry.Pattern) -> str:
@@ -17,8 +19,11 @@ def summary(pattern: registry.Pattern) -> str:
 
 
 def _kinds(path: str) -> list[str]:
+    """The kinds a template writes: ``kind: Service``, or each quoted kind in an expression such as
+    ``kind: {{ "StatefulSet" if persistent else "Deployment" }}``."""
     with open(path, encoding="utf-8") as f:
-        return _KIND.findall(f.read())
+        lines = _KIND_LINE.findall(f.read())
+    return [k for line in lines for k in (_QUOTED.findall(line) if "{{" in line else _KIND.findall(line))]
 
 
 def _type(decl: dict[str, Any]) -> str:
