@@ -369,7 +369,7 @@ def test_gate_timeout_names_the_gate_and_the_object(target: Target, fake: FakeCl
     last = run.err.strip().splitlines()[-1]
     assert last == (
         f"kc apply: gate 'api: rollout complete' timed out after 0.5s: Deployment {ns}/{ns}-api did not get there "
-        "(waiting for the controller to see the new spec)"
+        "(the controller has not seen this generation yet)"
     )
     assert "report" not in run.err, "nothing after the gate is applied"
 

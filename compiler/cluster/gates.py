@@ -55,7 +55,7 @@ def _deployment(obj: dict[str, Any]) -> Check:
     # https://github.com/kubernetes/kubectl/blob/master/pkg/polymorphichelpers/rollout_status.go
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     if not _observed(obj):
-        return Check(False, "waiting for the controller to see the new spec")
+        return Check(False, "the controller has not seen this generation yet")
     progressing = _conditions(obj).get("Progressing") or {}
     if progressing.get("reason") == "ProgressDeadlineExceeded":
         return Check(False, failed="it exceeded its progress deadline")
@@ -73,7 +73,7 @@ def _deployment(obj: dict[str, Any]) -> Check:
 def _statefulset(obj: dict[str, Any]) -> Check:
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     if not _observed(obj):
-        return Check(False, "waiting for the controller to see the new spec")
+        return Check(False, "the controller has not seen this generation yet")
     want, ready = int(spec.get("replicas", 1)), int(status.get("readyReplicas", 0))
     if ready < want:
         return Check(False, f"{ready}/{want} ready")
@@ -91,7 +91,7 @@ def _statefulset(obj: dict[str, Any]) -> Check:
 def _daemonset(obj: dict[str, Any]) -> Check:
     status = obj.get("status") or {}
     if not _observed(obj):
-        return Check(False, "waiting for the controller to see the new spec")
+        return Check(False, "the controller has not seen this generation yet")
     want = int(status.get("desiredNumberScheduled", 0))
     updated, available = int(status.get("updatedNumberScheduled", 0)), int(status.get("numberAvailable", 0))
     if updated < want:
@@ -185,6 +185,7 @@ def wait(
     GateTimeout naming the gate and the object when one fails or the time is up."""
     deadline = timing.Deadline(timeout)
     pending = list(targets)
+    announced = False
     for interval in timing.intervals():
         waiting: list[tuple[Target, Check]] = []
         for target in pending:
@@ -203,9 +204,11 @@ def wait(
                 f"{first.text} did not get there ({state.detail})"
             )
         more = f" and {len(waiting) - 1} more" if len(waiting) > 1 else ""
-        progress.status(
-            f"{label}: waiting for {first.gate_text}: {first.text} {state.detail}{more}"
-            f" ({timing.text(deadline.elapsed)})"
-        )
+        text = f"{label}: waiting for {first.gate_text}: {first.text} ({state.detail}){more}"
+        if announced:
+            progress.status(f"{text} ({timing.text(deadline.elapsed)})")
+        else:  # in a log: one line when the wait begins, none per poll
+            progress.note(text)
+            announced = True
         deadline.sleep(interval)
     raise AssertionError("unreachable")  # pragma: no cover

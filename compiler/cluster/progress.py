@@ -27,6 +27,13 @@ class Progress:
         self.stream.flush()
         self._shown = True
 
+    def note(self, text: str) -> None:
+        """A state worth one line in a log (a wait begins), and a transient one on a terminal."""
+        if self.live:
+            self.status(text)
+        else:
+            self.line(text)
+
     def line(self, text: str, code: str = "") -> None:
         """A line that stays: what was applied, which gate passed, what was kept."""
         if self._shown:
