@@ -93,6 +93,7 @@ def runnable(text: str) -> str:
         ("health: /healthz", "health: /hostname"),
         ("image: shop/report:1.0.0", f"image: {AGNHOST}"),
         ("{secret: shop-db-creds/password}", "not-a-secret"),
+        ("  registry: ghcr.io/acme\n", "  registry: ghcr.io/acme\n  pull-policy: IfNotPresent\n"),  # kind load works
     ):
         text = text.replace(old, new)
     return text
@@ -140,7 +141,7 @@ stages:
 
 
 def small(services: int = 1, image: str = "nginx:1.27.3") -> str:
-    image = f"{AGNHOST}\n    args: [netexec, --http-port=8080]" if REAL else image
+    image = f"{AGNHOST}\n    args: [netexec, --http-port=8080]\n    pull-policy: IfNotPresent" if REAL else image
     extra = "".join(
         f"  web{i}:\n    pattern: service\n    image: {image}\n    port: 8080\n" for i in range(2, services + 1)
     )
@@ -179,6 +180,7 @@ def test_apply_diff_change_apply_teardown(target: Target, tmp_path: Path) -> Non
         .replace("      DB_PASSWORD:", '      FEATURE_X: "on"\n      DB_PASSWORD:')
         .replace("timeout: 10m", "timeout: 15m")
     )
+    api_line = path.read_text().splitlines().index("  api:") + 1  # the stage that makes the Deployment
     changed = target.kc("diff", str(path), *flags, "-o", "json")
     assert changed.code == 1
     report = json.loads(changed.out)
@@ -190,7 +192,7 @@ def test_apply_diff_change_apply_teardown(target: Target, tmp_path: Path) -> Non
         "op": "changed",
         "before": 2,
         "after": 3,
-        "source": "pipeline.spec:42",
+        "source": f"pipeline.spec:{api_line}",
     }
     env = fields["spec.template.spec.containers[api].env[FEATURE_X]"]
     assert (env["op"], env["after"]) == ("added", {"name": "FEATURE_X", "value": "on"})
@@ -200,7 +202,7 @@ def test_apply_diff_change_apply_teardown(target: Target, tmp_path: Path) -> Non
     assert created["name"].startswith(f"{ns}-migrate-") and orphan["name"].startswith(f"{ns}-migrate-")
 
     text = target.kc("diff", str(path), *flags)
-    assert "~ Deployment " + f"{ns}/{ns}-api  (pipeline.spec:42)" in text.out
+    assert f"~ Deployment {ns}/{ns}-api  (pipeline.spec:{api_line})" in text.out
     assert "    spec.replicas: 2 -> 3" in text.out
     assert f"- Job {ns}/{orphan['name']}  orphaned: no longer in the plan" in text.out
 
