@@ -8,6 +8,7 @@ import re
 from decimal import Decimal
 
 from kc.compiler import names
+from kc.compiler.patterns import embed
 
 _QUANTITY = re.compile(r"^([+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)([KMGTPE]i|[mkMGTPE])?$")
 _SUFFIX = {
@@ -21,7 +22,7 @@ _SUFFIX = {
 def tojson(value: object) -> str:
     # JSON is YAML: values go into templates as JSON, so no value can change the YAML around it.
     # Keys keep their order (kc builds them in a fixed order), unlike Jinja's own tojson.
-    return json.dumps(value, ensure_ascii=False)
+    return embed.JSON(json.dumps(value, ensure_ascii=False), value)
 
 
 def seconds(duration: str) -> int:

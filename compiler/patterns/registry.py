@@ -19,7 +19,7 @@ from jinja2 import sandbox
 from kc.compiler import diagnostics as diag
 from kc.compiler import source
 from kc.compiler.diagnostics import Pos
-from kc.compiler.patterns import filters
+from kc.compiler.patterns import embed, filters
 from kc.schemas import params as params_schema
 from kc.schemas import pattern as pattern_schema
 
@@ -72,6 +72,7 @@ def _environment(folder: str) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=embed.finalize,
     )
     env.filters.update(filters.FILTERS)
     return env

@@ -9,7 +9,7 @@ import jinja2
 import yaml
 from kc.compiler import diagnostics as diag
 from kc.compiler.diagnostics import Pos
-from kc.compiler.patterns import registry
+from kc.compiler.patterns import embed, registry
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -23,19 +23,38 @@ def _template_pos(exc: BaseException, path: str) -> Pos:
     return Pos(path, line, 1 if line else 0)
 
 
-def _objects(text: str, path: str) -> list[dict[str, Any]]:
+def _text(template: jinja2.Template, path: str, context: dict[str, Any]) -> str:
     try:
-        docs = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
+        return template.render(context)
+    except jinja2.TemplateError as exc:
+        raise diag.CompileError([diag.error("KC502", _template_pos(exc, path), f"template error: {exc}")]) from None
+    except Exception as exc:  # 1/0, a bad filter input, a range too big for the sandbox
+        message = f"template error: {type(exc).__name__}: {exc}"
+        raise diag.CompileError([diag.error("KC502", _template_pos(exc, path), message)]) from None
+
+
+def _parsed(template: jinja2.Template, path: str, context: dict[str, Any]) -> list[Any]:
+    """The template's documents. Rendered first with embedded values (embed.py); when the YAML
+    needs one of them while parsing, rendered again as plain text."""
+    embedded: list[embed.JSON] = []
+    text = _text(template, path, {**context, embed.TABLE: embedded})
+    try:
+        return [embed.restore(d, embedded) for d in yaml.load_all(text, Loader=_Loader) if d is not None]
+    except yaml.YAMLError:
+        if not embedded:
+            raise
+    text = _text(template, path, {**context, embed.TABLE: None})
+    return [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
+
+
+def _objects(template: jinja2.Template, path: str, context: dict[str, Any]) -> list[dict[str, Any]]:
+    try:
+        docs = _parsed(template, path, context)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
+        where = f" (output line {mark.line + 1})" if mark else ""
         raise diag.CompileError(
-            [
-                diag.error(
-                    "KC502",
-                    Pos(path, 0),
-                    f"template output is not YAML: {exc.problem}" + (f" (output line {mark.line + 1})" if mark else ""),
-                )
-            ]
+            [diag.error("KC502", Pos(path, 0), f"template output is not YAML: {exc.problem}{where}")]
         ) from None
     for doc in docs:
         meta = doc.get("metadata") if isinstance(doc, dict) else None
@@ -50,22 +69,10 @@ def render(
     pattern: registry.Pattern, context: dict[str, Any]
 ) -> list[tuple[registry.StepTemplates, list[dict[str, Any]]]]:
     """Each step of ``pattern`` with the objects its templates produce for ``context``."""
-    out = []
-    for step in pattern.steps:
-        objects: list[dict[str, Any]] = []
-        for path, template in step.templates:
-            try:
-                text = template.render(context)
-            except jinja2.TemplateError as exc:
-                raise diag.CompileError(
-                    [diag.error("KC502", _template_pos(exc, path), f"template error: {exc}")]
-                ) from None
-            except Exception as exc:  # 1/0, a bad filter input, a range too big for the sandbox
-                message = f"template error: {type(exc).__name__}: {exc}"
-                raise diag.CompileError([diag.error("KC502", _template_pos(exc, path), message)]) from None
-            objects.extend(_objects(text, path))
-        out.append((step, objects))
-    return out
+    return [
+        (step, [obj for path, template in step.templates for obj in _objects(template, path, context)])
+        for step in pattern.steps
+    ]
 
 
 def warnings(pattern: registry.Pattern, context: dict[str, Any], pos: Pos) -> list[diag.Diagnostic]:

@@ -135,7 +135,10 @@ class _Plan:
         manifests = [o.manifest for _, o in objects]
         self.crds = kinds.crd_names(manifests)
         self.scopes = kinds.crd_scopes(manifests)
-        self.sweeps = _sweeps(objects, self.ownership)
+        # Grouped by (bundle, phase) once: a thousand-stage plan asks for every slot.
+        self.sweeps: dict[tuple[int, kinds.Phase], list[_Sweep]] = {}
+        for sweep in _sweeps(objects, self.ownership):
+            self.sweeps.setdefault((sweep.bundle, sweep.phase), []).append(sweep)
         self.steps: list[model.Step] = []
 
     def add(self, bundle: int, phase: kinds.Phase, action: model.Action, **fields: Any) -> None:
@@ -161,22 +164,21 @@ class _Plan:
         )
 
     def swept(self, bundle: int, phase: kinds.Phase) -> None:
-        for sweep in self.sweeps:
-            if (sweep.bundle, sweep.phase) == (bundle, phase):
-                self.add(
-                    bundle,
-                    phase,
-                    "delete",
-                    api_version=_API[sweep.kind],
-                    kind=sweep.kind,
-                    resource=kinds.resource(sweep.kind, _API[sweep.kind]),
-                    namespace=sweep.namespace,
-                    name=None,
-                    selector=sweep.selector,
-                    why=sweep.why,
-                    foreground=sweep.kind == "Job",
-                    data=sweep.kind == "PersistentVolumeClaim",
-                )
+        for sweep in self.sweeps.get((bundle, phase), ()):
+            self.add(
+                bundle,
+                phase,
+                "delete",
+                api_version=_API[sweep.kind],
+                kind=sweep.kind,
+                resource=kinds.resource(sweep.kind, _API[sweep.kind]),
+                namespace=sweep.namespace,
+                name=None,
+                selector=sweep.selector,
+                why=sweep.why,
+                foreground=sweep.kind == "Job",
+                data=sweep.kind == "PersistentVolumeClaim",
+            )
 
     def done(self) -> tuple[model.Step, ...]:
         return tuple(dataclasses.replace(s, number=i) for i, s in enumerate(self.steps, 1))
