@@ -54,7 +54,6 @@ CODES: dict[str, str] = {
     "KC502": "template-error",
     "KC503": "pattern-warning",
     "KC601": "output-not-owned",
-    "KC602": "output-stale",
     "KC603": "plan-unreadable",
 }
 
