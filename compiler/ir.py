@@ -143,13 +143,11 @@ class Bundle:
         found = [o for s in self.steps for o in s.objects]
         return tuple(sorted(found, key=lambda o: _KIND_RANK.get(o.kind, len(_KIND_RANK))))
 
-    @property
-    def gates(self) -> tuple[Gate, ...]:
-        return tuple(s.gate for s in self.steps if s.gate.kind != "none")
+    digits: int = 2  # of every bundle number in the plan, so that file names sort in apply order
 
     @property
     def filename(self) -> str:
-        return f"{self.index:02d}-{self.name}.yaml"
+        return f"{self.index:0{self.digits}d}-{self.name}.yaml"
 
 
 @dataclass(frozen=True, slots=True)

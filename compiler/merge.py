@@ -21,8 +21,10 @@ def overlay(doc: source.Document, target: source.Path, value: Any, origin: sourc
     the positions they had where they were written, so errors point at the profile or --set.
     """
     parent: Any = doc.data
-    for key in target[:-1]:
-        parent = parent.setdefault(key, {}) if isinstance(parent, dict) else parent[key]
+    for depth, key in enumerate(target[:-1], 1):
+        if key not in parent:  # a mapping the overlay creates is positioned where the overlay is
+            doc.values[target[:depth]] = doc.keys[target[:depth]] = doc.pos(origin)
+        parent = parent.setdefault(key, {})
     last = target[-1]
     current = parent.get(last) if isinstance(parent, dict) else None
     if isinstance(current, dict) and isinstance(value, dict):
@@ -50,8 +52,14 @@ def patch(target: Any, change: Any) -> Any:
         by_name = {item["name"]: item for item in change}
         merged = [patch(item, by_name.pop(item["name"])) if item["name"] in by_name else item for item in target]
         return merged + [item for item in change if item["name"] in by_name]
+    if isinstance(change, dict):  # onto nothing: a new mapping, without the patch's nulls
+        return patch({}, change)
     return copy.deepcopy(change)
 
 
 def _named_list(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(item, dict) and "name" in item for item in value)
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(item, dict) and isinstance(item.get("name"), str) for item in value)
+    )

@@ -14,7 +14,7 @@ from kc.compiler import diagnostics as diag
 from kc.compiler.diagnostics import Pos
 
 MARKER = os.path.join("kc", "plan.json")
-_OWN = re.compile(r"^[0-9]{2}-.+\.yaml$")
+_OWN = re.compile(r"^[0-9]{2,}-.+\.yaml$")
 
 
 def _own_files(root: str) -> set[str]:

@@ -54,3 +54,39 @@ def map_specs(manifest: dict[str, Any], change: PodSpecChange) -> dict[str, Any]
     if kind == "Pod" and spec:
         return {**manifest, "spec": change(spec)}
     return manifest
+
+
+def _mappings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, dict) for item in value)
+
+
+def shape_problem(manifest: dict[str, Any]) -> str | None:
+    """What makes an object unusable by the passes after ``patterns`` (which a patch or a raw
+    manifest can cause), or None. Everything else is left to the API server's validation."""
+    meta = manifest.get("metadata")
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
+        return "metadata.name must be text"
+    for key in ("labels", "annotations"):
+        if not isinstance(meta.get(key, {}), dict):
+            return f"metadata.{key} must be a mapping"
+    if not isinstance(manifest.get("spec", {}), dict):
+        return "spec must be a mapping"
+    spec = manifest.get("spec") or {}
+    kind = manifest.get("kind")
+    if kind == "CronJob" and "jobTemplate" in spec:
+        job = spec["jobTemplate"]
+        if not isinstance(job, dict) or not isinstance(job.get("spec"), dict):
+            return "spec.jobTemplate.spec must be a mapping"
+        spec = job["spec"]
+    templated = kind in WORKLOADS or kind == "CronJob"
+    if templated and "template" in spec:
+        template = spec["template"]
+        if not isinstance(template, dict) or not isinstance(template.get("spec"), dict):
+            return "the pod template's spec must be a mapping"
+        if not isinstance(template.get("metadata", {}), dict):
+            return "the pod template's metadata must be a mapping"
+    for pod in specs(manifest):
+        for key in ("initContainers", "containers", "volumes"):
+            if not _mappings(pod.get(key, [])):
+                return f"the pod's {key} must be a list of mappings"
+    return None

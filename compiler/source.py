@@ -26,6 +26,9 @@ _constructor = yaml.constructor.SafeConstructor()
 
 Path = tuple[str | int, ...]
 
+_TEXT_TAGS = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value"}
+_SCALAR_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int", "float", "str")}
+
 
 @dataclass
 class Document:
@@ -95,13 +98,16 @@ class _Builder:
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
         tag = node.tag
-        if tag == "tag:yaml.org,2002:timestamp":
-            return node.value  # dates stay text: kc never interprets them
-        constructor = _constructor.yaml_constructors.get(tag)
-        if constructor is None or tag in ("tag:yaml.org,2002:binary",):
+        if tag in _TEXT_TAGS:
+            return node.value  # dates and a lone "=" stay text: kc never interprets them
+        if tag not in _SCALAR_TAGS:
             self.errors.append(diag.error("KC102", self.pos(node), f"unsupported YAML tag {tag}"))
             return node.value
-        return constructor(_constructor, node)
+        try:
+            return _constructor.yaml_constructors[tag](_constructor, node)
+        except (ValueError, KeyError, yaml.YAMLError):  # an explicit tag on text it cannot read
+            self.errors.append(diag.error("KC102", self.pos(node), f"'{node.value}' is not a valid {tag[18:]}"))
+            return node.value
 
     def mapping(self, node: yaml.MappingNode, path: Path, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}

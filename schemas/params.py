@@ -15,6 +15,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     create_model,
 )
@@ -149,7 +150,7 @@ class StageBase(_Model):
 
     pattern: str
     after: str | list[str] = []
-    enabled: bool = True
+    enabled: StrictBool = True  # "false" or 0 must not pass as false and still deploy
     labels: dict[t.LabelKey, t.LabelValue] = {}
     annotations: dict[t.LabelKey, str] = {}
     patch: dict[str, dict[str, Any]] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Model(BaseModel):
@@ -43,3 +43,11 @@ class PatternManifest(_Model):
     parameters: dict[str, dict[str, Any]] = {}
     steps: list[StepDecl] = Field(min_length=1)
     warnings: list[WarningDecl] = []
+
+    @model_validator(mode="after")
+    def _step_names(self) -> PatternManifest:
+        # Later steps' ids are <stage>-<name>: each needs a name of its own.
+        names = [step.name for step in self.steps[1:]]
+        if any(not name for name in names) or len(set(names)) != len(names):
+            raise ValueError("every step after the first needs a name, and step names must differ")
+        return self

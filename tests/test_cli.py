@@ -171,3 +171,16 @@ def test_color_only_on_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not cli.use_color(sys.stdout if not sys.stdout.isatty() else object())
     monkeypatch.setenv("NO_COLOR", "")
     assert not cli.use_color(Tty())
+
+
+def test_a_hundred_bundles_still_sort_in_apply_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "long.spec"
+    stages = "".join(f"  s{i}: worker acme/w:1.0.{i}\n" for i in range(105))
+    spec.write_text(f"kc: 1\npipeline: long\nflow: sequential\nstages:\n{stages}")
+    assert run(["compile", str(spec), "-o", str(tmp_path / "out")], capsys)[0] == 0
+    files = sorted(p.name for p in (tmp_path / "out").glob("*.yaml"))
+    assert files[0] == "000-workspace.yaml" and files[-1] == "105-s104.yaml"
+    assert [int(f.split("-")[0]) for f in files] == list(range(106))
+    spec.write_text("kc: 1\npipeline: long\nstages:\n  s0: worker acme/w:1.0.0\n")
+    assert run(["compile", str(spec), "-o", str(tmp_path / "out")], capsys)[0] == 0
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.yaml")) == ["00-workspace.yaml", "01-s0.yaml"]

@@ -162,3 +162,33 @@ def test_top_level_and_stage_errors_together(tmp_path: Path) -> None:
         """
     found = errors_of(text, tmp_path)
     assert sorted((d.code, d.pos.line) for d in found) == [("KC101", 3), ("KC101", 5), ("KC201", 6)]
+
+
+@pytest.mark.parametrize(
+    "stage,code",
+    [
+        ('{pattern: worker, image: "a:1.0.0", enabled: "false"}', "KC102"),
+        ('{pattern: worker, image: "a:1.0.0", replicas: !!int many}', "KC102"),
+        ('{pattern: worker, image: "a:1.0.0", patch: {Deployment: {spec: 5}}}', "KC106"),
+        ('{pattern: worker, image: "a:1.0.0", patch: {Deployment: {metadata: {name: null}}}}', "KC106"),
+    ],
+)
+def test_hostile_stage_values(stage: str, code: str, tmp_path: Path) -> None:
+    found = errors_of(f"kc: 1\npipeline: shop\nstages:\n  api: {stage}\n", tmp_path)
+    assert [(d.code, d.pos.line) for d in found] == [(code, 4)]
+
+
+@pytest.mark.parametrize("name", ["workspace", "pipeline"])
+def test_reserved_stage_names(name: str, tmp_path: Path) -> None:
+    assert codes(errors_of(f"kc: 1\npipeline: shop\nstages:\n  {name}: worker a:1.0.0\n", tmp_path)) == ["KC105"]
+
+
+def test_step_names_cannot_clash_with_stages(tmp_path: Path) -> None:
+    text = "kc: 1\npipeline: shop\nstages:\n  db: {pattern: cockroachdb}\n  db-init: {pattern: volume}\n"
+    assert codes(errors_of(text, tmp_path)) == ["KC211"]
+
+
+def test_set_through_a_value_that_is_not_a_mapping(tmp_path: Path) -> None:
+    text = 'kc: 1\npipeline: shop\nstages:\n  api: {pattern: job, image: "a:1.0.0", args: [x]}\n'
+    found = errors_of(text, tmp_path, sets=(("api.args.0", "y"),))
+    assert codes(found) == ["KC206"] and "'api.args' is not a mapping" in found[0].message

@@ -95,10 +95,11 @@ def ordering(program: ir.Program) -> ir.Program:
     by_layer: dict[int, list[ir.Step]] = {}
     for step in steps:  # declaration order within a layer
         by_layer.setdefault(layer[step.id], []).append(step)
-    bundles = [ir.Bundle(0, "workspace", (_finished(workspace, []),))]
+    digits = max(2, len(str(len(by_layer))))  # 100 bundles and more: 000-, 001-, … still sort
+    bundles = [ir.Bundle(0, "workspace", (_finished(workspace, []),), digits)]
     for index in sorted(by_layer):
         members = by_layer[index]
         finished = tuple(_finished(s, deps[s.id]) for s in members)
-        bundles.append(ir.Bundle(len(bundles), _bundle_name(members), finished))
+        bundles.append(ir.Bundle(len(bundles), _bundle_name(members), finished, digits))
     ordered = tuple(s for b in bundles for s in b.steps)
     return dataclasses.replace(program, steps=ordered, bundles=tuple(bundles))

@@ -12,7 +12,7 @@ from typing import Any
 
 import pydantic
 from kc.compiler import diagnostics as diag
-from kc.compiler import ir, merge, names, source, validation
+from kc.compiler import ir, merge, names, pods, source, validation
 from kc.compiler.diagnostics import Pos
 from kc.compiler.patterns import container, files, registry, render
 from kc.schemas import types as t
@@ -112,6 +112,11 @@ def _steps(
             kinds_seen.add(kind)
             if kind in patch:
                 manifest = merge.patch(manifest, patch[kind])
+            problem = pods.shape_problem(manifest)
+            if problem is not None:
+                where = program.doc.pos(("stages", stage, "patch", kind), key=True) if kind in patch else pos
+                errors.append(diag.error("KC106", where, f"{kind} of stage '{stage}': {problem}"))
+                continue
             objects.append(ir.Object(manifest, stage, step_id, pos))
         step_deps = deps if index == 0 else (ir.Dep(steps[-1].id, pos, "previous step"),)
         steps.append(ir.Step(step_id, stage, ir.Gate(decl.decl.gate), tuple(objects), step_deps))
@@ -220,7 +225,26 @@ def patterns(program: ir.Program) -> ir.Program:
         stages.append(
             ir.Stage(name, pattern.name, model.model_dump(by_alias=True, exclude_none=True), pos, tuple(deps))
         )
+    errors.extend(_step_id_clashes(program, steps))
     diag.raise_if_errors(errors)
     return dataclasses.replace(
         program, stages=tuple(stages), steps=tuple(steps), warnings=program.warnings + tuple(warnings)
     )
+
+
+def _step_id_clashes(program: ir.Program, steps: list[ir.Step]) -> list[diag.Diagnostic]:
+    """A later step's id, <stage>-<step>, must not be another stage's name (``db-init``)."""
+    owner: dict[str, str] = {}
+    errors = []
+    for step in steps:
+        if step.id in owner and owner[step.id] != step.stage:
+            errors.append(
+                diag.error(
+                    "KC211",
+                    program.doc.pos(("stages", step.stage), key=True),
+                    f"step '{step.id}' of stage '{step.stage}' has the same name as a step of stage '{owner[step.id]}'",
+                    "rename one of the two stages",
+                )
+            )
+        owner.setdefault(step.id, step.stage)
+    return errors

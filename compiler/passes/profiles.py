@@ -46,9 +46,15 @@ def _apply_set(program: ir.Program, index: int, target: str, text: str) -> list[
     parts = target.split(".")
     stages = doc.data.get("stages") if isinstance(doc.data.get("stages"), dict) else {}
     if len(parts) < 2 or not all(parts):
-        return [diag.error("KC206", pos, f"{where}: expected --set STAGE.FIELD=VALUE")]
+        return [diag.error("KC206", pos, "expected --set STAGE.FIELD=VALUE")]
     if parts[0] not in stages:
-        return [diag.error("KC206", pos, f"{where}: no stage '{parts[0]}'", diag.did_you_mean(parts[0], stages))]
+        return [diag.error("KC206", pos, f"no stage '{parts[0]}'", diag.did_you_mean(parts[0], stages))]
+    current = stages[parts[0]]
+    for depth, part in enumerate(parts[1:], 1):
+        if current is not None and not isinstance(current, dict):
+            inside = ".".join(parts[:depth])
+            return [diag.error("KC206", pos, f"'{inside}' is not a mapping, so it has no '{part}'")]
+        current = current.get(part) if current is not None else None
     try:
         value = yaml.safe_load(text) if text else ""
     except yaml.YAMLError:

@@ -293,7 +293,7 @@ def references(program: ir.Program) -> ir.Program:
                 for text in sorted(missing)
             )
             objects.append(_seal_job(obj) if obj.kind == "Job" else obj)
-        if step.id == "workspace":
+        if not step.stage:  # the workspace
             objects.extend(policies)
         step_deps = by_name[step.stage].deps if step.id == step.stage else step.deps
         steps.append(dataclasses.replace(step, objects=tuple(objects), deps=step_deps))

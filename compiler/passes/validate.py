@@ -90,11 +90,23 @@ def validate(program: ir.Program) -> ir.Program:
         raise diag.CompileError(errors + _stage_errors(doc)) from None
     if program.options.instance is not None:
         _check_instance(program.options.instance)
+    diag.raise_if_errors(
+        diag.error(
+            "KC105",
+            doc.pos(("stages", name), key=True),
+            f"'{name}' is reserved and cannot name a stage",
+            "bundle 0 is the workspace, and ${pipeline.…} refers to the pipeline",
+        )
+        for name in sorted(RESERVED & set(spec.stages))
+    )
     policy, errors = _effective_policy(spec, program.options.policy_file, doc)
     patterns, import_errors = _imports(spec, doc, program.options.allow_outside)
     diag.raise_if_errors(errors + import_errors)
     raw = {name: stage for name, stage in doc.data["stages"].items()}
     return dataclasses.replace(program, spec=spec, policy=policy, patterns=patterns, raw_stages=raw)
+
+
+RESERVED = {"workspace", "pipeline"}
 
 
 def _stage_errors(doc: source.Document) -> list[diag.Diagnostic]:
