@@ -134,7 +134,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.check:
         if not args.output:
-            raise SystemExit("kc compile: --check needs -o DIR")
+            sys.stderr.write("kc compile: --check needs -o DIR\n")
+            return EXIT_INVALID
         stale = output.stale(args.output, kubernetes.files(program))
         for path in stale:
             sys.stderr.write(f"{os.path.join(args.output, path)}: stale\n")

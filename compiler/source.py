@@ -220,7 +220,8 @@ def load_all_file(path: str, display: str | None = None) -> list[Document]:
         builder = _Builder(doc)
         doc.data = builder.build(node, ())
         diag.raise_if_errors(builder.errors)
-        docs.append(doc)
+        if doc.data is not None:  # an explicit empty document, as a trailing "---" makes
+            docs.append(doc)
     return docs
 
 

@@ -82,6 +82,8 @@ def diagnostics(
         elif kind in ("kc_schedule", "kc_image"):
             code = "KC107" if kind == "kc_schedule" else "KC108"
             out.append(diag.error(code, pos, f"'{field}'{where}: {err['msg']}"))
+        elif kind in ("kc_port_name", "value_error"):
+            out.append(diag.error("KC106", pos, f"{err['msg'].removeprefix('Value error, ')}{where}"))
         elif kind in _RANGE:
             out.append(diag.error("KC103", pos, f"'{field}'{where} is out of range: {err['msg'].lower()}"))
         elif kind in ("string_pattern_mismatch", "string_too_long") and (is_key or field in ("pipeline", "namespace")):
@@ -90,7 +92,9 @@ def diagnostics(
                     "KC105",
                     pos,
                     f"'{value}' is not a valid name{where}",
-                    f"use {_NAME_HELP}, at most {63 if field != 'pipeline' else 40} characters",
+                    f"use {_NAME_HELP}, at most 63 characters"
+                    if field != "pipeline"
+                    else f"use {_NAME_HELP}, starting with a letter, at most 40 characters",
                 )
             )
         elif kind in ("string_pattern_mismatch", "literal_error", "enum", "string_too_long", "kc_duplicate"):

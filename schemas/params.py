@@ -18,6 +18,7 @@ from pydantic import (
     StrictBool,
     StringConstraints,
     create_model,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -156,6 +157,18 @@ class StageBase(_Model):
     patch: dict[str, dict[str, Any]] = {}
 
 
+def _port_name(value: str) -> str:
+    if not any(c.isalpha() for c in value):
+        raise PydanticCustomError("kc_port_name", "port name '{v}' needs a letter", {"v": value})
+    return value
+
+
+# An IANA service name, as Kubernetes wants port names: at most 15 characters, with a letter.
+PortName = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$"), AfterValidator(_port_name)
+]
+
+
 class ContainerStage(StageBase):
     """The common fields of patterns that run a container (SPEC §4)."""
 
@@ -164,13 +177,20 @@ class ContainerStage(StageBase):
     args: list[str] | None = None
     env: dict[t.EnvName, t.EnvValue] = {}
     port: Port | None = None
-    ports: dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$")], Port] = {}
+    ports: dict[PortName, Port] = {}
     size: t.Size = "small"
     resources: t.Resources | None = None
     health: Annotated[str, StringConstraints(pattern=r"^/")] | None = None
     mounts: dict[t.Label, t.Path] = {}
     pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = Field(None, alias="pull-policy")
     registry: str | None = None
+
+    @model_validator(mode="after")
+    def _one_http_port(self) -> ContainerStage:
+        # `port` is the port named http; a pattern's default port gives way to ports.http.
+        if "port" in self.model_fields_set and "http" in self.ports:
+            raise PydanticCustomError("value_error", "'port' and 'ports.http' both name the http port")
+        return self
 
 
 # What a parameter declaration may say; anything else is a mistake in the pattern, not ignored.

@@ -69,7 +69,7 @@ class Profile(Model):
 
 class Spec(Model):
     kc: Literal[1]
-    pipeline: Annotated[str, StringConstraints(max_length=40, pattern=t.DNS_LABEL)]
+    pipeline: Annotated[str, StringConstraints(max_length=40, pattern=t.INSTANCE_NAME)]
     description: str | None = None
     workspace: Workspace = Workspace()
     defaults: Defaults = Defaults()

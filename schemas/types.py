@@ -9,6 +9,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
 # Kubernetes names: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+# Every object name starts with the instance name, and Service names must start with a letter.
+INSTANCE_NAME = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 QUANTITY = r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[KMGTPE]i|[mkMGTPE])?$"
 ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 LABEL_KEY = (
@@ -16,6 +18,7 @@ LABEL_KEY = (
     r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 )
 re_label = re.compile(DNS_LABEL)
+re_instance = re.compile(INSTANCE_NAME)
 LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
 
 

@@ -171,6 +171,8 @@ def test_top_level_and_stage_errors_together(tmp_path: Path) -> None:
         ('{pattern: worker, image: "a:1.0.0", replicas: !!int many}', "KC102"),
         ('{pattern: worker, image: "a:1.0.0", patch: {Deployment: {spec: 5}}}', "KC106"),
         ('{pattern: worker, image: "a:1.0.0", patch: {Deployment: {metadata: {name: null}}}}', "KC106"),
+        ('{pattern: service, image: "a:1.0.0", port: 80, ports: {http: 8080}}', "KC106"),
+        ('{pattern: service, image: "a:1.0.0", ports: {"80": 80}}', "KC106"),
     ],
 )
 def test_hostile_stage_values(stage: str, code: str, tmp_path: Path) -> None:
@@ -192,3 +194,14 @@ def test_set_through_a_value_that_is_not_a_mapping(tmp_path: Path) -> None:
     text = 'kc: 1\npipeline: shop\nstages:\n  api: {pattern: job, image: "a:1.0.0", args: [x]}\n'
     found = errors_of(text, tmp_path, sets=(("api.args.0", "y"),))
     assert codes(found) == ["KC206"] and "'api.args' is not a mapping" in found[0].message
+
+
+def test_pipeline_names_start_with_a_letter(tmp_path: Path) -> None:
+    # Every object name starts with it, and Service names must start with a letter.
+    assert codes(errors_of("kc: 1\npipeline: 1shop\nstages:\n  a: worker a:1.0.0\n", tmp_path)) == ["KC105"]
+
+
+def test_check_needs_an_output_directory(capsys: pytest.CaptureFixture[str]) -> None:
+    spec = str(CORPUS.parent.parent / "examples" / "shop" / "pipeline.spec")
+    code, _, err = run_cli(["compile", spec, "--check"], capsys)
+    assert code == cli.EXIT_INVALID and "--check needs -o DIR" in err

@@ -125,14 +125,14 @@ def _stage_errors(doc: source.Document) -> list[diag.Diagnostic]:
 
 
 def _check_instance(name: str) -> None:
-    if len(name) > 40 or not name or not types.re_label.match(name):
+    if len(name) > 40 or not name or not types.re_instance.match(name):
         raise diag.CompileError(
             [
                 diag.error(
                     "KC105",
                     Pos("--instance"),
                     f"'{name}' is not a valid instance name",
-                    "use lower-case letters, digits and '-', at most 40 characters",
+                    "use lower-case letters, digits and '-', starting with a letter, at most 40 characters",
                 )
             ]
         )

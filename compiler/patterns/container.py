@@ -36,7 +36,7 @@ def env_list(env: dict[str, Any], patterns_of: dict[str, str]) -> list[dict[str,
 
 def ports(params: dict[str, Any]) -> list[tuple[str, int]]:
     named = list((params.get("ports") or {}).items())
-    if params.get("port") is not None:
+    if params.get("port") is not None and not any(name == "http" for name, _ in named):
         named.insert(0, ("http", params["port"]))
     return named
 
