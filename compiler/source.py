@@ -8,6 +8,7 @@ until they are expanded here, so an alias bomb is caught by counting, not by run
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,6 +40,10 @@ class Document:
     data: Any
     values: dict[Path, Pos] = field(default_factory=dict)
     keys: dict[Path, Pos] = field(default_factory=dict)
+
+    def copy(self) -> Document:
+        """A copy a pass may change: its data and positions are its own; the text is shared."""
+        return Document(self.file, self.text, copy.deepcopy(self.data), dict(self.values), dict(self.keys))
 
     @functools.cached_property
     def lines(self) -> list[str]:

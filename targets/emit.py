@@ -47,6 +47,7 @@ def _text(value: str) -> str:
         _PLAIN.fullmatch(value)
         and _printable(value)
         and not value.endswith((" ", ":"))
+        and not value.startswith(("---", "..."))  # a document marker at the start of a line
         and not any(bad in value for bad in _UNSAFE_INSIDE)
         and _resolver.resolve(yaml.ScalarNode, value, (True, False)) == _STR_TAG  # type: ignore[no-untyped-call]
     ):

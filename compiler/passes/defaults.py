@@ -20,7 +20,8 @@ _LONG_RUNNING = ("Deployment", "StatefulSet")
 def defaults(program: ir.Program) -> ir.Program:
     assert program.spec is not None
     given = program.spec.defaults.model_dump(by_alias=True, exclude_none=True)
-    doc = program.doc
+    # Merged defaults get positions of their own; the tables given stay as they were.
+    doc = dataclasses.replace(program.doc, values=dict(program.doc.values), keys=dict(program.doc.keys))
     stages: dict[str, dict[str, Any]] = {}
     for name, raw in program.raw_stages.items():
         stage = dict(raw)
@@ -55,4 +56,4 @@ def defaults(program: ir.Program) -> ir.Program:
                 stage[key] = given[key]
                 doc.values[path] = doc.keys[path] = doc.pos(("defaults", key), key=True)
         stages[name] = stage
-    return dataclasses.replace(program, raw_stages=stages)
+    return dataclasses.replace(program, doc=doc, raw_stages=stages)

@@ -59,6 +59,7 @@ def _fragments(program: ir.Program) -> list[diag.Diagnostic]:
 
 
 def parse(program: ir.Program) -> ir.Program:
+    program = dataclasses.replace(program, doc=program.doc.copy())  # the caller's document stays as it was
     doc = program.doc
     if not isinstance(doc.data, dict):
         raise diag.CompileError(
@@ -100,4 +101,4 @@ def parse(program: ir.Program) -> ir.Program:
                     )
                 )
     diag.raise_if_errors(errors)
-    return dataclasses.replace(program)
+    return program

@@ -66,6 +66,8 @@ def _apply_set(program: ir.Program, index: int, target: str, text: str) -> list[
 
 
 def profiles(program: ir.Program) -> ir.Program:
+    if program.options.profiles or program.options.sets:
+        program = dataclasses.replace(program, doc=program.doc.copy())  # overlays change the data
     data = program.doc.data
     known = data.get("profiles") if isinstance(data.get("profiles"), dict) else {}
     errors: list[diag.Diagnostic] = []
@@ -80,4 +82,4 @@ def profiles(program: ir.Program) -> ir.Program:
     for index, (target, text) in enumerate(program.options.sets):
         errors.extend(_apply_set(program, index, target, text))
     diag.raise_if_errors(errors)
-    return dataclasses.replace(program)
+    return program

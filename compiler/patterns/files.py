@@ -30,7 +30,8 @@ def _matches(
     errors = []
     for index, pattern in enumerate(globs):
         pos = program.doc.pos(("stages", stage, key, index))
-        matches = sorted(glob.glob(os.path.join(root, pattern), recursive=True))
+        # root_dir: the spec's folder name is a path, not a pattern ("we[1]" is no character class)
+        matches = sorted(os.path.join(root, m) for m in glob.glob(pattern, root_dir=root, recursive=True))
         if not matches:
             errors.append(diag.error("KC208", pos, f"no file matches '{pattern}'"))
         for path in matches:
@@ -45,13 +46,19 @@ def _matches(
 def read_texts(
     program: ir.Program, stage: str, key: str, globs: list[str]
 ) -> tuple[dict[str, str], list[diag.Diagnostic]]:
-    """A ``files`` parameter: each file's base name and its text."""
+    """A ``files`` parameter: each file's base name (as matched, not where a link leads) and its
+    text, in which a ``${`` is text like everywhere else in a file, not a kc reference."""
     found, errors = _matches(program, stage, key, globs)
     out: dict[str, str] = {}
     for real, shown in found:
+        name = os.path.basename(shown)
+        if name in out:
+            pos = program.doc.pos(("stages", stage, key))
+            errors.append(diag.error("KC209", pos, f"two files are named '{name}'; each needs a name of its own"))
+            continue
         try:
             with open(real, encoding="utf-8") as f:
-                out[os.path.basename(real)] = f.read()
+                out[name] = _escaped(f.read())
         except (OSError, UnicodeDecodeError) as exc:
             errors.append(diag.error("KC001", Pos(shown), f"cannot read {shown}: {exc}"))
     return out, errors
