@@ -269,3 +269,28 @@ def test_spec_fragment_errors_point_into_the_fragment(tmp_path: Path) -> None:
     (tmp_path / "common.spec").write_text("stages:\n  web: {pattern: worker, image: 'a:1.0.0', replica: 2}\n")
     found = errors_of("kc: 1\npipeline: shop\nimports: [common.spec]\nstages:\n  api: worker b:1.0.0\n", tmp_path)
     assert [(d.code, d.pos.file.endswith("common.spec"), d.pos.line) for d in found] == [("KC101", True, 2)]
+
+
+def test_config_files_are_data(tmp_path: Path) -> None:
+    root = tmp_path / "we[1]"  # glob characters in the spec's folder are part of its path
+    (root / "sub").mkdir(parents=True)
+    (root / "run.sh").write_text('echo "${HOME}"\n')
+    program = compile_text("kc: 1\npipeline: shop\nstages:\n  cfg: {pattern: config, files: [run.sh]}\n", root)
+    assert one(program, "ConfigMap")["data"] == {"run.sh": 'echo "${HOME}"\n'}
+    (root / "sub" / "run.sh").write_text("again\n")
+    found = errors_of("kc: 1\npipeline: shop\nstages:\n  cfg: {pattern: config, files: [run.sh, sub/run.sh]}\n", root)
+    assert codes(found) == ["KC209"]
+
+
+def test_compiling_leaves_the_loaded_document_alone(tmp_path: Path) -> None:
+    from kc.compiler import passes, source
+
+    path = tmp_path / "pipeline.spec"
+    path.write_text(
+        BASE + '  api: {pattern: service, image: "a:1.0.0"}\nprofiles: {big: {stages: {api: {replicas: 3}}}}\n'
+    )
+    doc = source.load_file(str(path))
+    before = (repr(doc.data), dict(doc.values), dict(doc.keys))
+    passes.run(doc, ir.Options(profiles=("big",), sets=(("api.replicas", "4"),)))
+    assert (repr(doc.data), dict(doc.values), dict(doc.keys)) == before
+    assert one(passes.run(doc), "Deployment")["spec"]["replicas"] == 1
