@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
+# Kinds whose pods keep running: they get probes, `health` defaults and the require-health rule.
+LONG_RUNNING = ("Deployment", "StatefulSet")
 
 
 def templates(manifest: dict[str, Any]) -> Iterator[dict[str, Any]]:

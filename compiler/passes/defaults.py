@@ -9,12 +9,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from kc.compiler import ir
+from kc.compiler import ir, pods
 from kc.compiler.patterns import registry
 
 _CONTAINER = ("registry", "pull-policy")
 _MAPS_ALL = ("labels", "annotations")
-_LONG_RUNNING = ("Deployment", "StatefulSet")
 
 
 def defaults(program: ir.Program) -> ir.Program:
@@ -35,7 +34,7 @@ def defaults(program: ir.Program) -> ir.Program:
             keys += ["env", *_CONTAINER]
             if "size" not in stage and "resources" not in stage:
                 keys += ["size", "resources"]
-            if manifest.main in _LONG_RUNNING:
+            if manifest.main in pods.LONG_RUNNING:
                 keys.append("health")
         for key in keys:
             if key in manifest.omit:  # a field the pattern does not take (a database's ports, health)

@@ -69,7 +69,7 @@ def _context(
         "p": params,
     }
     if pattern.manifest.container:
-        long_running = pattern.manifest.main in ("Deployment", "StatefulSet")
+        long_running = pattern.manifest.main in pods.LONG_RUNNING
         ctx["container"] = container.container(stage, params, patterns_of, long_running)
         ctx["volumes"] = container.volumes(params, patterns_of)
         ctx["ports"] = container.ports(params)

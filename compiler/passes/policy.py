@@ -12,8 +12,6 @@ from kc.compiler import ir, pods
 from kc.compiler.diagnostics import Pos
 from kc.schemas import spec as spec_schema
 
-_LONG_RUNNING = ("Deployment", "StatefulSet")
-
 
 class _Blame:
     """Where to point for a value: the patch that set it, the stage field, or the stage."""
@@ -93,7 +91,7 @@ def _check(obj: ir.Object, policy: spec_schema.Policy, blame: _Blame) -> Iterato
     replicas = (
         spec.get("maxReplicas")
         if kind == "HorizontalPodAutoscaler"
-        else (spec.get("replicas") if kind in _LONG_RUNNING else None)
+        else (spec.get("replicas") if kind in pods.LONG_RUNNING else None)
     )
     if isinstance(replicas, int) and replicas > policy.max_replicas:
         where = ("autoscale", "max") if kind == "HorizontalPodAutoscaler" else ("replicas",)
@@ -128,7 +126,7 @@ def policy(program: ir.Program) -> ir.Program:
             kinds.setdefault(obj.stage, set()).add(obj.kind)
         for stage in program.stages:
             if (
-                kinds.get(stage.name, set()) & set(_LONG_RUNNING)
+                kinds.get(stage.name, set()) & set(pods.LONG_RUNNING)
                 and not stage.params.get("health")
                 and "image" in stage.params
             ):
