@@ -55,8 +55,12 @@ def _run(step: model.Step) -> str:
     if not step.guard:
         return _shell(step.argv)
     kept = shlex.quote(f"kept {step.what}: it holds objects kc did not create, or they could not be listed")
+    listing = _shell(step.guard)
+    if step.kind == "Namespace":  # leave out what Kubernetes itself put there; pipefail keeps get's status
+        automatic = " ".join(f"-e {shlex.quote(name)}" for name in model.NAMESPACE_AUTOMATIC)
+        listing += f" | {{ grep -vxF {automatic} || true; }}"
     return (
-        f'if remaining="$({_shell(step.guard)})" && [[ -z "$remaining" ]]; then\n'
+        f'if remaining="$({listing})" && [[ -z "$remaining" ]]; then\n'
         f"  {_shell(step.argv)}\n"
         f"else\n  say {kept}\n"
         '  if [[ -n "$remaining" ]]; then printf \'  %s\\n\' "$remaining" >&2; fi\nfi'

@@ -503,13 +503,16 @@ def test_teardown_keeps_what_kc_did_not_create(target: Target, tmp_path: Path) -
     assert target.kc("apply", str(path), *flags).code == 0
     core = client.CoreV1Api(target.api())
     core.create_namespaced_config_map(ns, {"metadata": {"name": "theirs"}, "data": {"k": "v"}})
+    # Only the service account named default is Kubernetes' own, not every object of that name.
+    core.create_namespaced_secret(ns, {"metadata": {"name": "default"}, "stringData": {"k": "v"}})
     # Someone took kc's labels off the Service: it is no longer kc's to delete.
     core.patch_namespaced_service(f"{ns}-web", ns, {"metadata": {"labels": {"app.kubernetes.io/managed-by": None}}})
     run = target.kc("teardown", str(out), "--yes", "--delete-data")
     assert run.code == 0, run.err
     assert f"kept Service {ns}/{ns}-web: it lacks the pipeline's labels" in run.err
     assert f"kept Namespace {ns}: it holds objects kc did not create" in run.err
-    assert "configmaps/theirs" in run.err
+    assert "configmaps/theirs" in run.err and "secrets/default" in run.err
+    assert "serviceaccounts/default" not in run.err
     assert core.read_namespaced_config_map("theirs", ns).data == {"k": "v"}
     assert core.read_namespaced_service(f"{ns}-web", ns)
     assert core.list_namespaced_persistent_volume_claim(ns).items == []

@@ -58,19 +58,23 @@ def _guard(client: cluster_client.Client, step: model.Step) -> list[str]:
     if step.kind == "Namespace" and step.name:
         resources = model.NAMESPACE_CONTENTS.split(",")
         namespace: str | None = step.name
-        fields = model.NAMESPACE_AUTOMATIC
     elif step.kind == "CustomResourceDefinition" and step.name:
-        resources, namespace, fields = [step.name], None, ""
+        resources, namespace = [step.name], None
     else:
         return []
     found: list[str] = []
     for resource in resources:
         try:
             kind = client.by_resource(resource)
-            items = client.list(kind, namespace, fields=fields) if kind else []
+            items = client.list(kind, namespace) if kind else []
         except ClusterError as exc:
             return [f"({exc})"]
-        found += [f"{resource}/{item['metadata']['name']}" for item in items]
+        singular = resource.split(".")[0].removesuffix("s")  # as `kubectl get -o name` prints it
+        found += [
+            f"{resource}/{item['metadata']['name']}"
+            for item in items
+            if f"{singular}/{item['metadata']['name']}" not in model.NAMESPACE_AUTOMATIC
+        ]
     return found
 
 

@@ -132,7 +132,9 @@ NAMESPACE_CONTENTS = ",".join(
         "networkpolicies.networking.k8s.io",
     )
 )
-NAMESPACE_AUTOMATIC = "metadata.name!=default,metadata.name!=kube-root-ca.crt"
+# What Kubernetes itself puts in every namespace, as `kubectl get -o name` prints it: these two
+# objects, and no other object that shares their names, do not keep a namespace.
+NAMESPACE_AUTOMATIC = ("serviceaccount/default", "configmap/kube-root-ca.crt")
 
 
 def guard(step: Step) -> tuple[str, ...]:
@@ -154,8 +156,6 @@ def guard(step: Step) -> tuple[str, ...]:
             NAMESPACE_CONTENTS,
             "-n",
             step.name,
-            "--field-selector",
-            NAMESPACE_AUTOMATIC,
             "-o",
             "name",
         )

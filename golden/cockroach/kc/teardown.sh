@@ -103,7 +103,7 @@ say '21/22: delete ResourceQuota crdb/crdb'
 kubectl delete resourcequotas -n crdb -l app.kubernetes.io/managed-by=kc,app.kubernetes.io/instance=crdb --field-selector metadata.name=crdb
 if ((delete_data)); then
   say '22/22: delete Namespace crdb'
-  if remaining="$(kubectl get pods,deployments.apps,statefulsets.apps,daemonsets.apps,replicasets.apps,jobs.batch,cronjobs.batch,services,ingresses.networking.k8s.io,configmaps,secrets,serviceaccounts,persistentvolumeclaims,roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io,poddisruptionbudgets.policy,horizontalpodautoscalers.autoscaling,networkpolicies.networking.k8s.io -n crdb --field-selector 'metadata.name!=default,metadata.name!=kube-root-ca.crt' -o name)" && [[ -z "$remaining" ]]; then
+  if remaining="$(kubectl get pods,deployments.apps,statefulsets.apps,daemonsets.apps,replicasets.apps,jobs.batch,cronjobs.batch,services,ingresses.networking.k8s.io,configmaps,secrets,serviceaccounts,persistentvolumeclaims,roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io,poddisruptionbudgets.policy,horizontalpodautoscalers.autoscaling,networkpolicies.networking.k8s.io -n crdb -o name | { grep -vxF -e serviceaccount/default -e configmap/kube-root-ca.crt || true; })" && [[ -z "$remaining" ]]; then
     kubectl delete namespaces -l app.kubernetes.io/managed-by=kc,app.kubernetes.io/instance=crdb --field-selector metadata.name=crdb
   else
     say 'kept Namespace crdb: it holds objects kc did not create, or they could not be listed'

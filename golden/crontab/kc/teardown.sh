@@ -66,7 +66,7 @@ kubectl delete networkpolicies.networking.k8s.io -n crontab -l app.kubernetes.io
 say '8/9: delete ServiceAccount crontab/crontab'
 kubectl delete serviceaccounts -n crontab -l app.kubernetes.io/managed-by=kc,app.kubernetes.io/instance=crontab --field-selector metadata.name=crontab
 say '9/9: delete Namespace crontab'
-if remaining="$(kubectl get pods,deployments.apps,statefulsets.apps,daemonsets.apps,replicasets.apps,jobs.batch,cronjobs.batch,services,ingresses.networking.k8s.io,configmaps,secrets,serviceaccounts,persistentvolumeclaims,roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io,poddisruptionbudgets.policy,horizontalpodautoscalers.autoscaling,networkpolicies.networking.k8s.io -n crontab --field-selector 'metadata.name!=default,metadata.name!=kube-root-ca.crt' -o name)" && [[ -z "$remaining" ]]; then
+if remaining="$(kubectl get pods,deployments.apps,statefulsets.apps,daemonsets.apps,replicasets.apps,jobs.batch,cronjobs.batch,services,ingresses.networking.k8s.io,configmaps,secrets,serviceaccounts,persistentvolumeclaims,roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io,poddisruptionbudgets.policy,horizontalpodautoscalers.autoscaling,networkpolicies.networking.k8s.io -n crontab -o name | { grep -vxF -e serviceaccount/default -e configmap/kube-root-ca.crt || true; })" && [[ -z "$remaining" ]]; then
   kubectl delete namespaces -l app.kubernetes.io/managed-by=kc,app.kubernetes.io/instance=crontab --field-selector metadata.name=crontab
 else
   say 'kept Namespace crontab: it holds objects kc did not create, or they could not be listed'

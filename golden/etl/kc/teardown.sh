@@ -75,7 +75,7 @@ say '13/14: delete ServiceAccount etl/etl'
 kubectl delete serviceaccounts -n etl -l app.kubernetes.io/managed-by=kc,app.kubernetes.io/instance=etl --field-selector metadata.name=etl
 if ((delete_data)); then
   say '14/14: delete Namespace etl'
-  if remaining="$(kubectl get pods,deployments.apps,statefulsets.apps,daemonsets.apps,replicasets.apps,jobs.batch,cronjobs.batch,services,ingresses.networking.k8s.io,configmaps,secrets,serviceaccounts,persistentvolumeclaims,roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io,poddisruptionbudgets.policy,horizontalpodautoscalers.autoscaling,networkpolicies.networking.k8s.io -n etl --field-selector 'metadata.name!=default,metadata.name!=kube-root-ca.crt' -o name)" && [[ -z "$remaining" ]]; then
+  if remaining="$(kubectl get pods,deployments.apps,statefulsets.apps,daemonsets.apps,replicasets.apps,jobs.batch,cronjobs.batch,services,ingresses.networking.k8s.io,configmaps,secrets,serviceaccounts,persistentvolumeclaims,roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io,poddisruptionbudgets.policy,horizontalpodautoscalers.autoscaling,networkpolicies.networking.k8s.io -n etl -o name | { grep -vxF -e serviceaccount/default -e configmap/kube-root-ca.crt || true; })" && [[ -z "$remaining" ]]; then
     kubectl delete namespaces -l app.kubernetes.io/managed-by=kc,app.kubernetes.io/instance=etl --field-selector metadata.name=etl
   else
     say 'kept Namespace etl: it holds objects kc did not create, or they could not be listed'

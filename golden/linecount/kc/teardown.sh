@@ -79,7 +79,7 @@ else
 fi
 if ((delete_data)); then
   say '16/16: delete Namespace linecount'
-  if remaining="$(kubectl get pods,deployments.apps,statefulsets.apps,daemonsets.apps,replicasets.apps,jobs.batch,cronjobs.batch,services,ingresses.networking.k8s.io,configmaps,secrets,serviceaccounts,persistentvolumeclaims,roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io,poddisruptionbudgets.policy,horizontalpodautoscalers.autoscaling,networkpolicies.networking.k8s.io -n linecount --field-selector 'metadata.name!=default,metadata.name!=kube-root-ca.crt' -o name)" && [[ -z "$remaining" ]]; then
+  if remaining="$(kubectl get pods,deployments.apps,statefulsets.apps,daemonsets.apps,replicasets.apps,jobs.batch,cronjobs.batch,services,ingresses.networking.k8s.io,configmaps,secrets,serviceaccounts,persistentvolumeclaims,roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io,poddisruptionbudgets.policy,horizontalpodautoscalers.autoscaling,networkpolicies.networking.k8s.io -n linecount -o name | { grep -vxF -e serviceaccount/default -e configmap/kube-root-ca.crt || true; })" && [[ -z "$remaining" ]]; then
     kubectl delete namespaces -l app.kubernetes.io/managed-by=kc,app.kubernetes.io/instance=linecount --field-selector metadata.name=linecount
   else
     say 'kept Namespace linecount: it holds objects kc did not create, or they could not be listed'

@@ -103,7 +103,7 @@ say '24/25: delete ResourceQuota shop-prod/shop'
 kubectl delete resourcequotas -n shop-prod -l app.kubernetes.io/managed-by=kc,app.kubernetes.io/instance=shop --field-selector metadata.name=shop
 if ((delete_data)); then
   say '25/25: delete Namespace shop-prod'
-  if remaining="$(kubectl get pods,deployments.apps,statefulsets.apps,daemonsets.apps,replicasets.apps,jobs.batch,cronjobs.batch,services,ingresses.networking.k8s.io,configmaps,secrets,serviceaccounts,persistentvolumeclaims,roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io,poddisruptionbudgets.policy,horizontalpodautoscalers.autoscaling,networkpolicies.networking.k8s.io -n shop-prod --field-selector 'metadata.name!=default,metadata.name!=kube-root-ca.crt' -o name)" && [[ -z "$remaining" ]]; then
+  if remaining="$(kubectl get pods,deployments.apps,statefulsets.apps,daemonsets.apps,replicasets.apps,jobs.batch,cronjobs.batch,services,ingresses.networking.k8s.io,configmaps,secrets,serviceaccounts,persistentvolumeclaims,roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io,poddisruptionbudgets.policy,horizontalpodautoscalers.autoscaling,networkpolicies.networking.k8s.io -n shop-prod -o name | { grep -vxF -e serviceaccount/default -e configmap/kube-root-ca.crt || true; })" && [[ -z "$remaining" ]]; then
     kubectl delete namespaces -l app.kubernetes.io/managed-by=kc,app.kubernetes.io/instance=shop --field-selector metadata.name=shop-prod
   else
     say 'kept Namespace shop-prod: it holds objects kc did not create, or they could not be listed'
