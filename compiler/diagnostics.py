@@ -50,6 +50,7 @@ CODES: dict[str, str] = {
     "KC406": "policy-require-health",
     "KC407": "policy-loosened",
     "KC408": "insecure-mode",
+    "KC409": "policy-data",
     "KC501": "pattern-invalid",
     "KC502": "template-error",
     "KC503": "pattern-warning",

@@ -8,12 +8,14 @@ switches (controllers off, forbidden verbs, request counts) skip on a real clust
 
 from __future__ import annotations
 
+import http.server
 import io
 import json
 import os
 import re
 import secrets
 import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -452,6 +454,17 @@ def test_connection_errors(target: Target, tmp_path: Path, monkeypatch: pytest.M
     assert cli.main(["apply", str(path), *flags, "--kubeconfig", str(dead), "--context", "nope"]) == 3
     err = target.capsys.readouterr().err
     assert err.startswith(f"kc apply: kubeconfig {dead}: ") and "nope" in err
+
+    # Something that answers HTTP but is no API server is an error, not a cluster with nothing in it.
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        web = tmp_path / "web"
+        web.write_text(dead.read_text().replace(f"https://127.0.0.1:{port}", f"http://127.0.0.1:{server.server_port}"))
+        assert cli.main(["diff", str(path), *flags, "--kubeconfig", str(web)]) == 3
+        assert "is not a Kubernetes API server" in target.capsys.readouterr().err
+    finally:
+        server.shutdown()
 
     # KUBECONFIG is read as kubectl reads it; without any, kc says so.
     monkeypatch.setenv("KUBECONFIG", str(target.kubeconfig))

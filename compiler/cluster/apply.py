@@ -119,7 +119,7 @@ def _prune(
         kind = found.kind_of(orphan)
         if (
             kind is None
-            or orphan["kind"] == "Namespace"
+            or orphan["kind"] in ("Namespace", "CustomResourceDefinition")
             or (orphan["kind"] == "PersistentVolumeClaim" and policy != "delete")
         ):
             outcome.kept.append(f"{ref}: {diff.orphan_note(orphan, policy)}")
@@ -128,7 +128,10 @@ def _prune(
         meta = orphan["metadata"]
         progress.status(f"prune: deleting {ref}")
         # Background: the garbage collector removes what it owns (a Job's Pods) after it.
-        client.delete(kind, meta.get("namespace"), meta["name"], "Background")
+        # The uid: an object made under the same name since the listing is not this orphan.
+        if not client.delete(kind, meta.get("namespace"), meta["name"], "Background", meta.get("uid")):
+            outcome.kept.append(f"{ref}: gone or replaced since it was listed")
+            continue
         doomed.append((kind, orphan, ref))
         progress.line(f"  pruned {ref}")
     deadline = timing.Deadline(timeout)

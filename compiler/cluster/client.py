@@ -170,6 +170,8 @@ class Client:
         if known is None or (refresh and kind not in known):
             path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
             status, data = self._call("get", "GET", path, f"the API {api_version}")
+            if api_version == "v1" and status != 200:  # every API server serves the core group
+                raise ClusterError(f"{self.host} is not a Kubernetes API server: GET /api/v1 answered {status}")
             known = {}
             for entry in data.get("resources", []) if status == 200 else []:
                 if "/" not in entry.get("name", ""):  # subresources such as deployments/status
@@ -258,9 +260,14 @@ class Client:
         body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
         if uid:
             body["preconditions"] = {"uid": uid}
-        status, _ = self._call(
-            "delete", "DELETE", kind.path(namespace, name), kind.resource, namespace=namespace, name=name, body=body
-        )
+        try:
+            status, _ = self._call(
+                "delete", "DELETE", kind.path(namespace, name), kind.resource, namespace=namespace, name=name, body=body
+            )
+        except ClusterError as exc:
+            if uid and exc.status == 409:  # replaced since it was listed: not the object meant
+                return False
+            raise
         return status != 404
 
 

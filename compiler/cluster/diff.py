@@ -75,6 +75,8 @@ def orphan_note(manifest: dict[str, Any], data_policy: str) -> str:
     kind = manifest.get("kind")
     if kind == "Namespace":
         return "not pruned: deleting a namespace deletes everything in it; 'kc teardown' removes it"
+    if kind == "CustomResourceDefinition":
+        return "not pruned: deleting it deletes every resource of its kind, anyone's; 'kc teardown' removes it"
     if kind == "PersistentVolumeClaim" and data_policy != "delete":
         return "a claim: kept by --prune unless the policy says data: delete"
     return "no longer in the plan: 'kc apply --prune' deletes it"

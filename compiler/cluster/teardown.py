@@ -174,7 +174,10 @@ def _delete(
     propagation = "Foreground" if step.foreground else "Background"
     for obj in targets:
         namespace, name, uid = _ident(obj)
-        client.delete(kind, namespace, name, propagation, uid or None)
-        outcome.deleted.append(f"{kind.kind} {namespace + '/' if namespace else ''}{name}")
+        what = f"{kind.kind} {namespace + '/' if namespace else ''}{name}"
+        if client.delete(kind, namespace, name, propagation, uid or None):
+            outcome.deleted.append(what)
+        else:  # gone already, or replaced since it was read: the new one is not kc's to delete
+            outcome.kept.append(f"{what}: gone or replaced since it was read")
     if step.blocking:
         _wait_gone(client, kind, targets, limit, progress, label)

@@ -88,6 +88,16 @@ def _check_pod(
 
 def _check(obj: ir.Object, policy: spec_schema.Policy, blame: _Blame) -> Iterator[diag.Diagnostic]:
     kind, spec = obj.kind, obj.manifest.get("spec") or {}
+    retention = spec.get("persistentVolumeClaimRetentionPolicy") if kind == "StatefulSet" else None
+    if policy.data == "retain" and isinstance(retention, dict) and "Delete" in retention.values():
+        # Its claims would go with it (or with a scale-down), whatever teardown keeps.
+        yield diag.error(
+            "KC409",
+            blame(kind, "persistentVolumeClaimRetentionPolicy"),
+            f"StatefulSet '{obj.name}' deletes its claims (persistentVolumeClaimRetentionPolicy); "
+            "policy data is retain",
+            "keep Retain, or set policy data: delete",
+        )
     replicas = (
         spec.get("maxReplicas")
         if kind == "HorizontalPodAutoscaler"
