@@ -170,6 +170,11 @@ class Program:
         return self.options.instance or self.spec.pipeline
 
     @property
+    def data_policy(self) -> Literal["retain", "delete"]:
+        """Whether teardown and prune may delete claims; ``retain`` until policy is known."""
+        return self.policy.data if self.policy else "retain"
+
+    @property
     def namespace(self) -> str:
         # An instance is an independent copy, so by default it gets a namespace of its own.
         assert self.spec is not None

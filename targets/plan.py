@@ -33,7 +33,7 @@ def plan(program: ir.Program) -> dict[str, Any]:
         "namespace": program.namespace,
         "namespace_created": program.spec.workspace.create,
         "revision": program.revision,
-        "data_policy": program.policy.data if program.policy else "retain",
+        "data_policy": program.data_policy,
         "bundles": [
             {
                 "index": b.index,

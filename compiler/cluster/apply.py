@@ -112,7 +112,7 @@ def _prune(
 ) -> None:
     """Delete the orphans, workloads first; claims only when the data policy allows, and never a
     namespace (deleting one deletes everything in it)."""
-    policy = program.policy.data if program.policy else "retain"
+    policy = program.data_policy
     doomed: list[tuple[cluster_client.Kind, dict[str, Any], str]] = []
     for orphan in sorted(found.orphans, key=lambda o: _PRUNE_ORDER.get(str(o.get("kind")), -1)):
         ref = diff.Ref.of(orphan).text

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,7 +117,7 @@ def live_diff(client: cluster_client.Client, program: ir.Program) -> Report:
                 else:
                     raise
         (change if changes or note else unchanged).append(Entry(ref, changes, note))
-    policy = program.policy.data if program.policy else "retain"
+    policy = program.data_policy
     orphaned = [Entry(Ref.of(o), note=orphan_note(o, policy)) for o in found.orphans]
     return Report(
         client.where, tuple(create), tuple(change), tuple(orphaned), tuple(unchanged), tuple(conflicts), tuple(notes)
@@ -168,10 +167,6 @@ def offline_diff(program: ir.Program, directory: str) -> Report:
             changes = essence.difference(before, obj.manifest)
             (change if changes else unchanged).append(Entry(ref, changes))
     planned = {live.key_of(o.manifest) for o in objects}
-    policy = program.policy.data if program.policy else "retain"
+    policy = program.data_policy
     orphaned = [Entry(Ref.of(m), note=orphan_note(m, policy)) for k, m in earlier.items() if k not in planned]
     return Report(directory, tuple(create), tuple(change), tuple(orphaned), tuple(unchanged))
-
-
-def refs(entries: Sequence[Entry]) -> list[str]:
-    return [e.ref.text for e in entries]

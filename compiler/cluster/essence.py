@@ -13,7 +13,6 @@ import base64
 import copy
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -341,15 +340,3 @@ def value_text(value: Any, width: int = 100) -> str:
     """A value on one line, shortened to ``width`` characters."""
     text = json.dumps(value, ensure_ascii=False, sort_keys=False, separators=(", ", ": "))
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def leaves(value: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
-    """Every scalar in ``value`` with its path; for tests and for listing what is created."""
-    if isinstance(value, dict):
-        for key, sub in value.items():
-            yield from leaves(sub, (*path, key))
-    elif isinstance(value, list):
-        for i, sub in enumerate(value):
-            yield from leaves(sub, (*path, i))
-    else:
-        yield path, value

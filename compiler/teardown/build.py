@@ -282,7 +282,7 @@ def plan(program: ir.Program, delete_data: bool = False) -> model.TeardownPlan:
         namespace=program.namespace,
         namespace_created=program.spec.workspace.create,
         revision=program.revision,
-        data_policy=program.policy.data if program.policy else "retain",
+        data_policy=program.data_policy,
         delete_data=delete_data,
         bundles=[(bundle.index, bundle.objects) for bundle in program.bundles],
     )
