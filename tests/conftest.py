@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -43,3 +48,51 @@ def codes(diagnostics: list[diag.Diagnostic]) -> list[str]:
 def _no_color(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     os.environ.pop("KC_TRACEBACK", None)
+
+
+# --- the cluster of the cluster tests ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """The cluster the cluster tests run against, and the kubectl that goes with it."""
+
+    kubeconfig: Path
+    kubectl: str | None
+
+
+@pytest.fixture(scope="session")
+def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """``KC_TEST_KUBECONFIG``'s cluster, or a local one that tests/cluster/up starts (building it
+    the first time) and tests/cluster/down stops when the session ends."""
+    given = os.environ.get("KC_TEST_KUBECONFIG")
+    if given:
+        found = Cluster(Path(given), shutil.which("kubectl"))
+        _report(request, found, "KC_TEST_KUBECONFIG")
+        yield found
+        return
+    root = tmp_path_factory.mktemp("cluster")
+    scripts = ROOT / "tests" / "cluster"
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():  # the first build takes minutes: show its progress
+        started = subprocess.run([sys.executable, str(scripts / "up"), str(root)], stdin=subprocess.DEVNULL)
+    try:
+        if started.returncode != 0:
+            message = "tests/cluster/up could not start the local cluster (its output is above)"
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+        found = Cluster(root / "kubeconfig", str(root / "bin" / "kubectl"))
+        _report(request, found, "tests/cluster/up")
+        yield found
+    finally:
+        subprocess.run([sys.executable, str(scripts / "down"), str(root)], capture_output=True)
+
+
+def _report(request: pytest.FixtureRequest, found: Cluster, origin: str) -> None:
+    from kubernetes import client, config
+
+    api = config.new_client_from_config(config_file=str(found.kubeconfig))
+    version = client.VersionApi(api).get_code().git_version
+    with request.config.pluginmanager.getplugin("capturemanager").global_and_fixture_disabled():
+        print(f"cluster: Kubernetes {version} at {api.configuration.host} ({origin})", file=sys.stderr)

@@ -1,38 +1,37 @@
-"""kc diff, kc apply and kc teardown through the real Kubernetes client.
+"""kc diff, kc apply and kc teardown through the real Kubernetes client, against a real cluster.
 
-Against tests/kubeapi's fake API server on loopback by default; against a real cluster when
-KC_TEST_KUBECONFIG names its kubeconfig (docs/cluster.md shows how with kind). Every test works in
-namespaces of its own (a random instance name) and removes them; the tests that need the fake's
-switches (controllers off, forbidden verbs, request counts) skip on a real cluster.
+The cluster is the local one tests/cluster/up builds and starts (kube-apiserver, the controllers
+and the scheduler from the official modules; kwok's fake nodes run the pods), or any cluster
+KC_TEST_KUBECONFIG names. Every test works in namespaces of its own (a random instance name) and
+removes them. docs/cluster.md says what the real server showed that a fake could not.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import http.server
 import io
 import json
-import os
 import re
 import secrets
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT
+from cases import CASES
+from conftest import ROOT, Cluster
 from kc.compiler import cli
-from kc.compiler.patterns import registry
-from kubeapi import FakeCluster
+from kc.compiler.cluster import client as cluster_client
 from kubernetes import client, config
 
+pytestmark = pytest.mark.cluster
 SHOP = ROOT / "examples" / "shop" / "pipeline.spec"
-REAL = os.environ.get("KC_TEST_KUBECONFIG")
-# Images that run on a real cluster and satisfy the shop's probes: agnhost serves HTTP on any
-# port (netexec) and prints its arguments and exits 0 (entrypoint-tester).
-AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.47"
+OWNED = "app.kubernetes.io/managed-by=kc"
 
 
 @dataclass
@@ -42,19 +41,27 @@ class Run:
     err: str
 
 
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+
+
 @dataclass
 class Target:
-    """The cluster under test and a way to run kc against it."""
+    """The cluster under test, a way to run kc against it, and the requests kc sent."""
 
     kubeconfig: Path
-    fake: FakeCluster | None
     capsys: pytest.CaptureFixture[str]
-    timeout: str
+    timeout: str = "2m"
     cleanup: list[list[str]] = field(default_factory=list)
+    undo: list[Callable[[], object]] = field(default_factory=list)
+    requests: list[Request] = field(default_factory=list)
 
-    def kc(self, *argv: str, cluster: bool = True) -> Run:
+    def kc(self, *argv: str, cluster: bool = True, kubeconfig: Path | None = None) -> Run:
         self.capsys.readouterr()
-        extra = ["--kubeconfig", str(self.kubeconfig)] if cluster else []
+        extra = ["--kubeconfig", str(kubeconfig or self.kubeconfig)] if cluster else []
         code = cli.main([*argv, *extra])
         out, err = self.capsys.readouterr()
         return Run(code, out, err)
@@ -64,53 +71,38 @@ class Target:
 
 
 @pytest.fixture
-def target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Target]:
-    if REAL:
-        found = Target(Path(REAL), None, capsys, "5m")
-        yield found
-        for argv in found.cleanup:  # whatever a failed test left behind
-            cli.main([*argv, "--kubeconfig", REAL, "--yes", "--delete-data"])
-        return
-    with FakeCluster() as fake:
-        yield Target(fake.kubeconfig(tmp_path / "kubeconfig"), fake, capsys, "20s")
-        assert fake.errors == []
+def target(
+    cluster: Cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Target]:
+    found = Target(cluster.kubeconfig, capsys)
+    sent = cluster_client.Client._call
+
+    def recording(self: cluster_client.Client, verb: str, method: str, path: str, *args: Any, **kw: Any) -> Any:
+        found.requests.append(Request(method, path, dict(kw.get("query") or {})))
+        return sent(self, verb, method, path, *args, **kw)
+
+    monkeypatch.setattr(cluster_client.Client, "_call", recording)
+    yield found
+    for argv in found.cleanup:  # whatever a failed test left behind
+        cli.main([*argv, "--kubeconfig", str(cluster.kubeconfig), "--yes", "--delete-data"])
+    for undo in reversed(found.undo):
+        undo()
 
 
-@pytest.fixture
-def fake(target: Target) -> FakeCluster:
-    if target.fake is None:
-        pytest.skip("needs the fake cluster's switches")
-    return target.fake
-
-
-def runnable(text: str) -> str:
-    """The shop spec with images that run on a real cluster and no Secret it does not create."""
-    if not REAL:
-        return text
-    for old, new in (
-        ("image: docker.io/library/postgres:16.4", f"image: {AGNHOST}\n    args: [netexec, --http-port=5432]"),
-        ("image: shop/migrate:1.4.2", f"image: {AGNHOST}"),
-        ("args: [up]", "args: [entrypoint-tester, up]"),
-        ("image: shop/api:2.3.0", f"image: {AGNHOST}\n    args: [netexec, --http-port=8080]"),
-        ("health: /healthz", "health: /hostname"),
-        ("image: shop/report:1.0.0", f"image: {AGNHOST}"),
-        ("{secret: shop-db-creds/password}", "not-a-secret"),
-        ("  registry: ghcr.io/acme\n", "  registry: ghcr.io/acme\n  pull-policy: IfNotPresent\n"),  # kind load works
-    ):
-        text = text.replace(old, new)
-    return text
+def instance() -> list[str]:
+    return ["--instance", f"kct-{secrets.token_hex(3)}"]
 
 
 def shop(target: Target, tmp_path: Path, edit: dict[str, str] | None = None) -> tuple[Path, list[str]]:
     """A copy of the shop example (edited) and the flags that make it this test's own instance."""
-    text = runnable(SHOP.read_text())
+    text = SHOP.read_text()
     for old, new in (edit or {}).items():
         assert old in text, old
         text = text.replace(old, new)
     path = tmp_path / "shop" / "pipeline.spec"
     path.parent.mkdir(exist_ok=True)
     path.write_text(text)
-    flags = ["--instance", f"kct-{secrets.token_hex(3)}"]
+    flags = instance()
     target.cleanup.append(["teardown", str(path), *flags])
     return path, flags
 
@@ -119,7 +111,7 @@ def spec(target: Target, tmp_path: Path, body: str, name: str = "pipeline.spec")
     path = tmp_path / "small" / name
     path.parent.mkdir(exist_ok=True)
     path.write_text(body)
-    flags = ["--instance", f"kct-{secrets.token_hex(3)}"]
+    flags = instance()
     target.cleanup.append(["teardown", str(path), *flags])
     return path, flags
 
@@ -142,16 +134,101 @@ stages:
 """
 
 
-def small(services: int = 1, image: str = "nginx:1.27.3") -> str:
-    image = f"{AGNHOST}\n    args: [netexec, --http-port=8080]\n    pull-policy: IfNotPresent" if REAL else image
-    extra = "".join(
+def small(services: int = 1, image: str = "nginx:1.27.3", extra: str = "") -> str:
+    more = "".join(
         f"  web{i}:\n    pattern: service\n    image: {image}\n    port: 8080\n" for i in range(2, services + 1)
     )
-    return SMALL.format(image=image) + extra
+    return SMALL.format(image=image) + extra + more
 
 
 def namespace_of(flags: list[str]) -> str:
     return flags[flags.index("--instance") + 1]
+
+
+def labelled(target: Target, instance: str) -> list[str]:
+    """Every object of the standard kinds, in any namespace, that carries the instance's label."""
+    api = target.api()
+    core, apps, batch = client.CoreV1Api(api), client.AppsV1Api(api), client.BatchV1Api(api)
+    selector = f"app.kubernetes.io/instance={instance}"
+    listings: list[Callable[..., Any]] = [
+        core.list_namespace,
+        core.list_config_map_for_all_namespaces,
+        core.list_secret_for_all_namespaces,
+        core.list_service_for_all_namespaces,
+        core.list_persistent_volume_claim_for_all_namespaces,
+        core.list_pod_for_all_namespaces,
+        apps.list_deployment_for_all_namespaces,
+        apps.list_stateful_set_for_all_namespaces,
+        batch.list_job_for_all_namespaces,
+        batch.list_cron_job_for_all_namespaces,
+    ]
+    return sorted(
+        f"{o.kind or type(o).__name__}/{o.metadata.name}" for f in listings for o in f(label_selector=selector).items
+    )
+
+
+VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
+RESOURCES = (
+    "namespaces",
+    "resourcequotas",
+    "limitranges",
+    "networkpolicies",
+    "serviceaccounts",
+    "configmaps",
+    "secrets",
+    "persistentvolumeclaims",
+    "services",
+    "deployments",
+    "statefulsets",
+    "daemonsets",
+    "replicasets",
+    "pods",
+    "poddisruptionbudgets",
+    "horizontalpodautoscalers",
+    "ingresses",
+    "jobs",
+    "cronjobs",
+    "customresourcedefinitions",
+)
+
+
+def restricted_kubeconfig(target: Target, tmp_path: Path, forbid: tuple[str, str]) -> Path:
+    """A kubeconfig for a service account that may do everything but one verb on one resource
+    (RBAC grants; it cannot deny, so the grants leave that one out)."""
+    verb, resource = forbid
+    name = f"kct-limited-{secrets.token_hex(3)}"
+    api = target.api()
+    core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
+    rules = [
+        {"apiGroups": ["*"], "resources": ["*"], "verbs": [v for v in VERBS if v != verb]},
+        {"apiGroups": ["*"], "resources": [r for r in RESOURCES if r != resource], "verbs": [verb]},
+    ]
+    rbac.create_cluster_role({"metadata": {"name": name}, "rules": rules})
+    target.undo.append(lambda: rbac.delete_cluster_role(name))
+    core.create_namespaced_service_account("default", {"metadata": {"name": name}})
+    target.undo.append(lambda: core.delete_namespaced_service_account(name, "default"))
+    subject = {"kind": "ServiceAccount", "name": name, "namespace": "default"}
+    role = {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name}
+    rbac.create_cluster_role_binding({"metadata": {"name": name}, "roleRef": role, "subjects": [subject]})
+    target.undo.append(lambda: rbac.delete_cluster_role_binding(name))
+    token = core.create_namespaced_service_account_token(name, "default", {"spec": {"expirationSeconds": 3600}})
+    ca = base64.b64encode(Path(api.configuration.ssl_ca_cert).read_bytes()).decode()
+    kubeconfig = tmp_path / f"{name}.kubeconfig"
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": name,
+                "clusters": [
+                    {"name": name, "cluster": {"server": api.configuration.host, "certificate-authority-data": ca}}
+                ],
+                "users": [{"name": name, "user": {"token": token.status.token}}],
+                "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+            }
+        )
+    )
+    return kubeconfig
 
 
 # --- the whole story -----------------------------------------------------------------------------
@@ -220,8 +297,7 @@ def test_apply_diff_change_apply_teardown(target: Target, tmp_path: Path) -> Non
     assert ns not in [n.metadata.name for n in core.list_namespace().items]
     selector = f"app.kubernetes.io/instance={ns}"
     assert core.list_persistent_volume_claim_for_all_namespaces(label_selector=selector).items == []
-    if target.fake:
-        assert [o for o in target.fake.objects() if o["metadata"].get("namespace") == ns] == []
+    assert labelled(target, ns) == []
 
 
 def test_reapply_changes_nothing(target: Target, tmp_path: Path) -> None:
@@ -230,33 +306,32 @@ def test_reapply_changes_nothing(target: Target, tmp_path: Path) -> None:
     ns = namespace_of(flags)
     apps = client.AppsV1Api(target.api())
     before = apps.read_namespaced_deployment(f"{ns}-api", ns).metadata.resource_version
-    writes = len(target.fake.requests) if target.fake else 0
+    writes = len(target.requests)
     again = target.kc("apply", str(path), *flags, "--timeout", target.timeout)
     assert again.code == 0
     assert "0 created, 0 configured, 15 unchanged" in again.err
     assert apps.read_namespaced_deployment(f"{ns}-api", ns).metadata.resource_version == before
-    if target.fake:
-        patches = [r for r in target.fake.requests[writes:] if r.method == "PATCH"]
-        assert len(patches) == 15 and all(r.query["fieldManager"] == "kc" for r in patches)
-        assert all("dryRun" not in r.query for r in patches)
-        assert not [r for r in target.fake.requests[writes:] if r.method in ("POST", "PUT", "DELETE")]
+    patches = [r for r in target.requests[writes:] if r.method == "PATCH"]
+    assert len(patches) == 15 and all(r.query["fieldManager"] == "kc" for r in patches)
+    assert all("dryRun" not in r.query for r in patches)
+    assert not [r for r in target.requests[writes:] if r.method in ("POST", "PUT", "DELETE")]
     assert target.kc("teardown", str(path), *flags, "--yes", "--delete-data").code == 0
 
 
 # --- diff ----------------------------------------------------------------------------------------
 
 
-def _diff_requests(target: Target, fake: FakeCluster, tmp_path: Path, services: int) -> list[tuple[str, str]]:
+def _diff_requests(target: Target, tmp_path: Path, services: int) -> list[tuple[str, str]]:
     path, flags = spec(target, tmp_path, small(services), f"s{services}.spec")
     assert target.kc("apply", str(path), *flags).code == 0
-    start = len(fake.requests)
+    start = len(target.requests)
     assert target.kc("diff", str(path), *flags).code == 0
-    return [(r.method, re.sub(r"kct-\w+", "NS", r.path)) for r in fake.requests[start:]]
+    return [(r.method, re.sub(r"kct-\w+", "NS", r.path)) for r in target.requests[start:]]
 
 
-def test_diff_costs_one_request_per_kind_and_namespace(target: Target, fake: FakeCluster, tmp_path: Path) -> None:
-    few = _diff_requests(target, fake, tmp_path, 1)
-    many = _diff_requests(target, fake, tmp_path, 12)
+def test_diff_costs_one_request_per_kind_and_namespace(target: Target, tmp_path: Path) -> None:
+    few = _diff_requests(target, tmp_path, 1)
+    many = _diff_requests(target, tmp_path, 12)
     assert sorted(few) == sorted(many), "the number of objects must not change the requests"
     assert all(method == "GET" for method, _ in few)
     lists = [path for _, path in few if "/namespaces/NS/" in path or path == "/api/v1/namespaces"]
@@ -278,11 +353,10 @@ def test_diff_ignores_what_the_server_and_controllers_write(target: Target, tmp_
     apps.patch_namespaced_deployment(f"{ns}-web", ns, [{"op": "replace", "path": limit, "value": "0.25"}])
     note = {"metadata": {"annotations": {"deployment.kubernetes.io/revision": "7", "example.com/note": "x"}}}
     apps.patch_namespaced_deployment(f"{ns}-web", ns, note)
-    start = len(target.fake.requests) if target.fake else 0
+    start = len(target.requests)
     run = target.kc("diff", str(path), *flags)
     assert run.code == 0, run.out
-    if target.fake:
-        assert not [r for r in target.fake.requests[start:] if r.method != "GET"], "no dry run was needed"
+    assert not [r for r in target.requests[start:] if r.method != "GET"], "no dry run was needed"
 
 
 def test_diff_reports_removed_fields_that_kc_applied(target: Target, tmp_path: Path) -> None:
@@ -292,16 +366,15 @@ def test_diff_reports_removed_fields_that_kc_applied(target: Target, tmp_path: P
     run = target.kc("diff", str(path), *flags)
     assert run.code == 1
     assert '    spec.tls: removed (was [{"hosts": ["shop.example.com"], "secretName": "shop-tls"}])' in run.out
-    if target.fake:
-        assert [r for r in target.fake.requests if r.query.get("dryRun") == "All"]
+    assert [r for r in target.requests if r.query.get("dryRun") == "All"]
 
 
-def test_diff_falls_back_when_dry_run_is_forbidden(target: Target, fake: FakeCluster, tmp_path: Path) -> None:
+def test_diff_falls_back_when_dry_run_is_forbidden(target: Target, tmp_path: Path) -> None:
     path, flags = spec(target, tmp_path, small())
     assert target.kc("apply", str(path), *flags).code == 0
     path.write_text(path.read_text().replace("nginx:1.27.3", "nginx:1.27.4"))
-    fake.forbid("patch", "deployments")
-    run = target.kc("diff", str(path), *flags)
+    limited = restricted_kubeconfig(target, tmp_path, forbid=("patch", "deployments"))
+    run = target.kc("diff", str(path), *flags, kubeconfig=limited)
     assert run.code == 1
     assert "no server-side dry run (the cluster forbids patch on deployments.apps" in run.err
     assert 'spec.template.spec.containers[web].image: "nginx:1.27.3" -> "nginx:1.27.4"' in run.out
@@ -335,8 +408,7 @@ def test_diff_against_an_earlier_compile_is_offline(target: Target, tmp_path: Pa
     changed = target.kc("diff", str(path), *flags, "--against", str(out), cluster=False)
     assert changed.code == 1
     assert "    spec.replicas: 2 -> 3" in changed.out
-    if target.fake:
-        assert target.fake.requests == []
+    assert target.requests == []
     missing = target.kc("diff", str(path), "--against", str(tmp_path / "nowhere"), cluster=False)
     assert missing.code == 2 and "KC603" in missing.err
 
@@ -344,7 +416,6 @@ def test_diff_against_an_earlier_compile_is_offline(target: Target, tmp_path: Pa
 # --- secrets (the manifests pattern carries a Secret through) ---------------------------------------
 
 
-@pytest.mark.skipif("manifests" not in registry.builtins(), reason="needs the manifests pattern")
 def test_secret_data_is_never_printed(target: Target, tmp_path: Path) -> None:
     path, flags = spec(
         target, tmp_path, "kc: 1\npipeline: sec\nstages:\n  raw: {pattern: manifests, files: [s.yaml]}\n"
@@ -364,27 +435,50 @@ def test_secret_data_is_never_printed(target: Target, tmp_path: Path) -> None:
 # --- apply: gates, prune, failures -------------------------------------------------------------------
 
 
-def test_gate_timeout_names_the_gate_and_the_object(target: Target, fake: FakeCluster, tmp_path: Path) -> None:
-    path, flags = shop(target, tmp_path)
+NOWHERE = "{spec: {template: {spec: {nodeSelector: {kc.dev/test: nowhere}}}}}"  # no node has that label
+
+
+def test_gate_timeout_names_the_gate_and_the_object(target: Target, tmp_path: Path) -> None:
+    path, flags = shop(
+        target, tmp_path, {"    health: /healthz\n": f"    health: /healthz\n    patch: {{Deployment: {NOWHERE}}}\n"}
+    )
     ns = namespace_of(flags)
-    fake.controllers.deployments = False
-    run = target.kc("apply", str(path), *flags, "--timeout", "0.5s")
-    assert run.code == 4
+    run = target.kc("apply", str(path), *flags, "--timeout", "3s")
+    assert run.code == 4, run.err
     last = run.err.strip().splitlines()[-1]
     assert last == (
-        f"kc apply: gate 'api: rollout complete' timed out after 0.5s: Deployment {ns}/{ns}-api did not get there "
-        "(the controller has not seen this generation yet)"
+        f"kc apply: gate 'api: rollout complete' timed out after 3s: Deployment {ns}/{ns}-api did not get there "
+        "(0/2 available)"
     )
     assert "report" not in run.err, "nothing after the gate is applied"
 
 
-def test_job_gate_timeout(target: Target, fake: FakeCluster, tmp_path: Path) -> None:
-    path, flags = shop(target, tmp_path)
-    fake.controllers.jobs = False
-    run = target.kc("apply", str(path), *flags, "--timeout", "0.3s")
+def test_job_gate_timeout(target: Target, tmp_path: Path) -> None:
+    path, flags = shop(target, tmp_path, {"    args: [up]\n": f"    args: [up]\n    patch: {{Job: {NOWHERE}}}\n"})
+    run = target.kc("apply", str(path), *flags, "--timeout", "2s")
     assert run.code == 4
-    assert "gate 'migrate: job complete' timed out after 0.3s: Job " in run.err
+    assert "gate 'migrate: job complete' timed out after 2s: Job " in run.err
     assert "(0/1 succeeded)" in run.err
+
+
+def test_a_failed_job_stops_the_apply_with_its_reason(target: Target, tmp_path: Path) -> None:
+    # On the local cluster's fake nodes a container whose command is `false` fails, as it would anywhere.
+    body = (
+        "kc: 1\npipeline: broken\nstages:\n"
+        "  migrate: {pattern: job, image: 'busybox:1.36.1', command: ['false'], retries: 0}\n"
+        "  api: {pattern: service, image: 'nginx:1.27.3', port: 8080, after: [migrate]}\n"
+    )
+    path, flags = spec(target, tmp_path, body)
+    ns = namespace_of(flags)
+    run = target.kc("apply", str(path), *flags, "--timeout", target.timeout)
+    assert run.code == 4, run.err
+    last = run.err.strip().splitlines()[-1]
+    assert re.fullmatch(
+        rf"kc apply: gate 'migrate: job complete' cannot pass: Job {ns}/{ns}-migrate-\w+: "
+        r"the Job failed \(BackoffLimitExceeded: Job has reached the specified backoff limit\)",
+        last,
+    ), last
+    assert client.AppsV1Api(target.api()).list_namespaced_deployment(ns).items == [], "nothing after the gate"
 
 
 def test_prune_keeps_claims_unless_the_data_policy_allows(target: Target, tmp_path: Path) -> None:
@@ -417,19 +511,21 @@ def test_prune_keeps_claims_unless_the_data_policy_allows(target: Target, tmp_pa
     assert target.kc("teardown", str(path), *flags, "--yes").code == 0
 
 
-def test_forbidden_verbs_are_one_line_errors(target: Target, fake: FakeCluster, tmp_path: Path) -> None:
+def test_forbidden_verbs_are_one_line_errors(target: Target, tmp_path: Path) -> None:
     path, flags = spec(target, tmp_path, small())
     ns = namespace_of(flags)
-    fake.forbid("patch", "deployments")
-    run = target.kc("apply", str(path), *flags)
+    run = target.kc(
+        "apply", str(path), *flags, kubeconfig=restricted_kubeconfig(target, tmp_path, ("patch", "deployments"))
+    )
     assert run.code == 3
     assert (
         run.err.strip()
         .splitlines()[-1]
         .startswith(f'kc apply: the cluster forbids patch on deployments.apps "{ns}-web" in namespace "{ns}": ')
     )
-    fake.forbid("list", "configmaps")
-    run = target.kc("diff", str(path), *flags)
+    run = target.kc(
+        "diff", str(path), *flags, kubeconfig=restricted_kubeconfig(target, tmp_path, ("list", "configmaps"))
+    )
     assert run.code == 3
     assert run.err.count("\n") == 1
     assert run.err.startswith(f'kc diff: the cluster forbids list on configmaps in namespace "{ns}": ')
@@ -534,22 +630,28 @@ def test_teardown_keeps_what_kc_did_not_create(target: Target, tmp_path: Path) -
     core.delete_namespace(ns)
 
 
-def test_teardown_wait_timeout(target: Target, fake: FakeCluster, tmp_path: Path) -> None:
+def test_a_teardown_that_timed_out_finishes_when_run_again(target: Target, tmp_path: Path) -> None:
     path, flags = spec(target, tmp_path, small())
+    ns = namespace_of(flags)
     assert target.kc("apply", str(path), *flags).code == 0
-    fake.controllers.garbage_collector = False  # foreground deletions never finish
-    run = target.kc("teardown", str(path), *flags, "--yes", "--timeout", "0.3s")
-    assert run.code == 4
-    assert run.err.strip().splitlines()[-1].startswith("kc teardown: 2/")
-    assert "was still there after 0.3s" in run.err
+    apps = client.AppsV1Api(target.api())
+    # Another controller's finalizer holds the Deployment: its foreground deletion cannot finish.
+    apps.patch_namespaced_deployment(f"{ns}-web", ns, {"metadata": {"finalizers": ["example.com/hold"]}})
+    run = target.kc("teardown", str(path), *flags, "--yes", "--timeout", "2s")
+    assert run.code == 4, run.err
+    last = run.err.strip().splitlines()[-1]
+    assert last.startswith("kc teardown: 2/") and f"Deployment {ns}/{ns}-web was still there after 2s" in last
+    apps.patch_namespaced_deployment(f"{ns}-web", ns, {"metadata": {"finalizers": None}})
+    again = target.kc("teardown", str(path), *flags, "--yes", "--delete-data")
+    assert again.code == 0, again.err
+    assert labelled(target, ns) == []
 
 
 def test_cluster_commands_need_no_cluster_for_help_and_dry_run(target: Target, tmp_path: Path) -> None:
     path, flags = spec(target, tmp_path, small())
     run = target.kc("teardown", "--dry-run", str(path), *flags, cluster=False)
     assert run.code == 0 and "teardown of small" in run.out
-    if target.fake:
-        assert target.fake.requests == []
+    assert target.requests == []
 
 
 def test_drift_by_another_client_is_reported_and_taken_back(target: Target, tmp_path: Path) -> None:
@@ -587,7 +689,6 @@ spec: {size: 3}
 """
 
 
-@pytest.mark.skipif("manifests" not in registry.builtins(), reason="needs the manifests pattern")
 def test_custom_resources_after_their_definition(target: Target, tmp_path: Path) -> None:
     path, flags = spec(target, tmp_path, "kc: 1\npipeline: cr\nstages:\n  raw: {pattern: manifests, files: [w.yaml]}\n")
     (path.parent / "w.yaml").write_text(CRD)
@@ -601,5 +702,156 @@ def test_custom_resources_after_their_definition(target: Target, tmp_path: Path)
     down = target.kc("teardown", str(path), *flags, "--yes")
     assert down.code == 0, down.err
     assert "delete CustomResourceDefinition widgets.example.com" in down.err and "0 kept" in down.err
-    if target.fake:
-        assert target.fake.objects("CustomResourceDefinition") == []
+    extensions = client.ApiextensionsV1Api(target.api())
+    assert "widgets.example.com" not in [c.metadata.name for c in extensions.list_custom_resource_definition().items]
+
+
+# --- every example ---------------------------------------------------------------------------------
+
+# For each case, a stage that nothing else needs: dropped, its objects become orphans to prune.
+DROPPABLE = {
+    "shop": "report",
+    "shop-prod": "report",
+    "shop-canary": "report",
+    "cockroach": "schema",
+    "cockroach-secure": "schema",
+    "etl": "nightly",
+    "linecount": "count",
+    "crontab": "hourly",
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_example_applies_diffs_clean_prunes_and_tears_down(target: Target, case: str) -> None:
+    spec_path, case_flags = CASES[case]
+    flags = [*case_flags, *instance()]  # the last --instance wins: this test's own
+    name = namespace_of(flags[len(case_flags) :])
+    target.cleanup.append(["teardown", str(ROOT / spec_path), *flags])
+
+    def kc(command: str, *more: str) -> Run:
+        return target.kc(command, str(ROOT / spec_path), *flags, *more)
+
+    assert kc("diff").code == 1
+    applied = kc("apply", "--timeout", target.timeout)
+    assert applied.code == 0, applied.err
+    settled = kc("diff")
+    assert settled.code == 0, settled.out
+    assert re.search(r"^0 to create, 0 to change, 0 orphaned, 0 conflicts, \d+ unchanged", settled.out, re.M)
+
+    drop = ("--set", f"{DROPPABLE[case]}.enabled=false")
+    changed = kc("diff", *drop)
+    assert changed.code == 1 and " orphaned: no longer in the plan" in changed.out, changed.out
+    pruned = kc("apply", *drop, "--prune", "--timeout", target.timeout)
+    assert pruned.code == 0, pruned.err
+    assert "pruned " in pruned.err
+    assert kc("diff", *drop).code == 0
+
+    down = kc("teardown", "--yes", "--delete-data", "--timeout", target.timeout)
+    assert down.code == 0, down.err
+    assert labelled(target, name) == []
+
+
+# --- faults -----------------------------------------------------------------------------------------
+
+
+class Relay:
+    """A TCP relay on loopback to the API server; ``cut`` makes the server go away for kc."""
+
+    def __init__(self, upstream: str) -> None:
+        host, port = upstream.removeprefix("https://").rsplit(":", 1)
+        self.upstream = (host, int(port))
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.open: list[socket.socket] = []
+        self.gone = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                near, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.gone.is_set():
+                near.close()
+                return
+            far = socket.create_connection(self.upstream)
+            self.open += [near, far]
+            for a, b in ((near, far), (far, near)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            sink.close()
+
+    def cut(self) -> None:
+        self.gone.set()
+        for sock in [self.listener, *self.open]:  # shutdown wakes the threads blocked on them
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def kubeconfig(self, target: Target, tmp_path: Path) -> Path:
+        text = target.kubeconfig.read_text()
+        server = target.api().configuration.host
+        path = tmp_path / "relayed.kubeconfig"
+        path.write_text(text.replace(server, f"https://127.0.0.1:{self.port}"))
+        return path
+
+
+def cut_at(relay: Relay, method: str, count: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cut the relay just before kc sends its ``count``-th request of ``method``."""
+    seen = [0]
+    sent = cluster_client.Client._call
+
+    def counting(self: cluster_client.Client, verb: str, how: str, path: str, *args: Any, **kw: Any) -> Any:
+        if how == method:
+            seen[0] += 1
+            if seen[0] == count:
+                relay.cut()
+        return sent(self, verb, how, path, *args, **kw)
+
+    monkeypatch.setattr(cluster_client.Client, "_call", counting)
+
+
+def test_a_server_that_goes_away_mid_apply_is_exit_3_and_a_second_apply_converges(
+    target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, flags = shop(target, tmp_path)
+    relay = Relay(target.api().configuration.host)
+    cut_at(relay, "PATCH", 8, monkeypatch)
+    run = target.kc("apply", str(path), *flags, kubeconfig=relay.kubeconfig(target, tmp_path))
+    assert run.code == 3, run.err
+    last = run.err.strip().splitlines()[-1]
+    assert last.startswith(f"kc apply: cannot reach the cluster at https://127.0.0.1:{relay.port}: "), last
+    monkeypatch.undo()
+    again = target.kc("apply", str(path), *flags, "--timeout", target.timeout)
+    assert again.code == 0, again.err
+    assert re.search(r": [1-9]\d* created, 0 configured, [1-9]\d* unchanged$", again.err.strip().splitlines()[-1])
+    assert target.kc("diff", str(path), *flags).code == 0
+
+
+def test_a_teardown_cut_off_half_way_finishes_when_run_again(
+    target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, flags = shop(target, tmp_path)
+    ns = namespace_of(flags)
+    assert target.kc("apply", str(path), *flags, "--timeout", target.timeout).code == 0
+    relay = Relay(target.api().configuration.host)
+    cut_at(relay, "DELETE", 4, monkeypatch)
+    run = target.kc(
+        "teardown", str(path), *flags, "--yes", "--delete-data", kubeconfig=relay.kubeconfig(target, tmp_path)
+    )
+    assert run.code == 3, run.err
+    assert "cannot reach the cluster" in run.err.strip().splitlines()[-1]
+    assert labelled(target, ns) != [], "it stopped half-way"
+    monkeypatch.undo()
+    again = target.kc("teardown", str(path), *flags, "--yes", "--delete-data", "--timeout", target.timeout)
+    assert again.code == 0, again.err
+    assert labelled(target, ns) == []

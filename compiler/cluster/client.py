@@ -221,6 +221,44 @@ class Client:
         self.kind(api_version, "")
         return next((k for k in self._discovered.get(api_version, {}).values() if k.plural == plural), None)
 
+    def changed(
+        self, kind: Kind, namespace: str | None, since: str, seconds: float, *, name: str = "", selector: str = ""
+    ) -> bool:
+        """Wait until the object ``name`` (or the objects ``selector`` matches) changes after
+        resource version ``since``, or ``seconds`` pass; True if it changed. One watch request,
+        closed at the first event: the caller looks again with GET or LIST. A cluster that
+        refuses the watch raises ClusterError like any other request.
+        https://kubernetes.io/docs/reference/using-api/api-concepts/#efficient-detection-of-changes"""
+        query = {"watch": "true", "resourceVersion": since, "timeoutSeconds": str(max(1, int(seconds)))}
+        if name:
+            query["fieldSelector"] = f"metadata.name={name}"
+        if selector:
+            query["labelSelector"] = selector
+        try:
+            request = self._api.param_serialize(
+                method="GET",
+                resource_path=kind.path(namespace),
+                query_params=list(query.items()),
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+            )
+            response = self._api.call_api(*request, _request_timeout=(REQUEST_TIMEOUT[0], seconds + 10))
+            if response.status >= 400:
+                raw = response.read()
+                payload = json.loads(raw) if raw.startswith(b"{") else {}
+                raise ClusterError(
+                    _failure("watch", kind.resource, namespace, name, int(response.status), payload, self.host),
+                    int(response.status),
+                )
+            stream = response.response
+            try:  # any event, even an error such as 410 Gone (too old): the caller looks again
+                return any(b"\n" in chunk for chunk in stream.stream(1024, decode_content=True))
+            finally:
+                stream.close()
+        except self._transport_errors as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise ClusterError(f"cannot reach the cluster at {self.host}: {_one_line(reason)}") from None
+
     def get(self, kind: Kind, namespace: str | None, name: str) -> dict[str, Any] | None:
         status, data = self._call(
             "get", "GET", kind.path(namespace, name), kind.resource, namespace=namespace, name=name

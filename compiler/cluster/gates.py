@@ -1,6 +1,8 @@
-"""What each gate waits for (SPEC §6), checked the way ``kubectl rollout status`` and
-``kubectl wait`` check it, and the waiting: polling with a bounded interval until every object of
-a bundle's gates is there, one of them can no longer get there, or the time is up."""
+"""What each gate waits for (docs/cluster.md, Gates), checked the way ``kubectl rollout status``
+and ``kubectl wait`` check it, and the waiting: until every object of a bundle's gates is there,
+one of them can no longer get there, or the time is up. Between two looks kc watches what decides
+the first gate still waiting (the object, or a workload's Pods), so it looks again as soon as the
+controllers wrote something; where the cluster refuses watches, it polls."""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ from kc.compiler import ir
 from kc.compiler.cluster import client as cluster_client
 from kc.compiler.cluster import progress as progress_display
 from kc.compiler.cluster import timing
-from kc.compiler.cluster.errors import GateTimeout
+from kc.compiler.cluster.errors import ClusterError, GateTimeout
+
+WATCH_SLICE = 10.0  # seconds one watch may last before every gate is looked at again
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,19 +189,20 @@ def wait(
     GateTimeout naming the gate and the object when one fails or the time is up."""
     deadline = timing.Deadline(timeout)
     pending = list(targets)
-    announced = False
+    announced, watching = False, True
     for interval in timing.intervals():
-        waiting: list[tuple[Target, Check]] = []
+        waiting: list[tuple[Target, Check, dict[str, Any] | None]] = []
         for target in pending:
-            result = check(client, target, client.get(target.kind, target.namespace, target.name))
+            obj = client.get(target.kind, target.namespace, target.name)
+            result = check(client, target, obj)
             if result.failed:
                 raise GateTimeout(f"gate '{target.gate_text}' cannot pass: {target.text}: {result.failed}")
             if not result.done:
-                waiting.append((target, result))
+                waiting.append((target, result, obj))
         if not waiting:
             return deadline.elapsed
-        pending = [t for t, _ in waiting]
-        first, state = waiting[0]
+        pending = [t for t, _, _ in waiting]
+        first, state, obj = waiting[0]
         if deadline.passed:
             raise GateTimeout(
                 f"gate '{first.gate_text}' timed out after {timing.text(timeout)}: "
@@ -210,5 +215,28 @@ def wait(
         else:  # in a log: one line when the wait begins, none per poll
             progress.note(text)
             announced = True
+        if watching:
+            try:
+                if _watch(client, first, obj, deadline):
+                    continue
+            except ClusterError:  # watches forbidden, or not served by a proxy: poll instead
+                watching = False
         deadline.sleep(interval)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _watch(
+    client: cluster_client.Client, target: Target, obj: dict[str, Any] | None, deadline: timing.Deadline
+) -> bool:
+    """Watch what decides ``target``'s gate until it changes or a slice of the time left passes;
+    False when there is nothing to watch from (the object is not there yet) or no time for it."""
+    since = ((obj or {}).get("metadata") or {}).get("resourceVersion")
+    seconds = min(deadline.left, WATCH_SLICE)
+    if obj is None or not since or seconds < 1:
+        return False
+    pods = _match_labels(obj) if target.gate.kind == "pods-running" else ""
+    if pods:
+        client.changed(client.require("v1", "Pod"), target.namespace, since, seconds, selector=pods)
+    else:
+        client.changed(target.kind, target.namespace, since, seconds, name=target.name)
+    return True

@@ -1,7 +1,8 @@
 """Durations on the command line (``--timeout 90s``) and the polling that waits use.
 
-The fake API server of the tests has no watch, and a real one's watches end without warning, so
-kc polls: quickly at first, then every couple of seconds, never more than ``MAX_INTERVAL``."""
+Gates watch where the cluster lets them; the rest of kc's waits (and gates on a cluster that
+refuses watches) poll: quickly at first, then every couple of seconds, never more than
+``MAX_INTERVAL``."""
 
 from __future__ import annotations
 

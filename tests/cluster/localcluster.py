@@ -11,6 +11,7 @@ Standard library only: it runs before anything is installed.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -119,8 +120,23 @@ def make_pki(pki: Path) -> None:
     """A throwaway CA, the API server's serving certificate, an admin client and service-account keys."""
     pki.mkdir(parents=True)
     ca, days = pki / "ca", "3650"
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", days,
-            "-subj", "/CN=kc-local-ca", "-keyout", f"{ca}.key", "-out", f"{ca}.crt")  # fmt: skip
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        days,
+        "-subj",
+        "/CN=kc-local-ca",
+        "-keyout",
+        f"{ca}.key",
+        "-out",
+        f"{ca}.crt",
+    )
     names = "DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:127.0.0.1,IP:10.96.0.1"
     for name, subject, extension in (
         ("apiserver", "/CN=kube-apiserver", f"subjectAltName={names}\nextendedKeyUsage=serverAuth"),
@@ -128,11 +144,37 @@ def make_pki(pki: Path) -> None:
     ):
         key = pki / f"{name}.key"
         (pki / f"{name}.ext").write_text(extension + "\n")
-        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", subject,
-                "-keyout", str(key), "-out", str(pki / f"{name}.csr"))  # fmt: skip
-        openssl("x509", "-req", "-in", str(pki / f"{name}.csr"), "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key",
-                "-CAcreateserial", "-days", days, "-extfile", str(pki / f"{name}.ext"),
-                "-out", str(pki / f"{name}.crt"))  # fmt: skip
+        openssl(
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-subj",
+            subject,
+            "-keyout",
+            str(key),
+            "-out",
+            str(pki / f"{name}.csr"),
+        )
+        openssl(
+            "x509",
+            "-req",
+            "-in",
+            str(pki / f"{name}.csr"),
+            "-CA",
+            f"{ca}.crt",
+            "-CAkey",
+            f"{ca}.key",
+            "-CAcreateserial",
+            "-days",
+            days,
+            "-extfile",
+            str(pki / f"{name}.ext"),
+            "-out",
+            str(pki / f"{name}.crt"),
+        )
     openssl("genrsa", "-out", str(pki / "sa.key"), "2048")
     openssl("rsa", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub"))
 
@@ -171,8 +213,9 @@ STARTED: dict[str, subprocess.Popen[bytes]] = {}  # by this process, to see one 
 
 def start(name: str, argv: list[str], root: Path, state: dict[str, Any]) -> None:
     log = open(root / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it open
-    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                               start_new_session=True)  # fmt: skip
+    process = subprocess.Popen(
+        argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+    )
     log.close()
     STARTED[name] = process
     state["pids"][name] = process.pid
@@ -180,10 +223,8 @@ def start(name: str, argv: list[str], root: Path, state: dict[str, Any]) -> None
 
 
 def alive(pid: int) -> bool:
-    try:  # reap it first if it is this process's own exited child
+    with contextlib.suppress(ChildProcessError):  # reap it first if it is this process's own exited child
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -253,6 +294,9 @@ def up(root: Path) -> None:
         return
     down(root, quiet=True)
     bin_dir = binaries()
+    (root / "bin").unlink(missing_ok=True)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "bin").symlink_to(bin_dir)  # DIR/bin/kubectl --kubeconfig DIR/kubeconfig
     try:
         start_all(root, bin_dir)
     except BaseException:
@@ -266,52 +310,140 @@ def start_all(root: Path, bin_dir: Path) -> None:
         (root / sub).mkdir(parents=True, exist_ok=True)
     pki = root / "pki"
     make_pki(pki)
-    ports = {name: free_port() for name in ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok")}
+    ports = {
+        name: free_port() for name in ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok")
+    }
     server = f"https://127.0.0.1:{ports['apiserver']}"
     kubeconfig = root / "kubeconfig"
     write_kubeconfig(kubeconfig, pki, server)
     state: dict[str, Any] = {"server": server, "version": kubernetes_version(), "pids": {}}
     etcd_url = f"http://127.0.0.1:{ports['etcd']}"
     peer_url = f"http://127.0.0.1:{ports['etcd-peer']}"
-    start("etcd", [str(bin_dir / "etcd"), "--name", "kc", "--data-dir", str(root / "etcd"),
-                   "--listen-client-urls", etcd_url, "--advertise-client-urls", etcd_url,
-                   "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
-                   "--initial-cluster", f"kc={peer_url}", "--unsafe-no-fsync", "--log-level", "warn"],
-          root, state)  # fmt: skip
-    start("kube-apiserver", [str(bin_dir / "kube-apiserver"), "--etcd-servers", etcd_url,
-                             "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
-                             "--endpoint-reconciler-type", "none",  # loopback is no endpoint address
-                             "--secure-port", str(ports["apiserver"]),
-                             "--tls-cert-file", str(pki / "apiserver.crt"),
-                             "--tls-private-key-file", str(pki / "apiserver.key"),
-                             "--client-ca-file", str(pki / "ca.crt"),
-                             "--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
-                             "--service-account-key-file", str(pki / "sa.pub"),
-                             "--service-account-signing-key-file", str(pki / "sa.key"),
-                             "--service-cluster-ip-range", "10.96.0.0/16",
-                             "--authorization-mode", "Node,RBAC", "--allow-privileged=true",
-                             "--profiling=false"],
-          root, state)  # fmt: skip
+    start(
+        "etcd",
+        [
+            str(bin_dir / "etcd"),
+            "--name",
+            "kc",
+            "--data-dir",
+            str(root / "etcd"),
+            "--listen-client-urls",
+            etcd_url,
+            "--advertise-client-urls",
+            etcd_url,
+            "--listen-peer-urls",
+            peer_url,
+            "--initial-advertise-peer-urls",
+            peer_url,
+            "--initial-cluster",
+            f"kc={peer_url}",
+            "--unsafe-no-fsync",
+            "--log-level",
+            "warn",
+        ],
+        root,
+        state,
+    )
+    start(
+        "kube-apiserver",
+        [
+            str(bin_dir / "kube-apiserver"),
+            "--etcd-servers",
+            etcd_url,
+            "--bind-address",
+            "127.0.0.1",
+            "--advertise-address",
+            "127.0.0.1",
+            "--endpoint-reconciler-type",
+            "none",  # loopback is no endpoint address
+            "--secure-port",
+            str(ports["apiserver"]),
+            "--tls-cert-file",
+            str(pki / "apiserver.crt"),
+            "--tls-private-key-file",
+            str(pki / "apiserver.key"),
+            "--client-ca-file",
+            str(pki / "ca.crt"),
+            "--service-account-issuer",
+            "https://kubernetes.default.svc.cluster.local",
+            "--service-account-key-file",
+            str(pki / "sa.pub"),
+            "--service-account-signing-key-file",
+            str(pki / "sa.key"),
+            "--service-cluster-ip-range",
+            "10.96.0.0/16",
+            "--authorization-mode",
+            "Node,RBAC",
+            "--allow-privileged=true",
+            "--profiling=false",
+        ],
+        root,
+        state,
+    )
     api = Api(server, pki)
     wait_for("the API server", lambda: api.call("GET", "/readyz")[0] == 200, root)
-    common = ["--kubeconfig", str(kubeconfig), "--authentication-kubeconfig", str(kubeconfig),
-              "--authorization-kubeconfig", str(kubeconfig), "--leader-elect=false", "--bind-address", "127.0.0.1"]  # fmt: skip
-    start("kube-controller-manager", [str(bin_dir / "kube-controller-manager"), *common,
-                                      "--secure-port", str(ports["controller-manager"]),
-                                      "--service-account-private-key-file", str(pki / "sa.key"),
-                                      "--root-ca-file", str(pki / "ca.crt"),
-                                      "--cluster-signing-cert-file", str(pki / "ca.crt"),
-                                      "--cluster-signing-key-file", str(pki / "ca.key"),
-                                      "--use-service-account-credentials=true",
-                                      "--enable-hostpath-provisioner=true"],
-          root, state)  # fmt: skip
-    start("kube-scheduler", [str(bin_dir / "kube-scheduler"), *common, "--secure-port", str(ports["scheduler"])],
-          root, state)  # fmt: skip
-    start("kwok", [str(bin_dir / "kwok"), "--config", str(KWOK_MODULE / "stages.yaml"), "--kubeconfig", str(kubeconfig),
-                   "--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake",
-                   "--node-ip", "127.0.0.1", "--node-port", str(ports["kwok"]),
-                   "--server-address", f"127.0.0.1:{ports['kwok']}", "--cidr", "10.244.0.1/16"],
-          root, state)  # fmt: skip
+    common = [
+        "--kubeconfig",
+        str(kubeconfig),
+        "--authentication-kubeconfig",
+        str(kubeconfig),
+        "--authorization-kubeconfig",
+        str(kubeconfig),
+        "--leader-elect=false",
+        "--bind-address",
+        "127.0.0.1",
+    ]
+    start(
+        "kube-controller-manager",
+        [
+            str(bin_dir / "kube-controller-manager"),
+            *common,
+            "--secure-port",
+            str(ports["controller-manager"]),
+            "--service-account-private-key-file",
+            str(pki / "sa.key"),
+            "--root-ca-file",
+            str(pki / "ca.crt"),
+            "--cluster-signing-cert-file",
+            str(pki / "ca.crt"),
+            "--cluster-signing-key-file",
+            str(pki / "ca.key"),
+            "--use-service-account-credentials=true",
+            "--enable-hostpath-provisioner=true",
+        ],
+        root,
+        state,
+    )
+    start(
+        "kube-scheduler",
+        [str(bin_dir / "kube-scheduler"), *common, "--secure-port", str(ports["scheduler"])],
+        root,
+        state,
+    )
+    start(
+        "kwok",
+        [
+            str(bin_dir / "kwok"),
+            "--config",
+            str(KWOK_MODULE / "stages.yaml"),
+            "--kubeconfig",
+            str(kubeconfig),
+            "--manage-nodes-with-annotation-selector",
+            "kwok.x-k8s.io/node=fake",
+            "--node-ip",
+            "127.0.0.1",
+            "--node-port",
+            str(ports["kwok"]),
+            "--node-lease-duration-seconds",
+            "40",
+            "--server-address",
+            f"127.0.0.1:{ports['kwok']}",
+            "--cidr",
+            "10.244.0.1/16",
+        ],
+        root,
+        state,
+    )
     for index in range(FAKE_NODES):
         api.create("/api/v1/nodes", fake_node(f"kc-fake-{index}"))
     api.create("/apis/storage.k8s.io/v1/storageclasses", STORAGE_CLASS)
@@ -379,9 +511,9 @@ def stop(root: Path) -> int:
 def down(root: Path, quiet: bool = False) -> None:
     root = root.resolve()
     stopped = stop(root)
-    for sub in ("etcd", "pki", "logs", "state.json", "kubeconfig"):
+    for sub in ("etcd", "pki", "logs", "state.json", "kubeconfig", "bin"):
         path = root / sub
-        if path.is_dir():
+        if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
         elif path.exists():
             path.unlink()
