@@ -81,7 +81,14 @@ def target(
         found.requests.append(Request(method, path, dict(kw.get("query") or {})))
         return sent(self, verb, method, path, *args, **kw)
 
+    watch = cluster_client.Client.changed
+
+    def watching(self: cluster_client.Client, kind: cluster_client.Kind, *args: Any, **kw: Any) -> bool:
+        found.requests.append(Request("WATCH", kind.path(args[0]), {k: str(v) for k, v in kw.items()}))
+        return watch(self, kind, *args, **kw)
+
     monkeypatch.setattr(cluster_client.Client, "_call", recording)
+    monkeypatch.setattr(cluster_client.Client, "changed", watching)
     yield found
     for argv in found.cleanup:  # whatever a failed test left behind
         cli.main([*argv, "--kubeconfig", str(cluster.kubeconfig), "--yes", "--delete-data"])
@@ -248,6 +255,9 @@ def test_apply_diff_change_apply_teardown(target: Target, tmp_path: Path) -> Non
     for gate in ("db: all replicas ready", "migrate: job complete", "api: rollout complete"):
         assert f"gate passed: {gate}" in applied.err
 
+    watched = {r.path.rpartition("/")[2] for r in target.requests if r.method == "WATCH"}
+    assert {"statefulsets", "jobs", "deployments"} <= watched, "the gates watch the objects they wait on"
+
     after = target.kc("diff", str(path), *flags)
     assert after.code == 0, after.out
     assert "0 to create, 0 to change, 0 orphaned, 0 conflicts, 15 unchanged" in after.out
@@ -289,6 +299,24 @@ def test_apply_diff_change_apply_teardown(target: Target, tmp_path: Path) -> Non
     assert again.code == 0, again.err
     assert f"pruned Job {ns}/{orphan['name']}" in again.err
     assert target.kc("diff", str(path), *flags).code == 0
+
+    # The schedule fires: a Job made from the CronJob's template, as the CronJob controller makes it.
+    batch = client.BatchV1Api(target.api())
+    cron = batch.read_namespaced_cron_job(f"{ns}-report", ns)
+    template = target.api().sanitize_for_serialization(cron.spec.job_template)
+    owner = {"apiVersion": "batch/v1", "kind": "CronJob", "name": cron.metadata.name, "uid": cron.metadata.uid}
+    batch.create_namespaced_job(
+        ns,
+        {
+            "metadata": {
+                **template["metadata"],
+                "name": f"{ns}-report-1",
+                "ownerReferences": [{**owner, "controller": True}],
+            },
+            "spec": template["spec"],
+        },
+    )
+    assert target.kc("diff", str(path), *flags).code == 0, "a CronJob's Job is no orphan"
 
     down = target.kc("teardown", str(path), *flags, "--yes", "--delete-data", "--timeout", target.timeout)
     assert down.code == 0, down.err
@@ -509,6 +537,15 @@ def test_prune_keeps_claims_unless_the_data_policy_allows(target: Target, tmp_pa
     assert names("persistent_volume_claim") == []
     assert target.kc("diff", str(path), *flags).code == 0
     assert target.kc("teardown", str(path), *flags, "--yes").code == 0
+
+
+def test_gates_poll_where_watching_is_forbidden(target: Target, tmp_path: Path) -> None:
+    path, flags = spec(target, tmp_path, small())
+    limited = restricted_kubeconfig(target, tmp_path, ("watch", "deployments"))
+    run = target.kc("apply", str(path), *flags, kubeconfig=limited)
+    assert run.code == 0, run.err
+    assert "gate passed: web: rollout complete" in run.err
+    assert [r for r in target.requests if r.method == "WATCH"], "it tried to watch first"
 
 
 def test_forbidden_verbs_are_one_line_errors(target: Target, tmp_path: Path) -> None:
