@@ -25,7 +25,7 @@ GATE_TEXT: dict[str, str] = {
 }
 
 
-# The order of kinds within a bundle: what others need comes first (SPEC §6).
+# The order of kinds within a bundle: what others need comes first (docs/language.md, Order, bundles and gates).
 KIND_ORDER = (
     "Namespace",
     "ResourceQuota",

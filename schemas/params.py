@@ -170,7 +170,7 @@ PortName = Annotated[
 
 
 class ContainerStage(StageBase):
-    """The common fields of patterns that run a container (SPEC §4)."""
+    """The common fields of patterns that run a container (docs/language.md, Stages)."""
 
     image: Image
     command: list[str] | None = None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,6 +49,17 @@ def test_no_golden_without_a_case() -> None:
     assert {p.name for p in (ROOT / "golden").iterdir() if p.is_dir()} == set(CASES)
 
 
-def test_compile_is_deterministic() -> None:
-    for case in CASES:
-        assert compiled(case) == compiled(case)
+def test_compile_is_deterministic_across_processes(tmp_path: Path) -> None:
+    # Fresh processes with different hash seeds: nothing may depend on set or dict order, on
+    # caches warmed by an earlier compile, or on the process.
+    kc = str(Path(sys.executable).parent / "kc")
+    for case, (spec, flags) in sorted(CASES.items()):
+        trees = []
+        for seed in ("1", "2"):
+            out = tmp_path / f"{case}-{seed}"
+            env = {**os.environ, "PYTHONHASHSEED": seed}
+            done = subprocess.run([kc, "compile", str(ROOT / spec), *flags, "-o", str(out)], env=env, cwd=tmp_path)
+            assert done.returncode == 0
+            trees.append({rel: (out / rel).read_bytes() for rel in on_disk(out)})
+        assert trees[0] == trees[1], case
+        assert {rel: text.encode() for rel, text in on_disk(ROOT / "golden" / case).items()} == trees[0], case

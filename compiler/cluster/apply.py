@@ -1,5 +1,5 @@
 """``kc apply``: server-side apply, bundle by bundle, each bundle's gates passed before the next
-bundle is applied; then, with ``--prune``, the orphans deleted (SPEC §11, docs/cluster.md)."""
+bundle is applied; then, with ``--prune``, the orphans deleted (docs/cluster.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """``kc diff``: what applying the plan would create, change, leave orphaned or leave alone, and
 which objects of the same name kc does not own (conflicts, never adopted). Against the live
-cluster, or offline against an earlier ``kc compile -o DIR`` (SPEC §10, docs/cluster.md)."""
+cluster, or offline against an earlier ``kc compile -o DIR`` (docs/cluster.md)."""
 
 from __future__ import annotations
 

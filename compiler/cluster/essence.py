@@ -1,4 +1,4 @@
-"""The essence of an object: what ``kc diff`` compares, and the comparison itself (SPEC §10).
+"""The essence of an object: what ``kc diff`` compares, and the comparison itself (docs/cluster.md).
 
 What the server and its controllers write about an object is not part of what the spec asked
 for: status, the bookkeeping metadata, the controllers' annotations and kc's own. Of the rest,

@@ -1,5 +1,5 @@
 """The pipeline's objects in the cluster, found by its ownership labels: one LIST per kind and
-namespace, never one request per object (SPEC §10).
+namespace, never one request per object (docs/cluster.md).
 
 Each compiled object then has a live twin (kc's, labelled), a conflict (an object of that name
 that is not this instance's), or nothing yet. A labelled live object that kc applied (it carries

@@ -23,7 +23,7 @@ from kc.compiler.passes import (
 
 Pass = Callable[[ir.Program], ir.Program]
 
-# Front end (parse, validate) around profiles; then the factoring passes of SPEC §7 in order.
+# Front end (parse, validate) around profiles; then the factoring passes in the order docs/design.md gives.
 PASSES: tuple[Pass, ...] = (
     parse.parse,
     profiles.profiles,

@@ -1,4 +1,4 @@
-"""policy: the guard-rails of SPEC §8, checked on the objects as they will be applied (after
+"""policy: the guard-rails of docs/language.md (Policy), checked on the objects as they will be applied (after
 patches), each violation an error at the spec line that caused it."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The teardown plan: generated from the same compiled bundles that are applied (SPEC §9), as plain
+"""The teardown plan: generated from the same compiled bundles that are applied (docs/teardown.md), as plain
 frozen data that the script renderer (``kc.targets.teardown``) and the executor both consume.
 
     teardown.plan(program, delete_data=False) -> TeardownPlan   from a compiled program
