@@ -59,6 +59,18 @@ def test_shorthand(tmp_path: Path) -> None:
     assert one(program, "Service")["spec"]["ports"][0]["port"] == 8080
 
 
+def test_shorthand_pattern_alone_takes_its_default_image(tmp_path: Path) -> None:
+    program = compile_text("kc: 1\npipeline: p\nstages:\n  cache: redis\n  scratch: volume\n", tmp_path)
+    assert container_of(one(program, "Deployment"))["image"] == "docker.io/library/redis:7.4.1"
+    assert one(program, "PersistentVolumeClaim")["spec"]["resources"]["requests"]["storage"] == "1Gi"
+
+
+def test_shorthand_pattern_alone_names_what_is_missing(tmp_path: Path) -> None:
+    (found,) = errors_of("kc: 1\npipeline: p\nstages:\n  web: service\n", tmp_path)
+    assert (found.code, found.pos.line, found.pos.col) == ("KC104", 4, 3)
+    assert found.message == "missing field 'image' in stage 'web'"
+
+
 def test_security_defaults_on_every_pod(tmp_path: Path) -> None:
     program = compile_text(
         BASE
@@ -294,3 +306,49 @@ def test_compiling_leaves_the_loaded_document_alone(tmp_path: Path) -> None:
     passes.run(doc, ir.Options(profiles=("big",), sets=(("api.replicas", "4"),)))
     assert (repr(doc.data), dict(doc.values), dict(doc.keys)) == before
     assert one(passes.run(doc), "Deployment")["spec"]["replicas"] == 1
+
+
+# --- --set ----------------------------------------------------------------------------------------
+
+SET_SPEC = """\
+    kc: 1
+    pipeline: shop
+    stages:
+      api: {pattern: service, image: "shop/api:1.0.0", port: 8080}
+    """
+
+
+def _manifest(program: ir.Program, kind: str) -> dict[str, Any]:
+    return next(o.manifest for o in program.objects if o.kind == kind)
+
+
+def test_set_values_are_what_a_user_means(tmp_path: Path) -> None:
+    sets = (("api.env.FEATURE", "on"), ("api.env.RETRIES", "3"), ("api.replicas", "3"), ("api.labels.tier", "yes"))
+    deployment = _manifest(compile_text(SET_SPEC, tmp_path, sets=sets), "Deployment")
+    env = {e["name"]: e["value"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert (env["FEATURE"], env["RETRIES"]) == ("on", "3")  # env values are strings, whatever they look like
+    assert deployment["spec"]["replicas"] == 3  # a number where a number belongs
+    assert deployment["metadata"]["labels"]["tier"] == "yes"
+    # YAML 1.1's on/off/yes/no are not booleans; true and false are.
+    assert errors_of(SET_SPEC, tmp_path, sets=(("api.enabled", "off"),))[0].code == "KC102"
+    assert not [o for o in compile_text(SET_SPEC, tmp_path, sets=(("api.enabled", "false"),)).objects if o.stage == "api"]
+
+
+def test_set_reaches_top_level_keys(tmp_path: Path) -> None:
+    program = compile_text(SET_SPEC, tmp_path, sets=(("workspace.namespace", "elsewhere"), ("defaults.size", "large")))
+    assert {o.namespace for o in program.objects if o.namespace} == {"elsewhere"}
+    deployment = _manifest(program, "Deployment")
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"] != "250m"
+    # stages.NAME reaches a stage whose name is also a top-level key
+    text = SET_SPEC.replace("      api:", "      policy:")
+    program = compile_text(text, tmp_path, sets=(("stages.policy.replicas", "2"),))
+    assert _manifest(program, "Deployment")["spec"]["replicas"] == 2
+    found = errors_of(SET_SPEC, tmp_path, sets=(("policy.max-replicas", "1"), ("api.replicas", "2")))
+    assert [d.code for d in found] == ["KC401"]
+
+
+def test_set_errors_name_the_flag(tmp_path: Path) -> None:
+    [found] = errors_of(SET_SPEC, tmp_path, sets=(("api.replicas", "lots"),))
+    assert (found.code, found.pos.file) == ("KC102", "--set api.replicas=lots")
+    [found] = errors_of(SET_SPEC, tmp_path, sets=(("workspace.namespce", "x"),))
+    assert (found.code, found.pos.file) == ("KC101", "--set workspace.namespce=x")

@@ -39,29 +39,46 @@ def _apply_profile(doc_data: dict[str, object], name: str, program: ir.Program) 
     return errors
 
 
-def _apply_set(program: ir.Program, index: int, target: str, text: str) -> list[diag.Diagnostic]:
-    doc = program.doc
-    where = f"--set {target}={text}"
-    pos = Pos(where)
-    parts = target.split(".")
-    stages = doc.data.get("stages") if isinstance(doc.data.get("stages"), dict) else {}
-    if len(parts) < 2 or not all(parts):
-        return [diag.error("KC206", pos, "expected --set STAGE.FIELD=VALUE")]
-    if parts[0] not in stages:
-        return [diag.error("KC206", pos, f"no stage '{parts[0]}'", diag.did_you_mean(parts[0], stages))]
-    current = stages[parts[0]]
-    for depth, part in enumerate(parts[1:], 1):
-        if current is not None and not isinstance(current, dict):
-            inside = ".".join(parts[:depth])
-            return [diag.error("KC206", pos, f"'{inside}' is not a mapping, so it has no '{part}'")]
-        current = current.get(part) if current is not None else None
+# What --set reaches besides stages: what a profile may overlay. ``stages.NAME.field`` names a
+# stage that shares its name with one of these.
+TOP_LEVEL = ("workspace", "defaults", "policy", "flow", "stages")
+# Maps whose values Kubernetes reads as strings, whatever they look like.
+_STRING_MAPS = ("env", "labels", "annotations")
+
+
+def _value(text: str, path: tuple[str, ...]) -> object:
+    """The value of ``--set PATH=TEXT`` as a user means it: YAML, but a string where a string
+    belongs, and YAML 1.1's yes/no/on/off are strings (as in YAML 1.2), not booleans."""
+    if len(path) >= 2 and path[-2] in _STRING_MAPS:
+        return text
     try:
         value = yaml.safe_load(text) if text else ""
     except yaml.YAMLError:
-        value = text
+        return text
+    if isinstance(value, bool) and text.lower() not in ("true", "false"):
+        return text
+    return value
+
+
+def _apply_set(program: ir.Program, index: int, target: str, text: str) -> list[diag.Diagnostic]:
+    doc = program.doc
+    pos = Pos(f"--set {target}={text}")
+    parts = tuple(target.split("."))
+    if not all(parts) or (len(parts) < 2 and parts[0] != "flow"):
+        return [diag.error("KC206", pos, "expected --set STAGE.FIELD=VALUE or --set workspace.FIELD=VALUE")]
+    path = parts if parts[0] in TOP_LEVEL else ("stages", *parts)
+    stages = doc.data.get("stages") if isinstance(doc.data.get("stages"), dict) else {}
+    if path[0] == "stages" and (len(path) < 3 or path[1] not in stages):
+        return [diag.error("KC206", pos, f"no stage '{path[1]}'", diag.did_you_mean(path[1], [*stages, *TOP_LEVEL]))]
+    current: object = doc.data
+    for depth, part in enumerate(path):
+        if current is not None and not isinstance(current, dict):
+            inside = ".".join(path[1 if path[0] == "stages" else 0 : depth])
+            return [diag.error("KC206", pos, f"'{inside}' is not a mapping, so it has no '{part}'")]
+        current = current.get(part) if current is not None else None
     origin = ("--set", index)
     doc.values[origin] = doc.keys[origin] = pos
-    merge.overlay(doc, ("stages", *parts), value, origin)
+    merge.overlay(doc, path, _value(text, path), origin)
     return []
 
 
