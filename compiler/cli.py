@@ -294,7 +294,10 @@ def _compile_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", action="append", metavar="A,B", help="overlay these profiles, in order")
     p.add_argument("--instance", metavar="NAME", help="compile an independent copy named NAME")
     p.add_argument(
-        "--set", action="append", metavar="PATH=VALUE", help="override one field: STAGE.FIELD=VALUE, workspace.namespace=NS, …"
+        "--set",
+        action="append",
+        metavar="PATH=VALUE",
+        help="override a field: STAGE.FIELD=VALUE, workspace.namespace=NS, …",
     )
     p.add_argument("--policy", metavar="FILE", help="an organisation policy the spec may only tighten")
     p.add_argument(

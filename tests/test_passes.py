@@ -331,7 +331,8 @@ def test_set_values_are_what_a_user_means(tmp_path: Path) -> None:
     assert deployment["metadata"]["labels"]["tier"] == "yes"
     # YAML 1.1's on/off/yes/no are not booleans; true and false are.
     assert errors_of(SET_SPEC, tmp_path, sets=(("api.enabled", "off"),))[0].code == "KC102"
-    assert not [o for o in compile_text(SET_SPEC, tmp_path, sets=(("api.enabled", "false"),)).objects if o.stage == "api"]
+    disabled = compile_text(SET_SPEC, tmp_path, sets=(("api.enabled", "false"),))
+    assert not [o for o in disabled.objects if o.stage == "api"]
 
 
 def test_set_reaches_top_level_keys(tmp_path: Path) -> None:

@@ -73,7 +73,7 @@ def connect(kubeconfig: str | None = None, context: str | None = None) -> Client
         k8s: Any = importlib.import_module("kubernetes.client")
         k8s_config: Any = importlib.import_module("kubernetes.config")
     except ImportError:
-        raise ClusterError("the cluster commands need the Kubernetes client ('kubernetes' on PyPI), which is missing") from None
+        raise ClusterError("the cluster commands need the Kubernetes client ('kubernetes' on PyPI)") from None
     configuration = k8s.Configuration()
     path = kubeconfig_path(kubeconfig)
     if path is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
