@@ -1,5 +1,5 @@
 """parse: the raw document's shape, stages from imported spec fragments, and the one-line stage
-shorthand ``name: <pattern> <image>``."""
+shorthand ``name: <pattern> [<image>]``."""
 
 from __future__ import annotations
 
@@ -78,18 +78,21 @@ def parse(program: ir.Program) -> ir.Program:
             path = ("stages", name)
             if isinstance(stage, str):
                 words = stage.split()
-                if len(words) != 2:
+                if not 1 <= len(words) <= 2:
                     errors.append(
                         diag.error(
                             "KC106",
                             doc.pos(path),
-                            f"stage '{name}': the one-line form is '<pattern> <image>'",
-                            f"for example '{name}: service nginx:1.27.3'",
+                            f"stage '{name}': the one-line form is '<pattern>' or '<pattern> <image>'",
+                            f"for example '{name}: service nginx:1.27.3', or '{name}: redis' for a pattern"
+                            " whose parameters all have defaults",
                         )
                     )
                     continue
-                stages[name] = {"pattern": words[0], "image": words[1]}
-                for key in ("pattern", "image"):
+                # The pattern alone leaves its image to the pattern's default; the patterns pass
+                # reports a missing one, as it does any required parameter.
+                stages[name] = dict(zip(("pattern", "image"), words, strict=False))
+                for key in stages[name]:
                     doc.values[(*path, key)] = doc.keys[(*path, key)] = doc.pos(path)
             elif stage is None:
                 errors.append(
