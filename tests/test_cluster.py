@@ -156,7 +156,7 @@ def labelled(target: Target, instance: str) -> list[str]:
     """Every object of the standard kinds, in any namespace, that carries the instance's label."""
     api = target.api()
     core, apps, batch = client.CoreV1Api(api), client.AppsV1Api(api), client.BatchV1Api(api)
-    selector = f"app.kubernetes.io/instance={instance}"
+    selector = f"kc.dev/instance={instance}"
     listings: list[Callable[..., Any]] = [
         core.list_namespace,
         core.list_config_map_for_all_namespaces,
@@ -651,8 +651,8 @@ def test_teardown_keeps_what_kc_did_not_create(target: Target, tmp_path: Path) -
     core.create_namespaced_config_map(ns, {"metadata": {"name": "theirs"}, "data": {"k": "v"}})
     # Only the service account named default is Kubernetes' own, not every object of that name.
     core.create_namespaced_secret(ns, {"metadata": {"name": "default"}, "stringData": {"k": "v"}})
-    # Someone took kc's labels off the Service: it is no longer kc's to delete.
-    core.patch_namespaced_service(f"{ns}-web", ns, {"metadata": {"labels": {"app.kubernetes.io/managed-by": None}}})
+    # Someone took kc's label off the Service: it is no longer kc's to delete.
+    core.patch_namespaced_service(f"{ns}-web", ns, {"metadata": {"labels": {"kc.dev/instance": None}}})
     run = target.kc("teardown", str(out), "--yes", "--delete-data")
     assert run.code == 0, run.err
     assert f"kept Service {ns}/{ns}-web: it lacks the pipeline's labels" in run.err
@@ -689,6 +689,24 @@ def test_cluster_commands_need_no_cluster_for_help_and_dry_run(target: Target, t
     run = target.kc("teardown", "--dry-run", str(path), *flags, cluster=False)
     assert run.code == 0 and "teardown of small" in run.out
     assert target.requests == []
+
+
+def test_ownership_survives_a_rewritten_instance_label(target: Target, tmp_path: Path) -> None:
+    # Argo CD (before 3.0) tracks its applications by rewriting app.kubernetes.io/instance.
+    path, flags = spec(target, tmp_path, small())
+    ns = namespace_of(flags)
+    assert target.kc("apply", str(path), *flags).code == 0
+    core, apps = client.CoreV1Api(target.api()), client.AppsV1Api(target.api())
+    rewrite = {"metadata": {"labels": {"app.kubernetes.io/instance": "argo-app"}}}
+    apps.patch_namespaced_deployment(f"{ns}-web", ns, rewrite)
+    core.patch_namespaced_service(f"{ns}-web", ns, rewrite)
+    run = target.kc("diff", str(path), *flags)
+    assert run.code == 1
+    assert re.search(r"^0 to create, 2 to change, 0 orphaned, 0 conflicts, \d+ unchanged", run.out, re.M), run.out
+    assert '"argo-app" -> "' in run.out
+    down = target.kc("teardown", str(path), *flags, "--yes", "--delete-data")
+    assert down.code == 0, down.err
+    assert labelled(target, ns) == []
 
 
 def test_drift_by_another_client_is_reported_and_taken_back(target: Target, tmp_path: Path) -> None:

@@ -128,15 +128,15 @@ def test_labels_and_selectors(tmp_path: Path) -> None:
         BASE + '  db: {pattern: stateful, image: "shop/db:1.0.0", port: 5432, storage: 1Gi}\n', tmp_path
     )
     sts = one(program, "StatefulSet")
-    assert sts["spec"]["selector"]["matchLabels"] == {
-        "app.kubernetes.io/name": "db",
-        "app.kubernetes.io/instance": "shop",
-    }
+    # Selectors and ownership use kc's own labels, which tools such as Argo CD leave alone.
+    assert sts["spec"]["selector"]["matchLabels"] == {"kc.dev/instance": "shop", "kc.dev/stage": "db"}
     claim_labels = sts["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"]
-    assert claim_labels["app.kubernetes.io/managed-by"] == "kc" and claim_labels["kc.dev/stage"] == "db"
+    assert claim_labels["kc.dev/instance"] == "shop" and claim_labels["kc.dev/stage"] == "db"
     for manifest in objects(program):
         labels = manifest["metadata"]["labels"]
-        assert labels["app.kubernetes.io/managed-by"] == "kc" and labels["kc.dev/pipeline"] == "shop"
+        assert labels["kc.dev/instance"] == "shop" and labels["kc.dev/pipeline"] == "shop"
+        # ...and everyone else still finds the recommended ones.
+        assert labels["app.kubernetes.io/managed-by"] == "kc" and labels["app.kubernetes.io/instance"] == "shop"
 
 
 def test_references_resolve_and_order(tmp_path: Path) -> None:

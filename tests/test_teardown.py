@@ -16,7 +16,7 @@ from kc.targets import kubernetes
 from kc.targets import teardown as teardown_target
 
 SHOP = str(ROOT / "examples" / "shop" / "pipeline.spec")
-OWN = {"app.kubernetes.io/managed-by": "kc", "app.kubernetes.io/instance": "demo"}
+OWN = {"kc.dev/instance": "demo"}
 
 
 def summary(plan: teardown.TeardownPlan) -> list[tuple[int, str, str, str]]:
@@ -55,7 +55,7 @@ def test_every_delete_checks_the_ownership_labels() -> None:
     program = cli.build(cli.parser().parse_args(["compile", SHOP]))
     for step in teardown.plan(program).steps:
         selector = step.argv[step.argv.index("-l") + 1]
-        assert selector.startswith("app.kubernetes.io/managed-by=kc,app.kubernetes.io/instance=shop")
+        assert selector.startswith("kc.dev/instance=shop")
         if step.name is not None:
             assert step.argv[step.argv.index("--field-selector") + 1] == f"metadata.name={step.name}"
         else:
@@ -227,7 +227,7 @@ def test_load_reads_the_plan_back(tmp_path: Path) -> None:
     "edit",
     [
         lambda d: d["steps"][0]["argv"].__setitem__(2, "namespaces"),
-        lambda d: d["steps"][0]["selector"].pop("app.kubernetes.io/instance"),
+        lambda d: d["steps"][0]["selector"].pop("kc.dev/instance"),
         lambda d: d.__setitem__("format", 2),
         lambda d: d["steps"][3].pop("why"),
     ],

@@ -68,11 +68,11 @@ def check(program: ir.Program, plan: teardown.TeardownPlan) -> None:
     # Safety: ownership labels on every command, a name or a stage label with a namespace.
     own = tuple(labels.ownership(program.instance).items())
     for step in steps:
-        assert step.selector[:2] == own
+        assert step.selector[: len(own)] == own
         assert ("-l", model.selector_text(step.selector)) == tuple(
             step.argv[step.argv.index("-l") : step.argv.index("-l") + 2]
         )
-        assert step.name is not None or (step.namespace and step.selector[2][0] == labels.STAGE)
+        assert step.name is not None or (step.namespace and step.selector[len(own)][0] == labels.STAGE)
 
     # The namespace: last, only when kc created it, kept with the claims it holds.
     spaces = [s for s in steps if s.kind == "Namespace"]

@@ -66,8 +66,8 @@ def applied_by_kc(manifest: dict[str, Any]) -> bool:
 
 def _conflict_reason(manifest: dict[str, Any], instance: str) -> str:
     found = (manifest.get("metadata") or {}).get("labels") or {}
-    if found.get(labels.MANAGED_BY) == "kc" and found.get(labels.INSTANCE):
-        return f"it belongs to kc instance '{found[labels.INSTANCE]}', not '{instance}'"
+    if found.get(labels.OWNER):
+        return f"it belongs to kc instance '{found[labels.OWNER]}', not '{instance}'"
     if found.get(labels.MANAGED_BY):
         return f"it is managed by '{found[labels.MANAGED_BY]}', not by kc"
     return "it exists and kc did not create it (it lacks the pipeline's labels)"

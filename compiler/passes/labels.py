@@ -1,5 +1,7 @@
 """labels: the recommended ``app.kubernetes.io`` labels and kc's own on every object, its pod
-templates and its claim templates; selectors stay on the stable name+instance pair.
+templates and its claim templates. Ownership and selectors rest on kc's own ``kc.dev/`` labels
+only: other tools rewrite the recommended ones (Argo CD sets ``app.kubernetes.io/instance`` to its
+application's name), and a selector, once applied, cannot change.
 https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/"""
 
 from __future__ import annotations
@@ -11,13 +13,19 @@ from kc.compiler import ir, pods
 
 PIPELINE = "kc.dev/pipeline"
 STAGE = "kc.dev/stage"
+OWNER = "kc.dev/instance"
 MANAGED_BY = "app.kubernetes.io/managed-by"
 INSTANCE = "app.kubernetes.io/instance"
 
 
 def ownership(instance: str) -> dict[str, str]:
-    """The labels that mark an object as this pipeline instance's: what diff and teardown select."""
-    return {MANAGED_BY: "kc", INSTANCE: instance}
+    """The label that marks an object as this pipeline instance's: what diff and teardown select."""
+    return {OWNER: instance}
+
+
+def selector(stage: str, instance: str) -> dict[str, str]:
+    """What a stage's workloads, Services and budgets select its pods by."""
+    return {OWNER: instance, STAGE: stage}
 
 
 def stage_labels(program: ir.Program, stage: ir.Stage | None) -> dict[str, str]:
@@ -30,6 +38,7 @@ def stage_labels(program: ir.Program, stage: ir.Stage | None) -> dict[str, str]:
         MANAGED_BY: "kc",
         PIPELINE: program.spec.pipeline,
         STAGE: stage.name if stage else "workspace",
+        OWNER: program.instance,
     }
     # User labels first: kc's own keys are what ownership rests on, so they win.
     return {**program.spec.workspace.labels, **(stage.params.get("labels", {}) if stage else {}), **labels}

@@ -14,6 +14,7 @@ import pydantic
 from kc.compiler import diagnostics as diag
 from kc.compiler import ir, merge, names, pods, source, validation
 from kc.compiler.diagnostics import Pos
+from kc.compiler.passes import labels
 from kc.compiler.patterns import container, files, registry, render
 from kc.schemas import types as t
 
@@ -23,10 +24,6 @@ _FILE_TYPES: dict[str, Callable[[ir.Program, str, str, list[str]], tuple[Any, li
     "files": files.read_texts,
     "objects": files.read_objects,
 }
-
-
-def _selector(stage: str, instance: str) -> dict[str, str]:
-    return {"app.kubernetes.io/name": stage, "app.kubernetes.io/instance": instance}
 
 
 def _deps(
@@ -64,7 +61,7 @@ def _context(
         "instance": instance,
         "namespace": program.namespace,
         "pipeline": program.spec.pipeline if program.spec else instance,
-        "selector": _selector(stage, instance),
+        "selector": labels.selector(stage, instance),
         "service_account": names.object_name(instance, ""),
         "p": params,
     }
@@ -152,10 +149,7 @@ def _workspace(program: ir.Program) -> ir.Step:
         "workspace": _snake(ws.model_dump(by_alias=True)),
         "limits": limits,
         "service_account": names.object_name(program.instance, ""),
-        "pipeline_selector": {
-            "app.kubernetes.io/instance": program.instance,
-            "app.kubernetes.io/managed-by": "kc",
-        },
+        "pipeline_selector": labels.ownership(program.instance),
     }
     pos = (
         program.doc.pos(("workspace",), key=True) if "workspace" in program.doc.data else program.doc.pos(("pipeline",))

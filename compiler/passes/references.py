@@ -197,18 +197,13 @@ def _network_policies(program: ir.Program, refs: list[Ref]) -> list[ir.Object]:
     for stage in program.stages:
         if "host" not in stage.facts:
             continue
-        selector = {"app.kubernetes.io/name": stage.name, "app.kubernetes.io/instance": program.instance}
+        selector = labels.selector(stage.name, program.instance)
         peers = [stage.name, *callers.get(stage.name, [])]
         rules: list[dict[str, Any]] = [
             {
                 "from": [
                     {
-                        "podSelector": {
-                            "matchLabels": {
-                                "app.kubernetes.io/name": p,
-                                "app.kubernetes.io/instance": program.instance,
-                            }
-                        }
+                        "podSelector": {"matchLabels": labels.selector(p, program.instance)}
                     }
                     for p in peers
                 ]

@@ -47,7 +47,7 @@ class Step:
         """``CronJob shop/shop-report``, or ``every Job in shop with kc.dev/stage=report``."""
         if self.name is not None:
             return f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
-        return f"every {self.kind} in {self.namespace} with {selector_text(self.selector[2:])}"
+        return f"every {self.kind} in {self.namespace} with {selector_text(self.selector[OWNED:])}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +76,9 @@ class TeardownPlan:
     def commands(self) -> tuple[tuple[str, ...], ...]:
         """Every kubectl invocation of a run, in order, guards included, when every guard lists nothing."""
         return tuple(cmd for s in self.runnable for cmd in ((s.guard, s.argv) if s.guard else (s.argv,)))
+
+
+OWNED = len(labels.ownership(""))  # a step's selector starts with the ownership labels
 
 
 def selector_text(selector: Selector) -> str:
@@ -171,9 +174,9 @@ def problems(teardown: TeardownPlan) -> list[str]:
     """Why a plan (perhaps read back from a file someone edited) must not run; empty when sound."""
     out = []
     for step in teardown.steps:
-        if step.selector[:2] != teardown.ownership:
+        if step.selector[:OWNED] != teardown.ownership:
             out.append(f"step {step.number}: does not select by the instance's ownership labels")
-        if step.name is None and (step.namespace is None or len(step.selector) < 3):
+        if step.name is None and (step.namespace is None or len(step.selector) <= OWNED):
             out.append(f"step {step.number}: selects neither by name nor by stage label and namespace")
         if step.argv != argv(step) or step.guard != guard(step):
             out.append(f"step {step.number}: its command is not the one its fields describe")
