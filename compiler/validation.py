@@ -9,6 +9,7 @@ from typing import Any
 import pydantic
 from kc.compiler import diagnostics as diag
 from kc.compiler import source
+from kc.schemas import params
 
 _RANGE = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "too_short", "too_long"}
 _NAME_HELP = "lower-case letters, digits and '-', starting and ending with a letter or digit"
@@ -79,9 +80,13 @@ def diagnostics(
             out.append(diag.error("KC101", pos, f"unknown field '{field}'{where}", hint))
         elif kind == "missing":
             out.append(diag.error("KC104", doc.pos(path[:-1], key=True), f"missing field '{field}'{where}"))
-        elif kind in ("kc_schedule", "kc_image"):
-            code = "KC107" if kind == "kc_schedule" else "KC108"
-            out.append(diag.error(code, pos, f"'{field}'{where}: {err['msg']}"))
+        elif kind == "kc_schedule":
+            out.append(diag.error("KC107", pos, f"'{field}'{where}: {err['msg']}", params.SCHEDULE_HINT))
+        elif kind == "kc_image":
+            out.append(diag.error("KC108", pos, f"'{field}'{where}: {err['msg']}"))
+        elif kind == "kc_timezone":
+            hint = diag.did_you_mean(str(value), params.time_zones()) or "an IANA name such as Europe/Berlin or UTC"
+            out.append(diag.error("KC107", pos, f"'{field}'{where}: {err['msg']}", hint))
         elif kind in ("kc_port_name", "value_error"):
             out.append(diag.error("KC106", pos, f"{err['msg'].removeprefix('Value error, ')}{where}"))
         elif kind in _RANGE:

@@ -4,7 +4,9 @@ pattern runs a container, and the pattern's own parameters."""
 
 from __future__ import annotations
 
+import functools
 import re
+import zoneinfo
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
@@ -22,7 +24,13 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+# The macros the API server's cron parser (robfig/cron v3, ParseStandard) takes, written exactly.
+# It also takes "@every <duration>", which Kubernetes does not document; kc leaves that out.
+CRON_MACROS = ("@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly", "@annually")
+SCHEDULE_HINT = (
+    "write five fields, minute hour day-of-month month day-of-week (such as '30 2 * * 1-5';"
+    f" days of the week are 0-6 or sun-sat), or one of {', '.join(CRON_MACROS)}"
+)
 _CRON_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("minute", 0, 59, {}),
     ("hour", 0, 23, {}),
@@ -38,7 +46,8 @@ _CRON_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
             )
         },
     ),
-    ("day of week", 0, 7, {d: i for i, d in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])}),
+    # 0-6 only: that parser has no 7 for Sunday.
+    ("day of week", 0, 6, {d: i for i, d in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])}),
 )
 _IMAGE = re.compile(
     r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
@@ -58,16 +67,14 @@ def _cron_value(text: str, name: str, low: int, high: int, names: dict[str, int]
 
 
 def check_schedule(value: str) -> str:
-    """A standard five-field cron expression, as the CronJob controller accepts it."""
-    if value.strip() in CRON_MACROS:
+    """A standard five-field cron expression or a macro, as the API server accepts them."""
+    if value in CRON_MACROS:
         return value
+    if value.startswith("@"):
+        raise PydanticCustomError("kc_schedule", "unknown schedule macro '{v}'", {"v": value})
     fields = value.split()
     if len(fields) != 5:
-        raise PydanticCustomError(
-            "kc_schedule",
-            "a cron schedule has 5 fields (minute hour day month weekday), not {n}",
-            {"n": len(fields)},
-        )
+        raise PydanticCustomError("kc_schedule", "a cron schedule has 5 fields, not {n}", {"n": len(fields)})
     for text, (name, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
         for part in text.split(","):
             body, _, step = part.partition("/")
@@ -86,6 +93,24 @@ def check_schedule(value: str) -> str:
                     {"r": body, "field": name},
                 )
     return value
+
+
+@functools.cache
+def time_zones() -> frozenset[str]:
+    """The IANA time zone names that Python's zoneinfo finds (the system's database or the tzdata
+    package). ``localtime`` is a host's link to its own zone, not a name the API server knows."""
+    return frozenset(zoneinfo.available_timezones() - {"localtime"})
+
+
+def check_timezone(value: str) -> str:
+    zones = time_zones()
+    # A host without a time zone database has nothing to check against; the API server still checks.
+    if zones and value not in zones:
+        raise PydanticCustomError("kc_timezone", "unknown time zone '{v}'", {"v": value})
+    return value
+
+
+TimeZone = Annotated[str, AfterValidator(check_timezone)]
 
 
 def check_image(value: str) -> str:
@@ -128,6 +153,7 @@ SCALARS: dict[str, Any] = {
     "quantity": t.Quantity,
     "path": t.Path,
     "schedule": Schedule,
+    "timezone": TimeZone,
     "image": Image,
     "duration": Duration,
     "files": list[str],

@@ -412,6 +412,56 @@ def test_manifests_glob_errors_at_the_spec(tmp_path: Path) -> None:
     assert [(d.code, d.pos.line) for d in found] == [("KC208", 6)]
 
 
+# --- cron ------------------------------------------------------------------------------------
+
+
+def cron(schedule: str, timezone: str = "UTC") -> str:
+    return spec(f'  nightly: {{pattern: cron, image: "a/b:1.0.0", schedule: "{schedule}", timezone: {timezone}}}\n')
+
+
+@pytest.mark.parametrize("macro", ["@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly", "@annually"])
+def test_cron_takes_the_macros_kubernetes_takes(macro: str, tmp_path: Path) -> None:
+    assert one(compile_text(cron(macro), tmp_path), "CronJob")["spec"]["schedule"] == macro
+
+
+@pytest.mark.parametrize(
+    "schedule,message",
+    [
+        # The API server's parser takes "@every", which Kubernetes does not document, and takes
+        # macros exactly as written; it has no 7 for Sunday.
+        ("@every 1h", "unknown schedule macro '@every 1h'"),
+        ("@Daily", "unknown schedule macro '@Daily'"),
+        ("@daily ", "unknown schedule macro '@daily '"),
+        ("daily", "a cron schedule has 5 fields, not 1"),
+        ("0 3 * * 7", "invalid day of week '7' (allowed 0-6)"),
+    ],
+)
+def test_cron_schedule_errors_list_what_is_accepted(schedule: str, message: str, tmp_path: Path) -> None:
+    (found,) = errors_of(cron(schedule), tmp_path)
+    assert (found.code, found.pos.line) == ("KC107", 4) and found.message.endswith(message)
+    assert "five fields" in found.hint
+    assert found.hint.endswith("@hourly, @daily, @midnight, @weekly, @monthly, @yearly, @annually")
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"])
+def test_cron_time_zone(zone: str, tmp_path: Path) -> None:
+    assert one(compile_text(cron("0 3 * * *", zone), tmp_path), "CronJob")["spec"]["timeZone"] == zone
+
+
+@pytest.mark.parametrize(
+    "zone,hint",
+    [
+        ("Europe/Berln", "did you mean 'Europe/Berlin'?"),
+        ("europe/berlin", "did you mean 'Europe/Berlin'?"),
+        ("Mars/Olympus_Mons", "an IANA name such as Europe/Berlin or UTC"),
+    ],
+)
+def test_cron_unknown_time_zone(zone: str, hint: str, tmp_path: Path) -> None:
+    (found,) = errors_of(cron("0 3 * * *", zone), tmp_path)
+    assert (found.code, found.pos.line, found.hint) == ("KC107", 4, hint)
+    assert found.message == f"'timezone' in stage 'nightly': unknown time zone '{zone}'"
+
+
 # --- defaults every pattern gets ---------------------------------------------------------------
 
 
