@@ -90,11 +90,14 @@ def use_color(stream: object) -> bool:
     return bool(isatty()) and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
-def report(diagnostics: Sequence[diag.Diagnostic], fmt: str = "text") -> None:
+def report(diagnostics: Sequence[diag.Diagnostic], fmt: str = "text", pending: str = "") -> None:
+    """The diagnostics; ``pending`` names the checks that run once these are fixed."""
     if fmt == "json":
-        sys.stdout.write(diag.render_json(diagnostics))
+        sys.stdout.write(diag.render_json(diagnostics, pending))
     elif diagnostics:
         sys.stderr.write(diag.render_text(diagnostics, _Sources(), use_color(sys.stderr)))  # type: ignore[arg-type]
+        if pending:
+            sys.stderr.write(f"note: more checks ({pending}) run once these errors are fixed\n")
 
 
 def _options(args: argparse.Namespace) -> ir.Options:
@@ -250,7 +253,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     try:
         program = build(args)
     except diag.CompileError as exc:
-        report(exc.diagnostics, args.format)
+        report(exc.diagnostics, args.format, exc.pending)
         return EXIT_INVALID
     report(program.warnings, args.format)
     return EXIT_OK
@@ -401,7 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except diag.CompileError as exc:
-        report(exc.diagnostics, getattr(args, "format", "text") if args.command == "validate" else "text")
+        report(exc.diagnostics, getattr(args, "format", "text") if args.command == "validate" else "text", exc.pending)
         return EXIT_INVALID
     except KeyboardInterrupt:
         return 130

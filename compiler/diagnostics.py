@@ -99,10 +99,12 @@ class Diagnostic:
 
 
 class CompileError(Exception):
-    """Raised at a pass boundary when a pass found errors; carries all of them."""
+    """Raised at a pass boundary when a pass found errors; carries all of them. ``pending``
+    names the checks that did not run because they need these errors fixed first."""
 
-    def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
+    def __init__(self, diagnostics: Iterable[Diagnostic], pending: str = "") -> None:
         self.diagnostics = tuple(diagnostics)
+        self.pending = pending
         super().__init__("; ".join(f"{d.pos}: {d.message}" for d in self.diagnostics))
 
 
@@ -152,6 +154,8 @@ def render_text(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str], c
     return "\n".join(out) + ("\n" if out else "")
 
 
-def render_json(diagnostics: Iterable[Diagnostic]) -> str:
+def render_json(diagnostics: Iterable[Diagnostic], pending: str = "") -> str:
+    """``pending``: the checks that did not run (``[]`` when every check ran)."""
     items = [d.as_dict() for d in sorted(diagnostics, key=sort_key)]
-    return json.dumps({"diagnostics": items}, indent=2) + "\n"
+    later = pending.split(", ") if pending else []
+    return json.dumps({"diagnostics": items, "pending": later}, indent=2) + "\n"

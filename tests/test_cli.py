@@ -103,7 +103,7 @@ def test_instance_is_an_independent_copy(capsys: pytest.CaptureFixture[str]) -> 
 
 def test_validate_json(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["validate", SHOP, "--format", "json"], capsys)
-    assert code == 0 and json.loads(out) == {"diagnostics": []}
+    assert code == 0 and json.loads(out) == {"diagnostics": [], "pending": []}
     assert run(["validate", SHOP], capsys) == (0, "", "")
 
 
@@ -111,7 +111,7 @@ def test_validate_json(capsys: pytest.CaptureFixture[str]) -> None:
 def test_graph(fmt: str, start: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["graph", SHOP, "--format", fmt], capsys)
     assert code == 0 and out.startswith(start)
-    edge = "s_migrate --> s_api" if fmt == "mermaid" else '"migrate" -> "api"'
+    edge = "s_migrate -->|after| s_api" if fmt == "mermaid" else '"migrate" -> "api" [label="after"]'
     assert edge in out
 
 
@@ -130,8 +130,7 @@ def test_schema_is_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["schema"], capsys)
     schema = json.loads(out)
     assert code == 0 and "pipeline" in schema["required"]
-    stage_variants = schema["properties"]["stages"]["additionalProperties"]["anyOf"]
-    assert any(v.get("properties", {}).get("pattern", {}).get("const") == "service" for v in stage_variants)
+    assert schema["properties"]["stages"]["additionalProperties"] == {"$ref": "#/$defs/Stage"}
 
 
 def test_committed_schema_is_current(capsys: pytest.CaptureFixture[str]) -> None:

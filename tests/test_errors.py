@@ -205,3 +205,30 @@ def test_check_needs_an_output_directory(capsys: pytest.CaptureFixture[str]) -> 
     spec = str(CORPUS.parent.parent / "examples" / "shop" / "pipeline.spec")
     code, _, err = run_cli(["compile", spec, "--check"], capsys)
     assert code == cli.EXIT_INVALID and "--check needs -o DIR" in err
+
+
+def test_reference_errors_come_with_the_stage_errors(tmp_path: Path) -> None:
+    text = """\
+        kc: 1
+        pipeline: shop
+        stages:
+          api: {pattern: service, port: 8080}
+          job:
+            pattern: job
+            image: busybox:1.36.1
+            env: {X: "${nosuch.host}", Y: "${api.nofield}", Z: "${api.host}"}
+        """
+    found = errors_of(text, tmp_path)
+    assert codes(found) == ["KC104", "KC301", "KC302"]  # ${api.host} waits until api is whole
+
+
+def test_validate_says_which_checks_did_not_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "pipeline.spec"
+    spec.write_text("kc: 1\npipeline: shop\nstages:\n  api: {pattern: service, port: 8080}\n")
+    assert cli.main(["validate", str(spec)]) == 2
+    assert "note: more checks (naming, labels" in capsys.readouterr().err
+    assert cli.main(["validate", str(spec), "--format", "json"]) == 2
+    assert "references" in json.loads(capsys.readouterr().out)["pending"]
+    spec.write_text("kc: 1\npipeline: shop\nstages:\n  api: {pattern: service, image: 'a:1.0.0', port: 8080}\n")
+    assert cli.main(["validate", str(spec), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"diagnostics": [], "pending": []}

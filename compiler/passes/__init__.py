@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from kc.compiler import diagnostics as diag
 from kc.compiler import ir, source
 from kc.compiler.passes import (
     annotate,
@@ -41,8 +42,17 @@ PASSES: tuple[Pass, ...] = (
 
 
 def run(doc: source.Document, options: ir.Options | None = None) -> ir.Program:
-    """Compile a loaded spec; raises CompileError with every error of the first failing pass."""
+    """Compile a loaded spec; raises CompileError with every error of the first failing pass,
+    and, when that pass comes after validation, the reference errors that can be told already."""
     program = ir.Program(doc=doc, options=options or ir.Options())
-    for step in PASSES:
-        program = step(program)
+    for index, step in enumerate(PASSES):
+        try:
+            program = step(program)
+        except diag.CompileError as failed:
+            found = list(failed.diagnostics)
+            if validate.validate in PASSES[:index] and references.references in PASSES[index + 1 :]:
+                seen = {(d.code, d.pos) for d in found}
+                found += [d for d in references.unknown_targets(program) if (d.code, d.pos) not in seen]
+            later = [s.__name__ for s in PASSES[index + 1 :]]
+            raise diag.CompileError(found, ", ".join(later)) from None
     return program

@@ -119,6 +119,21 @@ def _check(program: ir.Program, ref: Ref, facts: dict[str, dict[str, str]]) -> d
     return None
 
 
+def unknown_targets(program: ir.Program) -> list[diag.Diagnostic]:
+    """The reference errors that need no expanded stage: an unknown or disabled stage, an unknown
+    field. Reported beside the errors of an earlier pass, so one run shows both."""
+    facts = {
+        name: dict.fromkeys(FIELDS, "")
+        for name, raw in program.raw_stages.items()
+        if not (isinstance(raw, dict) and raw.get("enabled") is False)
+    }
+    found: list[diag.Diagnostic] = []
+    for stage, raw in program.raw_stages.items():
+        if stage in facts and isinstance(raw, dict):
+            found.extend(p for ref in _scan(program, stage, raw) if (p := _check(program, ref, facts)) is not None)
+    return found
+
+
 def _no_data_claim(pos: Pos, what: str) -> diag.Diagnostic:
     # Storage has a cost and outlives the pipeline (teardown keeps claims), so kc asks for its
     # size rather than inventing one.
@@ -156,7 +171,7 @@ def _wires(program: ir.Program) -> tuple[dict[str, list[ir.Dep]], list[diag.Diag
                     diag.error("KC302", pos, f"input '{path[-1]}': stage '{target}' has no output '{output}'", hint)
                 )
             else:
-                deps.setdefault(stage.name, []).append(ir.Dep(target, pos, f"input {path[-1]} from {wire}"))
+                deps.setdefault(stage.name, []).append(ir.Dep(target, pos, f"input {path[-1]} from {wire}", "input"))
     return deps, errors
 
 
@@ -266,7 +281,7 @@ def references(program: ir.Program) -> ir.Program:
     diag.raise_if_errors(errors)
     for ref in refs:
         if ref.target not in ("pipeline", ref.stage) and ref.target in facts:
-            deps.setdefault(ref.stage, []).append(ir.Dep(ref.target, ref.pos, f"reference {ref.text}"))
+            deps.setdefault(ref.stage, []).append(ir.Dep(ref.target, ref.pos, f"reference {ref.text}", "reference"))
     stages = tuple(dataclasses.replace(s, deps=s.deps + tuple(deps.get(s.name, ()))) for s in program.stages)
     by_name = {s.name: s for s in stages}
     steps = []
