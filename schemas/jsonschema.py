@@ -1,31 +1,117 @@
-"""The spec's JSON Schema, for editors: the top level, with each stage checked against the
-parameters of the pattern it names."""
+"""The spec's JSON Schema, for editors: the top level from the spec's models, and each stage
+checked against the parameters of the built-in pattern it names.
+
+A stage selects its pattern with one ``if``/``then`` per built-in pattern, keyed on the
+``pattern`` const, rather than with a ``oneOf`` of the patterns: a validator checks only the
+branch the stage names and reports that pattern's own errors ("'replica' was unexpected"). With a
+``oneOf``, jsonschema reports only that the stage matches none of the alternatives, and
+yaml-language-server shows the errors of whichever alternative its heuristic ranks closest, or
+"matches multiple schemas". Keywords stay within draft 7, which yaml-language-server implements
+in full (no ``$ref`` beside other keywords, no ``unevaluatedProperties``); ``patternErrorMessage``
+is its message for a pattern that does not match, and other validators ignore it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from kc.compiler.patterns import registry
+from kc.compiler.passes import validate
+from kc.compiler.patterns import catalog, registry
+from kc.schemas import params
 from kc.schemas import spec as spec_schema
+from kc.schemas import types as t
 
 REF = "#/$defs/{model}"
 
 
-def spec_schema_dict() -> dict[str, Any]:
-    top = spec_schema.Spec.model_json_schema(by_alias=True, ref_template=REF)
-    defs = top.setdefault("$defs", {})
-    variants: list[dict[str, Any]] = [
-        {"type": "string", "pattern": r"^[a-z0-9-]+ \S+$", "description": "<pattern> <image>"}
-    ]
-    for name, folder in sorted(registry.builtins().items()):
-        pattern = registry.load(folder)
-        if pattern.manifest.internal:
-            continue
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": REF.format(model=name)}
+
+
+def _alternatives(names: list[str]) -> str:
+    # Built-in pattern names hold no regex syntax; re.escape would turn "-" into an escape that
+    # JavaScript's unicode regular expressions (yaml-language-server's) refuse.
+    return "|".join(names)
+
+
+def _line(lone: list[str], with_image: list[str], names: list[str]) -> dict[str, Any]:
+    """The one-line form as kc's parser splits it: '<pattern> <image>' for a pattern that takes
+    an image and needs nothing else, '<pattern>' alone for one whose parameters all have
+    defaults. A first word that is no built-in may name an imported pattern."""
+    forms = f"^(?:(?:{_alternatives(lone)})|(?:{_alternatives(with_image)})\\s+\\S+)$"
+    return {
+        "type": "string",
+        "description": "One line: '<pattern> <image>', or '<pattern>' when its parameters all have defaults.",
+        "if": {"pattern": f"^(?:{_alternatives(names)})(?:\\s|$)"},
+        "then": {
+            "pattern": forms,
+            "patternErrorMessage": f"one line is '<pattern> <image>' ({', '.join(with_image)}) "
+            f"or '<pattern>' alone ({', '.join(lone)})",
+        },
+        "else": {"pattern": r"^\S+(?:\s+\S+)?$"},
+    }
+
+
+def _stage_defs(patterns: dict[str, registry.Pattern]) -> dict[str, Any]:
+    defs: dict[str, Any] = {}
+    branches: list[dict[str, Any]] = []
+    lone: list[str] = []
+    with_image: list[str] = []
+    for name, pattern in patterns.items():
         schema = pattern.model.model_json_schema(by_alias=True, ref_template=REF)
         defs.update(schema.pop("$defs", {}))
         schema["properties"]["pattern"] = {"const": name, "description": pattern.manifest.summary}
-        variants.append(schema)
-    top["properties"]["stages"]["additionalProperties"] = {"anyOf": variants}
+        defs[schema["title"]] = schema
+        selects = {"type": "object", "properties": {"pattern": {"const": name}}, "required": ["pattern"]}
+        branches.append({"if": selects, "then": _ref(schema["title"])})
+        needs = set(schema.get("required", [])) - {"pattern"}
+        if not needs:
+            lone.append(name)
+        if "image" in schema["properties"] and needs <= {"image"}:
+            with_image.append(name)
+    names = list(patterns)
+    # A pattern the schema does not know may come from the spec's imports: only the fields every
+    # stage has are checked; kc validate checks the rest.
+    imported = params.StageBase.model_json_schema(by_alias=True, ref_template=REF)
+    del imported["additionalProperties"]
+    imported["title"] = "ImportedStage"
+    imported["properties"]["pattern"] = {"type": "string", "description": "A pattern from the spec's imports."}
+    defs["ImportedStage"] = imported
+    other = {"type": "object", "properties": {"pattern": {"not": {"enum": names}}}, "required": ["pattern"]}
+    branches.append({"if": other, "then": _ref("ImportedStage")})
+    defs["StageMapping"] = {
+        "type": "object",
+        "required": ["pattern"],
+        "properties": {"pattern": {"type": "string", "description": "The pattern this stage is built from."}},
+        "allOf": branches,
+    }
+    defs["StageLine"] = _line(lone, with_image, names)
+    defs["Stage"] = {"if": {"type": "string"}, "then": _ref("StageLine"), "else": _ref("StageMapping")}
+    # kc refuses a pattern that is neither built in nor imported.
+    defs["BuiltinPattern"] = {
+        "if": {"type": "string"},
+        "then": {
+            "pattern": f"^(?:{_alternatives(names)})(?:\\s|$)",
+            "patternErrorMessage": f"no such pattern without imports; the built-in ones: {', '.join(names)}",
+        },
+        "else": {"properties": {"pattern": {"enum": names}}},
+    }
+    return defs
+
+
+def spec_schema_dict() -> dict[str, Any]:
+    top = spec_schema.Spec.model_json_schema(by_alias=True, ref_template=REF)
+    top.setdefault("$defs", {}).update(_stage_defs(catalog.public(registry.builtins())))
+    top["properties"]["stages"] = {
+        "type": "object",
+        "title": "Stages",
+        "description": "The stages by name, in order.",
+        "propertyNames": {"pattern": t.DNS_LABEL, "maxLength": 63, "not": {"enum": sorted(validate.RESERVED)}},
+        "additionalProperties": _ref("Stage"),
+    }
+    # With no imports, every stage names a built-in pattern.
+    top["if"] = {"properties": {"imports": {"maxItems": 0}}}
+    top["then"] = {"properties": {"stages": {"additionalProperties": _ref("BuiltinPattern")}}}
     top["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     top["title"] = "kc pipeline spec, language v1"
     return top

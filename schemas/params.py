@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     StrictBool,
     StringConstraints,
+    WithJsonSchema,
     create_model,
     model_validator,
 )
@@ -124,8 +125,14 @@ def _duration(value: object) -> object:
 
 
 Schedule = Annotated[str, AfterValidator(check_schedule)]
-# Seconds, or a number with s, m, h or d: "90", "30m", "2h".
-Duration = Annotated[str, BeforeValidator(_duration), StringConstraints(pattern=r"^[0-9]+[smhd]?$")]
+# Seconds, or a number with s, m, h or d: "90", "30m", "2h"; `timeout: 90` is read as "90".
+DURATION = r"^[0-9]+[smhd]?$"
+Duration = Annotated[
+    str,
+    BeforeValidator(_duration),
+    StringConstraints(pattern=DURATION),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": DURATION}, {"type": "integer", "minimum": 0}]}),
+]
 Image = Annotated[str, AfterValidator(check_image)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Names = str | list[t.Label]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, WithJsonSchema
 
 # Kubernetes names: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -36,7 +36,14 @@ def _number_to_text(value: object) -> object:
 Label = Annotated[str, StringConstraints(max_length=63, pattern=DNS_LABEL)]
 LabelKey = Annotated[str, StringConstraints(max_length=253, pattern=LABEL_KEY)]
 LabelValue = Annotated[str, StringConstraints(max_length=63, pattern=LABEL_VALUE)]
-Quantity = Annotated[str, BeforeValidator(_number_to_text), StringConstraints(pattern=QUANTITY)]
+# Numbers are read as text (`cpu: 2`, `PORT: 8080`). WithJsonSchema says so in the JSON Schema, and keeps
+# the quantity's pattern, which pydantic leaves out of it after a BeforeValidator.
+Quantity = Annotated[
+    str,
+    BeforeValidator(_number_to_text),
+    StringConstraints(pattern=QUANTITY),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": QUANTITY}, {"type": "number", "minimum": 0}]}),
+]
 EnvName = Annotated[str, StringConstraints(pattern=ENV_NAME)]
 Size = Literal["nano", "small", "medium", "large", "xlarge"]
 Path = Annotated[str, StringConstraints(pattern=r"^/")]
@@ -59,7 +66,11 @@ class ConfigRef(_Strict):
     config: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][-a-z0-9.]*/[-._a-zA-Z0-9]+$")]
 
 
-EnvValue = Annotated[str, BeforeValidator(_number_to_text)] | SecretRef | ConfigRef
+EnvValue = (
+    Annotated[str, BeforeValidator(_number_to_text), WithJsonSchema({"type": ["string", "number"]})]
+    | SecretRef
+    | ConfigRef
+)
 
 # (requests, limits) for each size: limits allow a burst of about twice the request.
 SIZES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
