@@ -14,6 +14,9 @@ from kc.compiler.source import Document
 from kc.schemas import spec as spec_schema
 
 GateKind = Literal["none", "rollout", "pods-running", "ready", "job-complete", "established"]
+# Why a stage waits for another: `after`, a `${…}` reference (mounts and config too), a task's
+# input, `flow: sequential`, or the previous step of the same stage.
+DepKind = Literal["after", "reference", "input", "flow", "step"]
 
 GATE_TEXT: dict[str, str] = {
     "none": "none",
@@ -69,11 +72,13 @@ class Options:
 
 @dataclass(frozen=True, slots=True)
 class Dep:
-    """An edge of the stage graph: this stage comes after ``target`` because of ``why`` at ``pos``."""
+    """An edge of the stage graph: this stage comes after ``target`` because of ``why`` at ``pos``,
+    a reason of the sort ``kind``."""
 
     target: str
     pos: Pos
     why: str
+    kind: DepKind
 
 
 @dataclass(frozen=True, slots=True)

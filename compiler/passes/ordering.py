@@ -25,9 +25,7 @@ def _step_deps(steps: tuple[ir.Step, ...]) -> dict[str, list[ir.Dep]]:
     ids = {s.id for s in steps}
     return {
         s.id: [
-            dataclasses.replace(
-                d, target=d.target if d.why == "previous step" or d.target not in last else last[d.target]
-            )
+            dataclasses.replace(d, target=d.target if d.kind == "step" or d.target not in last else last[d.target])
             for d in s.deps
             if d.target in ids or d.target in last
         ]

@@ -46,7 +46,7 @@ def _deps(
                 )
             )
         elif target in enabled:  # a dependency on a disabled stage is dropped with it
-            deps.append(ir.Dep(target, pos, "after"))
+            deps.append(ir.Dep(target, pos, "after", "after"))
     return deps, errors
 
 
@@ -115,7 +115,7 @@ def _steps(
                 errors.append(diag.error("KC106", where, f"{kind} of stage '{stage}': {problem}"))
                 continue
             objects.append(ir.Object(manifest, stage, step_id, pos))
-        step_deps = deps if index == 0 else (ir.Dep(steps[-1].id, pos, "previous step"),)
+        step_deps = deps if index == 0 else (ir.Dep(steps[-1].id, pos, "previous step", "step"),)
         steps.append(ir.Step(step_id, stage, ir.Gate(decl.decl.gate), tuple(objects), step_deps))
     for kind in patch:
         if kind not in kinds_seen:
@@ -199,7 +199,7 @@ def patterns(program: ir.Program) -> ir.Program:
         deps, dep_errors = _deps(program, name, model.after, enabled)  # type: ignore[attr-defined]
         errors.extend(dep_errors)
         if program.spec.flow == "sequential" and previous is not None:
-            deps.append(ir.Dep(previous, pos, "flow: sequential"))
+            deps.append(ir.Dep(previous, pos, "flow: sequential", "flow"))
         previous = name
         params = _template_params(model, pattern.manifest.parameters)
         for key, decl in pattern.manifest.parameters.items():
