@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Model(BaseModel):
@@ -38,11 +38,17 @@ class PatternManifest(_Model):
     # The kind whose object gives ${stage.name}; the Service that gives host and port.
     main: str | None = None
     service: str | None = None
-    # Common container fields this pattern does not take (a database has its own ports).
-    omit: list[str] = []
+    # Common container fields this pattern does not take (a database has its own probes), each with
+    # what to do instead; a list (no hints) is accepted for patterns written before hints.
+    omit: dict[str, str] = {}
     parameters: dict[str, dict[str, Any]] = {}
     steps: list[StepDecl] = Field(min_length=1)
     warnings: list[WarningDecl] = []
+
+    @field_validator("omit", mode="before")
+    @classmethod
+    def _omit_list(cls, value: Any) -> Any:
+        return dict.fromkeys(value, "") if isinstance(value, list) else value
 
     @model_validator(mode="after")
     def _step_names(self) -> PatternManifest:

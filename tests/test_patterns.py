@@ -508,3 +508,39 @@ def test_task_wires_order_any_dag(tmp_path: Path, reads: list[list[int]]) -> Non
                 "subPath": f"{producer}/out",
                 "readOnly": True,
             }
+
+
+def test_port_on_the_database_patterns(tmp_path: Path) -> None:
+    text = """\
+        kc: 1
+        pipeline: shop
+        stages:
+          cache: {pattern: redis, port: 6380}
+          db: {pattern: postgres, port: 5433, password-secret: pg}
+          app: {pattern: job, image: "a:1.0.0", env: {R: "${cache.port}", P: "${db.port}"}}
+        """
+    program = compile_text(text, tmp_path)
+    services = {s["metadata"]["name"]: s["spec"]["ports"][0]["port"] for s in objects(program, "Service")}
+    assert services == {"shop-cache": 6380, "shop-db": 5433}
+    redis = objects(program, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
+    assert redis["ports"] == [{"name": "redis", "containerPort": 6380, "protocol": "TCP"}]
+    assert redis["args"][:2] == ["--port", "6380"]
+    postgres = objects(program, "StatefulSet")[0]["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "PGPORT", "value": "5433"} in postgres["env"]
+    assert "--port=5433" in postgres["readinessProbe"]["exec"]["command"]
+    job = objects(program, "Job")[0]["spec"]["template"]["spec"]["containers"][0]
+    assert {e["name"]: e["value"] for e in job["env"]} == {"R": "6380", "P": "5433"}
+
+
+@pytest.mark.parametrize(
+    "stage,field,hint",
+    [
+        ("{pattern: redis, command: [x]}", "command", "args"),
+        ("{pattern: postgres, password-secret: pg, ports: {a: 1}}", "ports", "set it with port"),
+        ("{pattern: cockroachdb, health: /x}", "health", "health endpoint"),
+        ("{pattern: task, image: 'a:1.0.0', port: 80}", "port", "serves nothing"),
+    ],
+)
+def test_common_fields_a_pattern_leaves_out_say_what_to_use(tmp_path: Path, stage: str, field: str, hint: str) -> None:
+    [found] = errors_of(f"kc: 1\npipeline: shop\nstages:\n  s: {stage}\n", tmp_path)
+    assert found.code == "KC101" and f"does not take '{field}'" in found.message and hint in found.hint

@@ -172,10 +172,22 @@ def check_stage(
         hint = diag.did_you_mean(str(pattern_name), public) or f"known patterns: {', '.join(sorted(public))}"
         return None, None, [diag.error("KC201", where, msg, hint)]
     pattern = registry.load(folder)
+    # A common container field the pattern leaves out: said as such, with what to do instead.
+    omitted = [key for key in raw if key in pattern.manifest.omit]
+    errors = [
+        diag.error(
+            "KC101",
+            doc.pos((*path, key), key=True),
+            f"pattern '{pattern_name}' does not take '{key}' (stage '{name}')",
+            pattern.manifest.omit[key],
+        )
+        for key in omitted
+    ]
     try:
-        return pattern, pattern.model.model_validate(raw), []
+        model = pattern.model.model_validate({k: v for k, v in raw.items() if k not in omitted})
     except pydantic.ValidationError as exc:
-        return pattern, None, validation.diagnostics(exc, doc, path, pattern.model, f" in stage '{name}'")
+        return pattern, None, errors + validation.diagnostics(exc, doc, path, pattern.model, f" in stage '{name}'")
+    return (pattern, None, errors) if errors else (pattern, model, [])
 
 
 def patterns(program: ir.Program) -> ir.Program:

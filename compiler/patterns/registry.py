@@ -96,7 +96,7 @@ def load(folder: str) -> Pattern:
     except pydantic.ValidationError as exc:
         raise diag.CompileError(_manifest_errors(doc, exc)) from None
     try:
-        model = params_schema.stage_model(name, manifest.container, manifest.parameters, manifest.omit)
+        model = params_schema.stage_model(name, manifest.container, manifest.parameters, list(manifest.omit))
     except (params_schema.ParamError, TypeError) as exc:
         where = doc.pos(exc.path, key=True) if isinstance(exc, params_schema.ParamError) else doc.pos(("parameters",))
         raise diag.CompileError([diag.error("KC501", where, f"pattern '{name}': {exc}")]) from None
