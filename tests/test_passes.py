@@ -152,7 +152,7 @@ def test_references_resolve_and_order(tmp_path: Path) -> None:
     assert env["DB"] == "http://shop-db.shop.svc:5432" and env["RAW"] == "${HOME}" and env["NS"] == "shop"
     assert [b.name for b in program.bundles] == ["workspace", "db", "api"]
     policy = next(m for m in objects(program, "NetworkPolicy") if m["metadata"]["name"] == "shop-db-ingress")
-    callers = [p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in policy["spec"]["ingress"][0]["from"]]
+    callers = [p["podSelector"]["matchLabels"]["kc.dev/stage"] for p in policy["spec"]["ingress"][0]["from"]]
     assert callers == ["db", "api"]
 
 
