@@ -380,7 +380,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_validate)
 
-    p = command("graph", "print the stage graph and its bundles")
+    p = command("graph", "print the stage graph and its bundles, one edge per pair of steps labelled with why")
     _compile_flags(p)
     p.add_argument("--format", choices=("mermaid", "dot"), default="mermaid")
     p.set_defaults(func=cmd_graph)
