@@ -202,6 +202,13 @@ PortName = Annotated[
 ]
 
 
+class HealthCommand(_Model):
+    """``health: {command: [...]}``: probes that run a command in the container (exit 0: healthy),
+    for a stage with no port to ask, such as a worker."""
+
+    command: list[str] = Field(min_length=1)
+
+
 class ContainerStage(StageBase):
     """The common fields of patterns that run a container (docs/language.md, Stages)."""
 
@@ -213,7 +220,7 @@ class ContainerStage(StageBase):
     ports: dict[PortName, Port] = {}
     size: t.Size = "small"
     resources: t.Resources | None = None
-    health: Annotated[str, StringConstraints(pattern=r"^/")] | None = None
+    health: Annotated[str, StringConstraints(pattern=r"^/")] | HealthCommand | None = None
     mounts: dict[t.Label, t.Path] = {}
     pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = Field(None, alias="pull-policy")
     registry: str | None = None
@@ -223,6 +230,11 @@ class ContainerStage(StageBase):
         # `port` is the port named http; a pattern's default port gives way to ports.http.
         if "port" in self.model_fields_set and "http" in self.ports:
             raise PydanticCustomError("value_error", "'port' and 'ports.http' both name the http port")
+        if isinstance(self.health, str) and self.port is None and not self.ports:
+            raise PydanticCustomError(
+                "value_error", "a 'health' path is asked over HTTP on a port, and the stage has none: give "
+                "'port', or probe with a command: 'health: {command: [...]}'"
+            )
         return self
 
 

@@ -544,3 +544,25 @@ def test_port_on_the_database_patterns(tmp_path: Path) -> None:
 def test_common_fields_a_pattern_leaves_out_say_what_to_use(tmp_path: Path, stage: str, field: str, hint: str) -> None:
     [found] = errors_of(f"kc: 1\npipeline: shop\nstages:\n  s: {stage}\n", tmp_path)
     assert found.code == "KC101" and f"does not take '{field}'" in found.message and hint in found.hint
+
+
+def test_health_as_a_command_probes_a_worker(tmp_path: Path) -> None:
+    base = 'kc: 1\npipeline: shop\nstages:\n  w: {pattern: worker, image: "a:1.0.0"%s}\n'
+    program = compile_text(base % ", health: {command: [cat, /tmp/healthy]}", tmp_path)
+    container = objects(program, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
+    probe = {"command": ["cat", "/tmp/healthy"]}
+    assert container["readinessProbe"]["exec"] == container["livenessProbe"]["exec"] == probe
+    # Without health a worker has no port to ask: no probes, and require-health refuses it.
+    bare = objects(compile_text(base % "", tmp_path), "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
+    assert "readinessProbe" not in bare and "livenessProbe" not in bare
+    assert codes(errors_of("policy: {require-health: true}\n" + base % "", tmp_path)) == ["KC406"]
+    # A path needs a port to be asked on.
+    [found] = errors_of(base % ", health: /healthz", tmp_path)
+    assert "health: {command: [...]}" in found.message
+
+
+def test_health_as_a_command_on_a_service(tmp_path: Path) -> None:
+    stage = '{pattern: service, image: "a:1.0.0", health: {command: [/bin/true]}}'
+    text = f"kc: 1\npipeline: shop\nstages:\n  web: {stage}\n"
+    probe = objects(compile_text(text, tmp_path), "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
+    assert probe["readinessProbe"]["exec"] == {"command": ["/bin/true"]} and "httpGet" not in probe["readinessProbe"]

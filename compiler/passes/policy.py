@@ -144,7 +144,8 @@ def policy(program: ir.Program) -> ir.Program:
                     diag.error(
                         "KC406",
                         stage.pos,
-                        f"stage '{stage.name}' has no 'health' path (policy require-health is true)",
+                        f"stage '{stage.name}' has no 'health' (policy require-health is true)",
+                        "a path ('health: /healthz', on the port) or a command ('health: {command: [...]}')",
                     )
                 )
     diag.raise_if_errors(errors)

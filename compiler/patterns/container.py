@@ -51,14 +51,16 @@ def resources(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def probes(params: dict[str, Any]) -> dict[str, Any]:
-    named = ports(params)
-    if not named:
-        return {}
-    port_name = named[0][0]
-    if params.get("health"):
-        action: dict[str, Any] = {"httpGet": {"path": params["health"], "port": port_name}}
+    health, named = params.get("health"), ports(params)
+    action: dict[str, Any]
+    if isinstance(health, dict):
+        action = {"exec": {"command": list(health["command"])}}
+    elif not named:
+        return {}  # nothing kc could ask; docs/security.md says what such a stage gets
+    elif health:
+        action = {"httpGet": {"path": health, "port": named[0][0]}}
     else:
-        action = {"tcpSocket": {"port": port_name}}
+        action = {"tcpSocket": {"port": named[0][0]}}
     return {
         "readinessProbe": {**action, "periodSeconds": 5, "failureThreshold": 3},
         "livenessProbe": {**action, "initialDelaySeconds": 10, "periodSeconds": 10, "failureThreshold": 6},
