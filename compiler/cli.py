@@ -27,7 +27,8 @@ EXAMPLES = {
   kc compile shop.spec --teardown                         print the teardown plan (kc/teardown.yaml)""",
     "validate": """examples:
   kc validate shop.spec                  nothing printed and exit 0 when the spec is valid
-  kc validate shop.spec --format json    every diagnostic as JSON""",
+  kc validate shop.spec --format json    every diagnostic as JSON
+  kc validate */pipeline.spec            several specs at once (as the pre-commit hook runs it)""",
     "graph": """examples:
   kc graph shop.spec                     a Mermaid flowchart of the stages and bundles
   kc graph shop.spec --format dot | dot -Tsvg > shop.svg""",
@@ -250,13 +251,19 @@ def cmd_teardown(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    try:
-        program = build(args)
-    except diag.CompileError as exc:
-        report(exc.diagnostics, args.format, exc.pending)
-        return EXIT_INVALID
-    report(program.warnings, args.format)
-    return EXIT_OK
+    """Every spec named (a pre-commit hook passes several), reported together."""
+    found: list[diag.Diagnostic] = []
+    pending: list[str] = []
+    invalid = False
+    for spec in [args.spec, *args.more]:
+        try:
+            found += build(argparse.Namespace(**{**vars(args), "spec": spec})).warnings
+        except diag.CompileError as exc:
+            invalid = True
+            found += exc.diagnostics
+            pending += [p for p in exc.pending.split(", ") if p and p not in pending]
+    report(found, args.format, ", ".join(pending))
+    return EXIT_INVALID if invalid else EXIT_OK
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
@@ -375,8 +382,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="with --dry-run: text or JSON")
     p.set_defaults(func=cmd_teardown)
 
-    p = command("validate", "report every diagnostic; write nothing")
+    p = command("validate", "report every diagnostic of one or more specs; write nothing")
     _compile_flags(p)
+    p.add_argument("more", nargs="*", metavar="SPEC", help="more specs, checked with the same flags")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_validate)
 

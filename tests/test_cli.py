@@ -183,3 +183,11 @@ def test_a_hundred_bundles_still_sort_in_apply_order(tmp_path: Path, capsys: pyt
     spec.write_text("kc: 1\npipeline: long\nstages:\n  s0: worker acme/w:1.0.0\n")
     assert run(["compile", str(spec), "-o", str(tmp_path / "out")], capsys)[0] == 0
     assert sorted(p.name for p in (tmp_path / "out").glob("*.yaml")) == ["00-workspace.yaml", "01-s0.yaml"]
+
+
+def test_validate_takes_several_specs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.spec"
+    bad.write_text("kc: 1\npipeline: shop\nstages:\n  api: {pattern: service, image: 'a:1.0.0', replica: 2}\n")
+    code, _, err = run(["validate", SHOP, str(bad)], capsys)
+    assert code == 2 and f"{bad}:4:" in err and "KC101" in err
+    assert run(["validate", SHOP, SHOP], capsys)[0] == 0

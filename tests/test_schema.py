@@ -119,3 +119,10 @@ def test_stages(stage: object, imports: list[str] | None, valid: bool) -> None:
 @pytest.mark.parametrize("name", ["Web_Server", "workspace", "pipeline", "a" * 64])
 def test_stage_names(name: str) -> None:
     assert errors({"kc": 1, "pipeline": "shop", "stages": {name: "service nginx:1.27.3"}})
+
+
+def test_examples_name_the_schema_for_editors() -> None:
+    for spec in sorted((ROOT / "examples").glob("*/pipeline.spec")):
+        first = spec.read_text().splitlines()[0]
+        assert first.startswith("# yaml-language-server: $schema="), spec
+        assert (spec.parent / first.partition("$schema=")[2]).resolve() == ROOT / "schemas" / "kc-spec.schema.json"
