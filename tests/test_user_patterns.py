@@ -154,6 +154,35 @@ def test_sandbox_refuses(tmp_path: Path, escape: str) -> None:
     assert found.pos.line == 7, found
 
 
+# Templates that would hang kc or exhaust its memory: each ends at its line with what it exceeded.
+BUDGET = [
+    ("{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}", "loops ran more than"),
+    ("{{ 'x' * 99999 * 99999 }}", "builds a value of 9999800001 items"),
+    ("{{ ['x'] * 10 ** 8 }}", "builds a value of 100000000 items"),
+    ("{{ ('x' * 1000000) + ('y' * 1000000) }}", "builds a value of 2000000 items"),
+    ("{{ 9 ** 999999 }}", "too large for a template"),
+]
+
+
+def _with_line_7(body: str) -> str:
+    return TEMPLATE.replace("{{ p.title | tojson }}", "{{ p.title | tojson }}}\n# " + body + "\n#")
+
+
+@pytest.mark.parametrize("body,why", BUDGET)
+def test_rendering_has_a_budget(tmp_path: Path, body: str, why: str) -> None:
+    pattern(tmp_path, site_yaml=_with_line_7(body))
+    (found,) = errors_of(SPEC, tmp_path)
+    assert (found.code, found.pos.line) == ("KC502", 7) and why in found.message, found
+
+
+def test_rendered_output_has_a_budget(tmp_path: Path) -> None:
+    many = "{% for i in range(20000) %}{{ 'y' * 99 }}{% endfor %}"  # each step small, the whole too big
+    pattern(tmp_path, site_yaml=_with_line_7(many))
+    (found,) = errors_of(SPEC, tmp_path)
+    assert found.code == "KC502" and "wrote more than 1048576 characters" in found.message
+    assert found.pos.file == str(tmp_path / "patterns" / "static-site" / "site.yaml")
+
+
 @pytest.mark.parametrize("include", ["/etc/passwd", "../../pipeline.spec", "../static-site/../../secret.txt"])
 def test_templates_cannot_read_outside_their_folder(tmp_path: Path, include: str) -> None:
     (tmp_path / "secret.txt").write_text("token")

@@ -15,11 +15,10 @@ from typing import Any
 
 import jinja2
 import pydantic
-from jinja2 import sandbox
 from kc.compiler import diagnostics as diag
 from kc.compiler import source
 from kc.compiler.diagnostics import Pos
-from kc.compiler.patterns import embed, filters
+from kc.compiler.patterns import budget, embed, filters
 from kc.schemas import params as params_schema
 from kc.schemas import pattern as pattern_schema
 
@@ -65,7 +64,7 @@ def _environment(folder: str) -> jinja2.Environment:
     # The sandbox keeps templates away from Python internals (attributes starting with "_",
     # str.format, mutating methods); they see only the context kc passes in, nothing of the
     # filesystem beyond their own folder or of the environment, and undefined names are errors.
-    env = sandbox.ImmutableSandboxedEnvironment(
+    env = budget.Sandbox(
         loader=_FolderLoader(folder),
         undefined=jinja2.StrictUndefined,
         autoescape=False,

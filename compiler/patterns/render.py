@@ -7,9 +7,10 @@ from typing import Any
 
 import jinja2
 import yaml
+from jinja2.exceptions import SecurityError
 from kc.compiler import diagnostics as diag
 from kc.compiler.diagnostics import Pos
-from kc.compiler.patterns import embed, registry
+from kc.compiler.patterns import budget, embed, registry
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -24,8 +25,19 @@ def _template_pos(exc: BaseException, path: str) -> Pos:
 
 
 def _text(template: jinja2.Template, path: str, context: dict[str, Any]) -> str:
+    """The rendered text, within the render budget (budget.py): the output is counted and the
+    clock checked as it is written."""
+    spent = budget.start()
+    chunks: list[str] = []
+    size = 0
     try:
-        return template.render(context)
+        for chunk in template.generate(context):
+            size += len(chunk)
+            if size > budget.MAX_OUTPUT:
+                raise SecurityError(f"the template wrote more than {budget.MAX_OUTPUT} characters")
+            spent.tick("writing its output")
+            chunks.append(chunk)
+        return "".join(chunks)
     except jinja2.TemplateError as exc:
         raise diag.CompileError([diag.error("KC502", _template_pos(exc, path), f"template error: {exc}")]) from None
     except Exception as exc:  # 1/0, a bad filter input, a range too big for the sandbox
