@@ -51,6 +51,7 @@ CODES: dict[str, str] = {
     "KC407": "policy-loosened",
     "KC408": "insecure-mode",
     "KC409": "policy-data",
+    "KC410": "kubernetes-limit",
     "KC501": "pattern-invalid",
     "KC502": "template-error",
     "KC503": "pattern-warning",

@@ -11,6 +11,7 @@ from kc.compiler.passes import (
     annotate,
     defaults,
     labels,
+    limits,
     naming,
     ordering,
     parse,
@@ -36,6 +37,7 @@ PASSES: tuple[Pass, ...] = (
     security.security,
     references.references,
     policy.policy,
+    limits.limits,
     ordering.ordering,
     annotate.annotate,
 )
