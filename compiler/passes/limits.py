@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 from collections.abc import Iterator
@@ -49,6 +50,7 @@ def _data_size(manifest: dict[str, Any]) -> int:
     return total
 
 
+@functools.cache  # the same few label pairs stand on every object
 def _label_problem(key: str, value: str) -> str | None:
     prefix, _, name = key.rpartition("/")
     if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
@@ -77,7 +79,7 @@ def _metadata(manifest: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
             yield "a claim template's ", claim.get("metadata") or {}
 
 
-def _problems(manifest: dict[str, Any]) -> Iterator[str]:
+def _problems(manifest: dict[str, Any], free_form: bool) -> Iterator[str]:
     kind, name = str(manifest["kind"]), str(manifest["metadata"]["name"])
     limit = NAME_LIMITS.get(kind, NAME_LIMIT)
     if len(name) > limit:
@@ -92,16 +94,25 @@ def _problems(manifest: dict[str, Any]) -> Iterator[str]:
         for key, value in (meta.get("labels") or {}).items():
             if (problem := _label_problem(str(key), str(value))) is not None:
                 yield where + problem
+    if not free_form:
+        return
     size = _size(json.dumps(manifest, separators=(",", ":")))
     if size > OBJECT_LIMIT:
         yield f"it is {size} bytes as JSON; the API server's store takes {OBJECT_LIMIT} (1.5 MiB) at most"
 
 
+# Objects whose size the user decides: data, and what the manifests pattern passes through. The
+# rest come from kc's templates, whose fields are checked as parameters; serialising every object
+# to measure it would cost a tenth of a large compile.
+_FREE_FORM_KINDS = {"ConfigMap", "Secret", "CustomResourceDefinition"}
+
+
 def limits(program: ir.Program) -> ir.Program:
+    passed_through = {s.name for s in program.stages if s.pattern == "manifests"}
     errors = [
         diag.error("KC410", obj.pos, f"{obj.kind} '{obj.name}' would be refused by Kubernetes: {problem}")
         for obj in program.objects
-        for problem in _problems(obj.manifest)
+        for problem in _problems(obj.manifest, obj.kind in _FREE_FORM_KINDS or obj.stage in passed_through)
     ]
     diag.raise_if_errors(errors)
     return program
