@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from kc.compiler import kinds
 from kc.compiler.diagnostics import Diagnostic, Pos
 from kc.compiler.source import Document
 from kc.schemas import spec as spec_schema
@@ -26,36 +27,6 @@ GATE_TEXT: dict[str, str] = {
     "job-complete": "job complete",
     "established": "CRDs established",
 }
-
-
-# The order of kinds within a bundle: what others need comes first (docs/language.md, Order, bundles and gates).
-KIND_ORDER = (
-    "Namespace",
-    "ResourceQuota",
-    "LimitRange",
-    "NetworkPolicy",
-    "ServiceAccount",
-    "ClusterRole",
-    "Role",
-    "ClusterRoleBinding",
-    "RoleBinding",
-    "CustomResourceDefinition",
-    "ConfigMap",
-    "Secret",
-    "PersistentVolumeClaim",
-    "Service",
-    "Deployment",
-    "StatefulSet",
-    "DaemonSet",
-    "ReplicaSet",
-    "Pod",
-    "PodDisruptionBudget",
-    "HorizontalPodAutoscaler",
-    "Ingress",
-    "Job",
-    "CronJob",
-)
-_KIND_RANK = {kind: i for i, kind in enumerate(KIND_ORDER)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +117,7 @@ class Bundle:
     def objects(self) -> tuple[Object, ...]:
         """In kind order; custom resources and unknown kinds last, steps' order among equals."""
         found = [o for s in self.steps for o in s.objects]
-        return tuple(sorted(found, key=lambda o: _KIND_RANK.get(o.kind, len(_KIND_RANK))))
+        return tuple(sorted(found, key=lambda o: kinds.rank(o.kind)))
 
     digits: int = 2  # of every bundle number in the plan, so that file names sort in apply order
 

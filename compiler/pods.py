@@ -5,22 +5,27 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
-# Kinds whose pods keep running: they get probes, `health` defaults and the require-health rule.
-LONG_RUNNING = ("Deployment", "StatefulSet")
+from kc.compiler import kinds
+
+
+def template_at(manifest: dict[str, Any]) -> kinds.PodTemplate | None:
+    """Where ``manifest`` keeps its pods, by its kind's row."""
+    kind = manifest.get("kind")
+    # A patch can make the kind any value; only a name can have a row.
+    return kinds.pod_template(kind) if isinstance(kind, str) else None
 
 
 def templates(manifest: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The pod templates ({metadata, spec}) of a workload, or the pod itself."""
-    kind = manifest.get("kind")
+    at = template_at(manifest)
     spec = manifest.get("spec") or {}
-    if kind in WORKLOADS and "template" in spec:
+    if at == "spec.template" and "template" in spec:
         yield spec["template"]
-    elif kind == "CronJob":
+    elif at == "spec.jobTemplate.spec.template":
         job = spec.get("jobTemplate", {}).get("spec", {})
         if "template" in job:
             yield job["template"]
-    elif kind == "Pod":
+    elif at == "object":
         yield manifest
 
 
@@ -41,19 +46,19 @@ PodSpecChange = Callable[[dict[str, Any]], dict[str, Any]]
 def map_specs(manifest: dict[str, Any], change: PodSpecChange) -> dict[str, Any]:
     """A copy of ``manifest`` with each pod spec replaced by ``change(spec)``; only the dicts on
     the way to a pod spec are copied, the rest is shared."""
-    kind = manifest.get("kind")
+    at = template_at(manifest)
     spec = manifest.get("spec") or {}
 
     def in_template(template: dict[str, Any]) -> dict[str, Any]:
         return {**template, "spec": change(template["spec"])}
 
-    if kind in WORKLOADS and "template" in spec:
+    if at == "spec.template" and "template" in spec:
         return {**manifest, "spec": {**spec, "template": in_template(spec["template"])}}
-    if kind == "CronJob" and "template" in spec.get("jobTemplate", {}).get("spec", {}):
+    if at == "spec.jobTemplate.spec.template" and "template" in spec.get("jobTemplate", {}).get("spec", {}):
         job = spec["jobTemplate"]
         new_job = {**job, "spec": {**job["spec"], "template": in_template(job["spec"]["template"])}}
         return {**manifest, "spec": {**spec, "jobTemplate": new_job}}
-    if kind == "Pod" and spec:
+    if at == "object" and spec:
         return {**manifest, "spec": change(spec)}
     return manifest
 
@@ -74,14 +79,13 @@ def shape_problem(manifest: dict[str, Any]) -> str | None:
     if not isinstance(manifest.get("spec", {}), dict):
         return "spec must be a mapping"
     spec = manifest.get("spec") or {}
-    kind = manifest.get("kind")
-    if kind == "CronJob" and "jobTemplate" in spec:
+    at = template_at(manifest)
+    if at == "spec.jobTemplate.spec.template" and "jobTemplate" in spec:
         job = spec["jobTemplate"]
         if not isinstance(job, dict) or not isinstance(job.get("spec"), dict):
             return "spec.jobTemplate.spec must be a mapping"
         spec = job["spec"]
-    templated = kind in WORKLOADS or kind == "CronJob"
-    if templated and "template" in spec:
+    if at in ("spec.template", "spec.jobTemplate.spec.template") and "template" in spec:
         template = spec["template"]
         if not isinstance(template, dict) or not isinstance(template.get("spec"), dict):
             return "the pod template's spec must be a mapping"

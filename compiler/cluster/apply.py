@@ -6,13 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kc.compiler import ir
+from kc.compiler import ir, kinds
 from kc.compiler.cluster import client as cluster_client
 from kc.compiler.cluster import diff, essence, gates, live, timing
 from kc.compiler.cluster import progress as progress_display
 from kc.compiler.cluster.errors import ClusterError, GateTimeout
-
-_PRUNE_ORDER = {kind: i for i, kind in enumerate(reversed(ir.KIND_ORDER))}  # workloads before what they use
 
 
 @dataclass
@@ -114,7 +112,8 @@ def _prune(
     namespace (deleting one deletes everything in it)."""
     policy = program.data_policy
     doomed: list[tuple[cluster_client.Kind, dict[str, Any], str]] = []
-    for orphan in sorted(found.orphans, key=lambda o: _PRUNE_ORDER.get(str(o.get("kind")), -1)):
+    # Against the apply order, so workloads go before what they use; unknown kinds first.
+    for orphan in sorted(found.orphans, key=lambda o: -kinds.rank(str(o.get("kind")))):
         ref = diff.Ref.of(orphan).text
         kind = found.kind_of(orphan)
         if (

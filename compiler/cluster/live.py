@@ -14,31 +14,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kc.compiler import ir
+from kc.compiler import ir, kinds
 from kc.compiler.cluster import client as cluster_client
 from kc.compiler.passes import annotate, labels
 
 Key = tuple[str, str, str, str]  # API group, kind, namespace ("" if cluster-scoped), name
-
-# What kc's built-in patterns write; listed even when the plan has none of a kind, so that the
-# orphans of a stage that was removed are found. Other kinds are listed when the plan has them.
-STANDARD_KINDS = (
-    ("v1", "Namespace"),
-    ("v1", "ResourceQuota"),
-    ("v1", "LimitRange"),
-    ("networking.k8s.io/v1", "NetworkPolicy"),
-    ("v1", "ServiceAccount"),
-    ("v1", "ConfigMap"),
-    ("v1", "PersistentVolumeClaim"),
-    ("v1", "Service"),
-    ("apps/v1", "Deployment"),
-    ("apps/v1", "StatefulSet"),
-    ("policy/v1", "PodDisruptionBudget"),
-    ("autoscaling/v2", "HorizontalPodAutoscaler"),
-    ("networking.k8s.io/v1", "Ingress"),
-    ("batch/v1", "Job"),
-    ("batch/v1", "CronJob"),
-)
 
 
 def key_of(manifest: dict[str, Any]) -> Key:
@@ -90,7 +70,9 @@ def observe(client: cluster_client.Client, objects: Iterable[ir.Object], instanc
     wanted: dict[tuple[str, str], None] = {}
     for obj in planned.values():
         wanted[(str(obj.manifest["apiVersion"]), obj.kind)] = None
-    for api_version, kind in STANDARD_KINDS:
+    # Kinds kc's patterns write are listed even when the plan has none of them, so that the
+    # orphans of a stage that was removed are found.
+    for api_version, kind in kinds.listed():
         if not any(k == kind and v.rpartition("/")[0] == api_version.rpartition("/")[0] for v, k in wanted):
             wanted[(api_version, kind)] = None
     namespaces = sorted({namespace} | {o.namespace for o in planned.values() if o.namespace})

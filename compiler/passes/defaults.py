@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from kc.compiler import ir, pods
+from kc.compiler import ir, kinds
 from kc.compiler.patterns import registry
 
 _CONTAINER = ("registry", "pull-policy")
@@ -34,7 +34,7 @@ def defaults(program: ir.Program) -> ir.Program:
             keys += ["env", *_CONTAINER]
             if "size" not in stage and "resources" not in stage:
                 keys += ["size", "resources"]
-            if manifest.main in pods.LONG_RUNNING:
+            if manifest.main is not None and kinds.long_running(manifest.main):
                 keys.append("health")
         for key in keys:
             if key in manifest.omit:  # a field the pattern does not take (a database's ports, health)

@@ -59,13 +59,14 @@ def _label_object(manifest: dict[str, Any], labels: dict[str, str], annotations:
     if not isinstance(spec, dict):
         return out
     spec = out["spec"] = dict(spec)
-    if manifest["kind"] == "CronJob" and "jobTemplate" in spec:
+    at = pods.template_at(manifest)
+    if at == "spec.jobTemplate.spec.template" and "jobTemplate" in spec:
         job_template = spec["jobTemplate"] = dict(spec["jobTemplate"])
         job_template["metadata"] = _labelled(job_template.get("metadata"), labels, {})
         job_spec = job_template["spec"] = dict(job_template["spec"])
         job_spec["template"] = dict(job_spec["template"])
         job_spec["template"]["metadata"] = _labelled(job_spec["template"].get("metadata"), labels, {})
-    elif manifest["kind"] in pods.WORKLOADS and "template" in spec:
+    elif at == "spec.template" and "template" in spec:
         # The pods must keep matching the workload's selector, so the keys it selects on keep their
         # values: a manifest of the user's may select on app.kubernetes.io/name with its own value.
         selector = (spec.get("selector") or {}).get("matchLabels") or {}

@@ -7,16 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 from kc.compiler import diagnostics as diag
-from kc.compiler import ir
-
-# The kinds each gate waits on.
-GATED = {
-    "rollout": ("Deployment", "StatefulSet", "DaemonSet"),
-    "pods-running": ("StatefulSet", "Deployment"),
-    "ready": ("StatefulSet", "Deployment"),
-    "job-complete": ("Job",),
-    "established": ("CustomResourceDefinition",),
-}
+from kc.compiler import ir, kinds
 
 
 def _step_deps(steps: tuple[ir.Step, ...]) -> dict[str, list[ir.Dep]]:
@@ -77,8 +68,8 @@ def _bundle_name(steps: list[ir.Step]) -> str:
 
 def _finished(step: ir.Step, deps: list[ir.Dep]) -> ir.Step:
     """The step with its dependencies as step ids and the objects its gate waits on."""
-    kinds = GATED.get(step.gate.kind, ())
-    gate = dataclasses.replace(step.gate, objects=tuple((o.kind, o.name) for o in step.objects if o.kind in kinds))
+    waits_on = tuple((o.kind, o.name) for o in step.objects if kinds.gated(o.kind, step.gate.kind))
+    gate = dataclasses.replace(step.gate, objects=waits_on)
     return dataclasses.replace(step, gate=gate, deps=tuple(deps))
 
 

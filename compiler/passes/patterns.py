@@ -12,7 +12,7 @@ from typing import Any
 
 import pydantic
 from kc.compiler import diagnostics as diag
-from kc.compiler import ir, merge, names, pods, source, validation
+from kc.compiler import ir, kinds, merge, names, pods, source, validation
 from kc.compiler.diagnostics import Pos
 from kc.compiler.passes import labels
 from kc.compiler.patterns import container, files, registry, render
@@ -66,7 +66,8 @@ def _context(
         "p": params,
     }
     if pattern.manifest.container:
-        long_running = pattern.manifest.main in pods.LONG_RUNNING
+        main = pattern.manifest.main
+        long_running = main is not None and kinds.long_running(main)
         ctx["container"] = container.container(stage, params, patterns_of, long_running)
         ctx["volumes"] = container.volumes(params, patterns_of)
         ctx["ports"] = container.ports(params)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from kc.compiler import diagnostics as diag
-from kc.compiler import ir, pods
+from kc.compiler import ir, kinds, pods
 from kc.compiler.diagnostics import Pos
 from kc.schemas import spec as spec_schema
 
@@ -101,7 +101,7 @@ def _check(obj: ir.Object, policy: spec_schema.Policy, blame: _Blame) -> Iterato
     replicas = (
         spec.get("maxReplicas")
         if kind == "HorizontalPodAutoscaler"
-        else (spec.get("replicas") if kind in pods.LONG_RUNNING else None)
+        else (spec.get("replicas") if kinds.long_running(kind) else None)
     )
     if isinstance(replicas, int) and replicas > policy.max_replicas:
         where = ("autoscale", "max") if kind == "HorizontalPodAutoscaler" else ("replicas",)
@@ -131,12 +131,12 @@ def policy(program: ir.Program) -> ir.Program:
         blame = blames.setdefault(obj.stage, _Blame(program, obj.stage))
         errors.extend(_check(obj, rules, blame))
     if rules.require_health:
-        kinds: dict[str, set[str]] = {}
+        stage_kinds: dict[str, set[str]] = {}
         for obj in program.objects:
-            kinds.setdefault(obj.stage, set()).add(obj.kind)
+            stage_kinds.setdefault(obj.stage, set()).add(obj.kind)
         for stage in program.stages:
             if (
-                kinds.get(stage.name, set()) & set(pods.LONG_RUNNING)
+                any(kinds.long_running(kind) for kind in stage_kinds.get(stage.name, ()))
                 and not stage.params.get("health")
                 and "image" in stage.params
             ):

@@ -11,7 +11,6 @@ from kc.compiler import ir, kinds
 from kc.compiler.passes import labels
 from kc.compiler.teardown import model
 
-_WORKLOADS = frozenset(("CronJob", "Job", "Pod", "ReplicaSet", "DaemonSet", "StatefulSet", "Deployment"))
 # What foreground deletion removes before the workload itself disappears.
 _DEPENDENTS = {"CronJob": "its Jobs and their Pods", "Deployment": "its ReplicaSets and their Pods"}
 _WHY: dict[str, str] = {
@@ -28,7 +27,6 @@ _WHY: dict[str, str] = {
     "definitions": "after its custom resources; skipped while custom resources that kc did not delete remain",
 }
 _CLUSTER = "; cluster-scoped, so deleting the namespace would not reach it"
-_API = {"Job": "batch/v1", "Pod": "v1", "ConfigMap": "v1", "PersistentVolumeClaim": "v1"}
 _SWEEP_ORDER = {"Job": 0, "Pod": 1}  # a Job's Pods after the Jobs, which delete most of them
 
 
@@ -77,7 +75,7 @@ def _sweeps(objects: Sequence[tuple[int, ir.Object]], ownership: model.Selector)
     # that a later step still has to stop (a stage's StatefulSet one bundle before its Job).
     first: dict[tuple[str, str], int] = {}
     for index, obj in objects:
-        makes = {"Pod"} if obj.kind in _WORKLOADS else set()
+        makes = {"Pod"} if kinds.pod_template(obj.kind) is not None else set()
         makes |= {"Job"} if obj.kind in ("Job", "CronJob") else set()
         makes |= {"ConfigMap"} if obj.kind == "ConfigMap" else set()
         makes |= (
@@ -123,7 +121,7 @@ def _scope(obj: ir.Object, namespace: str, scopes: dict[tuple[str, str], str]) -
     if obj.namespace is not None:
         return obj.namespace
     crd_scope = scopes.get((kinds.group(str(obj.manifest["apiVersion"])), obj.kind))
-    return namespace if obj.kind not in kinds.CLUSTER_SCOPED and crd_scope == "Namespaced" else None
+    return namespace if not kinds.cluster_scoped(obj.kind) and crd_scope == "Namespaced" else None
 
 
 class _Plan:
@@ -165,13 +163,14 @@ class _Plan:
 
     def swept(self, bundle: int, phase: kinds.Phase) -> None:
         for sweep in self.sweeps.get((bundle, phase), ()):
+            api_version = kinds.api_version(sweep.kind)
             self.add(
                 bundle,
                 phase,
                 "delete",
-                api_version=_API[sweep.kind],
+                api_version=api_version,
                 kind=sweep.kind,
-                resource=kinds.resource(sweep.kind, _API[sweep.kind]),
+                resource=kinds.resource(sweep.kind, api_version),
                 namespace=sweep.namespace,
                 name=None,
                 selector=sweep.selector,
