@@ -1,9 +1,9 @@
 """What kc knows about each Kubernetes kind, one row per kind: its API version and plural, its
 scope, where it goes when a bundle is applied and when it is torn down, the gates that wait on it,
-where its pods are, and whether ``kc diff`` looks for orphans of it. Every other module asks here;
-adding a kind is adding a row. A kind is found by its name alone, whatever its group, except for
-the teardown phase and the plural, which only Kubernetes' own groups get (a custom resource may
-share a built-in kind's name, as Knative's Service does)."""
+where its pods are, whether ``kc diff`` looks for orphans of it, and the longest name it takes.
+Every other module asks here; adding a kind is adding a row. A kind is found by its name alone,
+whatever its group, except for the teardown phase and the plural, which only Kubernetes' own
+groups get (a custom resource may share a built-in kind's name, as Knative's Service does)."""
 
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ PHASES: tuple[Phase, ...] = (
 # Where an object keeps the pods it runs: its pod template, its Job template's pod template, or
 # the object is the pod.
 PodTemplate = Literal["spec.template", "spec.jobTemplate.spec.template", "object"]
+_DNS_SUBDOMAIN = 253  # characters
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +68,17 @@ class Kind:
     # kc's built-in patterns write it: kc diff lists it even when the plan has none, so that the
     # orphans of a removed stage are found. Other kinds are listed when the plan has them.
     listed: bool = False
+    # Names longer than a DNS subdomain are refused everywhere; some kinds allow less: a DNS label
+    # (63), or less still where a controller appends to the name (a StatefulSet's pods and
+    # revisions, a CronJob's Jobs).
+    name_limit: int = _DNS_SUBDOMAIN
 
 
 _ROLLOUT = ("rollout", "pods-running", "ready")
 # fmt: off
 ROWS = (
     # name, apiVersion, plural, namespaced, rank, teardown phase; then what only some kinds have
-    Kind("Namespace", "v1", "namespaces", False, 10, "namespace", listed=True),
+    Kind("Namespace", "v1", "namespaces", False, 10, "namespace", listed=True, name_limit=63),
     Kind("ResourceQuota", "v1", "resourcequotas", True, 20, "workspace", listed=True),
     Kind("LimitRange", "v1", "limitranges", True, 30, "workspace", listed=True),
     Kind("NetworkPolicy", "networking.k8s.io/v1", "networkpolicies", True, 40, "network", listed=True),
@@ -87,11 +92,11 @@ ROWS = (
     Kind("ConfigMap", "v1", "configmaps", True, 110, "config", listed=True),
     Kind("Secret", "v1", "secrets", True, 120, "config"),
     Kind("PersistentVolumeClaim", "v1", "persistentvolumeclaims", True, 130, "data", listed=True),
-    Kind("Service", "v1", "services", True, 140, "services", listed=True),
+    Kind("Service", "v1", "services", True, 140, "services", listed=True, name_limit=63),
     Kind("Deployment", "apps/v1", "deployments", True, 150, "workloads",
          gates=_ROLLOUT, pod_template="spec.template", long_running=True, listed=True),
     Kind("StatefulSet", "apps/v1", "statefulsets", True, 160, "workloads",
-         gates=_ROLLOUT, pod_template="spec.template", long_running=True, listed=True),
+         gates=_ROLLOUT, pod_template="spec.template", long_running=True, listed=True, name_limit=52),
     Kind("DaemonSet", "apps/v1", "daemonsets", True, 170, "workloads",
          gates=("rollout",), pod_template="spec.template"),
     Kind("ReplicaSet", "apps/v1", "replicasets", True, 180, "workloads", pod_template="spec.template"),
@@ -103,7 +108,7 @@ ROWS = (
     Kind("Job", "batch/v1", "jobs", True, 230, "workloads", gates=("job-complete",), pod_template="spec.template",
          listed=True),
     Kind("CronJob", "batch/v1", "cronjobs", True, 240, "workloads", pod_template="spec.jobTemplate.spec.template",
-         listed=True),
+         listed=True, name_limit=52),
     # Kinds kc gives no place in a bundle (they go last) nor a teardown rule: what it knows is
     # their scope, so that teardown names them without a namespace.
     Kind("PriorityClass", "scheduling.k8s.io/v1", "priorityclasses", False, None, "other"),
@@ -159,6 +164,12 @@ def pod_template(kind: str) -> PodTemplate | None:
 def long_running(kind: str) -> bool:
     known = _BY_NAME.get(kind)
     return known is not None and known.long_running
+
+
+def name_limit(kind: str) -> int:
+    """The longest name the API server takes for an object of ``kind``."""
+    known = _BY_NAME.get(kind)
+    return _DNS_SUBDOMAIN if known is None else known.name_limit
 
 
 def listed() -> tuple[tuple[str, str], ...]:

@@ -145,6 +145,7 @@ LISTED = (
     ("batch/v1", "Job"),
     ("batch/v1", "CronJob"),
 )
+NAME_LIMITS = {"Namespace": 63, "Service": 63, "StatefulSet": 52, "CronJob": 52}
 NAMES = [k.name for k in kinds.ROWS]
 UNKNOWN = "Widget"  # a built-in group's kind that kc has no row for
 
@@ -230,6 +231,11 @@ def test_gates() -> None:
 def test_pods() -> None:
     assert {name: kinds.pod_template(name) for name in NAMES if kinds.pod_template(name)} == POD_TEMPLATES
     assert {name for name in [*NAMES, UNKNOWN] if kinds.long_running(name)} == {"Deployment", "StatefulSet"}
+
+
+def test_name_limits() -> None:
+    assert {name: kinds.name_limit(name) for name in NAMES if kinds.name_limit(name) != 253} == NAME_LIMITS
+    assert kinds.name_limit(UNKNOWN) == 253
 
 
 def test_kc_diff_lists_what_the_patterns_write() -> None:

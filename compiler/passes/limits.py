@@ -14,17 +14,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from kc.compiler import diagnostics as diag
-from kc.compiler import ir
+from kc.compiler import ir, kinds
 
 MIB = 1 << 20
 DATA_LIMIT = MIB  # a ConfigMap's or a Secret's data
 ANNOTATIONS_LIMIT = 256 * 1024  # all of one object's annotations, keys and values
 OBJECT_LIMIT = 3 * MIB // 2  # etcd's default request limit (--max-request-bytes)
-# Names longer than a DNS subdomain (253) are refused everywhere; these kinds allow less: a DNS
-# label (63), or less still where a controller appends to the name (a StatefulSet's pods and
-# revisions, a CronJob's Jobs).
-NAME_LIMITS = {"Namespace": 63, "Service": 63, "StatefulSet": 52, "CronJob": 52}
-NAME_LIMIT = 253
 _LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
 _LABEL_RULE = "at most 63 letters, digits, '-', '_' or '.', alphanumeric at both ends"
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -81,7 +76,7 @@ def _metadata(manifest: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 
 def _problems(manifest: dict[str, Any], free_form: bool) -> Iterator[str]:
     kind, name = str(manifest["kind"]), str(manifest["metadata"]["name"])
-    limit = NAME_LIMITS.get(kind, NAME_LIMIT)
+    limit = kinds.name_limit(kind)
     if len(name) > limit:
         yield f"its name has {len(name)} characters; a {kind}'s may have {limit}"
     if kind in ("ConfigMap", "Secret") and (size := _data_size(manifest)) > DATA_LIMIT:
