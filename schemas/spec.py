@@ -54,6 +54,9 @@ class Policy(Model):
     allow_latest_tag: bool = False
     allow_privileged: bool = False
     allow_host_paths: bool = False
+    allow_root: bool = False
+    allow_unconfined: bool = False
+    allow_volume_types: bool = False
     require_health: bool = False
     data: Literal["retain", "delete"] = "retain"
 

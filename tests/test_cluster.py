@@ -709,6 +709,18 @@ def test_ownership_survives_a_rewritten_instance_label(target: Target, tmp_path:
     assert labelled(target, ns) == []
 
 
+def test_the_namespace_enforces_the_restricted_profile(target: Target, tmp_path: Path) -> None:
+    path, flags = spec(target, tmp_path, small())
+    ns = namespace_of(flags)
+    assert target.kc("apply", str(path), *flags).code == 0  # kc's own pods pass it
+    root = {"name": "c", "image": "busybox:1.36.1", "securityContext": {"runAsUser": 0}}
+    with pytest.raises(client.ApiException) as refused:
+        client.CoreV1Api(target.api()).create_namespaced_pod(
+            ns, {"metadata": {"name": "root"}, "spec": {"containers": [root]}}
+        )
+    assert refused.value.status == 403 and 'violates PodSecurity "restricted:latest"' in refused.value.body
+
+
 def test_drift_by_another_client_is_reported_and_taken_back(target: Target, tmp_path: Path) -> None:
     path, flags = spec(target, tmp_path, small())
     ns = namespace_of(flags)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pydantic
 from kc.compiler import diagnostics as diag
-from kc.compiler import ir, kinds, merge, names, pods, source, validation
+from kc.compiler import ir, kinds, merge, names, pods, podsecurity, source, validation
 from kc.compiler.diagnostics import Pos
 from kc.compiler.passes import labels
 from kc.compiler.patterns import container, files, registry, render
@@ -151,6 +151,8 @@ def _workspace(program: ir.Program) -> ir.Step:
         "limits": limits,
         "service_account": names.object_name(program.instance, ""),
         "pipeline_selector": labels.ownership(program.instance),
+        # What the API server's Pod Security admission enforces: as much as the policy allows.
+        "pod_security": podsecurity.level({k for k in podsecurity.KEYS if getattr(program.policy, k, False)}),
     }
     pos = (
         program.doc.pos(("workspace",), key=True) if "workspace" in program.doc.data else program.doc.pos(("pipeline",))

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from kc.compiler import diagnostics as diag
-from kc.compiler import ir, kinds, pods
+from kc.compiler import ir, kinds, pods, podsecurity
 from kc.compiler.diagnostics import Pos
 from kc.schemas import spec as spec_schema
 
@@ -32,6 +32,16 @@ class _Blame:
         return doc.pos(path) if path in doc.values else doc.pos(("stages", self.stage), key=True)
 
 
+# The Pod Security Standards' rules, by the policy key that relaxes them (podsecurity.py).
+_CODES = {
+    "allow_privileged": "KC404",
+    "allow_host_paths": "KC405",
+    "allow_root": "KC411",
+    "allow_unconfined": "KC412",
+    "allow_volume_types": "KC413",
+}
+
+
 def _image_ok(image: str) -> bool:
     if "@sha256:" in image:
         return True
@@ -52,38 +62,12 @@ def _check_pod(
                 f"image '{image}' has no pinned tag (policy allow-latest-tag is false)",
                 "give a version tag such as ':1.4.2', or a digest",
             )
-        ctx = c.get("securityContext") or {}
-        if not policy.allow_privileged:
-            if ctx.get("privileged") or ctx.get("allowPrivilegeEscalation"):
-                yield diag.error(
-                    "KC404",
-                    blame(kind, "privileged" if ctx.get("privileged") else "allowPrivilegeEscalation"),
-                    f"container '{c.get('name')}' in {kind} '{obj.name}' may gain privileges "
-                    "(policy allow-privileged is false)",
-                )
-            elif (ctx.get("capabilities") or {}).get("add"):
-                yield diag.error(
-                    "KC404",
-                    blame(kind, "add"),
-                    f"container '{c.get('name')}' adds capabilities (policy allow-privileged is false)",
-                )
-    if not policy.allow_privileged:
-        for key in ("hostNetwork", "hostPID", "hostIPC"):
-            if spec.get(key):
-                yield diag.error(
-                    "KC404",
-                    blame(kind, key),
-                    f"{kind} '{obj.name}' sets {key} (policy allow-privileged is false)",
-                )
-    if not policy.allow_host_paths:
-        for volume in spec.get("volumes") or []:
-            if "hostPath" in volume:
-                yield diag.error(
-                    "KC405",
-                    blame(kind, "hostPath"),
-                    f"volume '{volume.get('name')}' of {kind} '{obj.name}' is a host path "
-                    "(policy allow-host-paths is false)",
-                )
+    seen: set[tuple[str, str]] = set()
+    for key, field, problem in podsecurity.violations(spec):
+        if not getattr(policy, key) and (key, problem) not in seen:  # init and app containers alike
+            seen.add((key, problem))
+            message = f"{kind} '{obj.name}': {problem} (policy {key.replace('_', '-')} is false)"
+            yield diag.error(_CODES[key], blame(kind, field), message)
 
 
 def _check(obj: ir.Object, policy: spec_schema.Policy, blame: _Blame) -> Iterator[diag.Diagnostic]:

@@ -23,6 +23,9 @@ _TIGHTER: dict[str, Callable[[Any, Any], bool]] = {
     "allow_latest_tag": lambda spec, org: org or not spec,
     "allow_privileged": lambda spec, org: org or not spec,
     "allow_host_paths": lambda spec, org: org or not spec,
+    "allow_root": lambda spec, org: org or not spec,
+    "allow_unconfined": lambda spec, org: org or not spec,
+    "allow_volume_types": lambda spec, org: org or not spec,
     "require_health": lambda spec, org: spec or not org,
     "data": lambda spec, org: spec == org or org == "delete",
 }
