@@ -718,7 +718,9 @@ def test_the_namespace_enforces_the_restricted_profile(target: Target, tmp_path:
         client.CoreV1Api(target.api()).create_namespaced_pod(
             ns, {"metadata": {"name": "root"}, "spec": {"containers": [root]}}
         )
-    assert refused.value.status == 403 and 'violates PodSecurity "restricted:latest"' in refused.value.body
+    message = json.loads(refused.value.body)["message"]
+    assert refused.value.status == 403 and 'violates PodSecurity "restricted:latest"' in message, message
+    assert "runAsNonRoot != true" in message
 
 
 def test_drift_by_another_client_is_reported_and_taken_back(target: Target, tmp_path: Path) -> None:
