@@ -450,7 +450,8 @@ def test_secret_data_is_never_printed(target: Target, tmp_path: Path) -> None:
     )
     secret = "apiVersion: v1\nkind: Secret\nmetadata: {{name: creds}}\nstringData: {{password: {value}}}\n"
     (path.parent / "s.yaml").write_text(secret.format(value="hunter2-first"))
-    assert target.kc("apply", str(path), *flags).code == 0
+    applied = target.kc("apply", str(path), *flags)
+    assert applied.code == 0 and "hunter2" not in applied.out + applied.err
     (path.parent / "s.yaml").write_text(secret.format(value="hunter2-second"))
     for fmt in ("text", "json"):
         run = target.kc("diff", str(path), *flags, "-o", fmt)
@@ -458,6 +459,10 @@ def test_secret_data_is_never_printed(target: Target, tmp_path: Path) -> None:
         assert "hunter2" not in run.out + run.err
         assert "aHVudGVy" not in run.out + run.err  # nor its base64
     assert "    data.password: changed (value hidden)" in target.kc("diff", str(path), *flags).out
+    again = target.kc("apply", str(path), *flags, "--prune")
+    down = target.kc("teardown", str(path), *flags, "--yes")
+    assert again.code == down.code == 0
+    assert "hunter2" not in again.out + again.err + down.out + down.err
 
 
 # --- apply: gates, prune, failures -------------------------------------------------------------------

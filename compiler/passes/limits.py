@@ -40,7 +40,8 @@ def _data_size(manifest: dict[str, Any]) -> int:
     """The bytes the API server counts against the 1 MiB of a ConfigMap or Secret."""
     total = 0
     for field, encoded in (("data", manifest["kind"] == "Secret"), ("binaryData", True), ("stringData", False)):
-        for key, value in (manifest.get(field) or {}).items():
+        values = manifest.get(field)
+        for key, value in values.items() if isinstance(values, dict) else ():  # else: for the server to refuse
             total += _size(str(key)) + (_decoded(str(value)) if encoded else _size(str(value)))
     return total
 
