@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from kc.compiler import diagnostics as diag
 from kc.compiler import ir, output, passes, source
+from kc.schemas import units
 
 if TYPE_CHECKING:
     from kc.compiler.teardown import model as teardown_model
@@ -152,10 +153,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 
 def _duration(text: str) -> float:
-    from kc.compiler.cluster import timing
-
     try:
-        return timing.parse_duration(text)
+        return float(units.seconds(text))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

@@ -8,9 +8,10 @@ import json
 from typing import Any
 
 import pytest
-from kc.compiler.cluster import diff, essence, render, timing
+from kc.compiler.cluster import diff, essence, render
 from kc.compiler.cluster import progress as progress_display
 from kc.compiler.cluster.essence import ABSENT, Named
+from kc.schemas import units
 
 
 def deployment(**container: Any) -> dict[str, Any]:
@@ -57,12 +58,12 @@ def served(manifest: dict[str, Any]) -> dict[str, Any]:
     [("1000m", "1"), ("1Gi", "1024Mi"), ("0.5", "500m"), ("1k", "1000"), ("2e3", "2k"), (1, "1"), ("1.5Gi", "1536Mi")],
 )
 def test_quantities_compare_by_value(a: Any, b: Any) -> None:
-    assert essence.quantity(a) == essence.quantity(b) is not None
+    assert units.quantity(a) == units.quantity(b) is not None
 
 
 @pytest.mark.parametrize("text", ["", "abc", "1Gb", "1 Gi", "Gi", "true"])
 def test_what_is_not_a_quantity(text: str) -> None:
-    assert essence.quantity(text) is None
+    assert units.quantity(text) is None
 
 
 def test_server_fields_defaults_and_quantities_are_no_difference() -> None:
@@ -198,16 +199,17 @@ def test_text_and_json_reports() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("90", 90), ("90s", 90), ("5m", 300), ("1h30m", 5400), ("500ms", 0.5), ("1.5s", 1.5)]
+    ("text", "seconds"),
+    [("90", 90), ("90s", 90), ("5m", 300), ("1h30m", 5400), ("500ms", 0.5), ("1.5s", 1.5), ("2d", 172800)],
 )
 def test_durations(text: str, seconds: float) -> None:
-    assert timing.parse_duration(text) == seconds
+    assert float(units.seconds(text)) == seconds
 
 
 @pytest.mark.parametrize("text", ["", "5 m", "m", "5x", "-1s", "1m5"])
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError, match="invalid duration"):
-        timing.parse_duration(text)
+        units.seconds(text)
 
 
 def test_progress_is_a_live_line_on_a_terminal_and_plain_lines_otherwise() -> None:

@@ -14,10 +14,10 @@ import copy
 import json
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from kc.compiler.passes import annotate
+from kc.schemas import units
 
 # Written by the API server; none of it is the user's intent.
 # https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/object-meta/
@@ -137,45 +137,11 @@ def essence(manifest: dict[str, Any]) -> dict[str, Any]:
 
 # --- quantities -------------------------------------------------------------------------------
 
-# https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/
-_SUFFIX = {
-    "": Decimal(1),
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "k": Decimal(10) ** 3,
-    "M": Decimal(10) ** 6,
-    "G": Decimal(10) ** 9,
-    "T": Decimal(10) ** 12,
-    "P": Decimal(10) ** 15,
-    "E": Decimal(10) ** 18,
-    "Ki": Decimal(2) ** 10,
-    "Mi": Decimal(2) ** 20,
-    "Gi": Decimal(2) ** 30,
-    "Ti": Decimal(2) ** 40,
-    "Pi": Decimal(2) ** 50,
-    "Ei": Decimal(2) ** 60,
-}
-_QUANTITY = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?)")
 # A value is a quantity under these keys: resources, quotas, limit ranges, volume sizes.
 _QUANTITY_PARENTS = frozenset(
     {"requests", "limits", "hard", "used", "default", "defaultRequest", "max", "min", "maxLimitRequestRatio"}
 )
 _QUANTITY_KEYS = frozenset({"sizeLimit", "storage", "averageValue"})
-
-
-def quantity(value: Any) -> Decimal | None:
-    """The value of ``1000m``, ``1Gi``, ``1.5``, ``2e3``; None if it is not a quantity."""
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        return None
-    match = _QUANTITY.fullmatch(str(value).strip())
-    if not match:
-        return None
-    try:
-        number = Decimal(match[1])
-        return number * (Decimal(10) ** int(match[2][1:]) if match[2] else _SUFFIX[match[3] or ""])
-    except (InvalidOperation, ValueError):
-        return None
 
 
 def _is_quantity(path: Path) -> bool:
@@ -188,7 +154,7 @@ def _same(path: Path, want: Any, have: Any) -> bool:
     if want == have and type(want) is type(have):
         return True
     if _is_quantity(path):
-        a, b = quantity(want), quantity(have)
+        a, b = units.quantity(want), units.quantity(have)
         return a is not None and a == b
     return bool(want == have and not isinstance(want, bool) and not isinstance(have, bool))
 

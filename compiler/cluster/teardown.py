@@ -18,6 +18,7 @@ from kc.compiler.cluster import progress as progress_display
 from kc.compiler.cluster import timing
 from kc.compiler.cluster.errors import ClusterError, GateTimeout
 from kc.compiler.teardown import model
+from kc.schemas import units
 
 _KEEP_LISTED = 3  # blocking objects named in a "kept" message
 
@@ -117,7 +118,7 @@ def run(
 ) -> Outcome:
     """Run every step that runs in this plan, in order; stop at the first failure (which is
     raised), as the script does. ``timeout`` overrides the plan's wait limit."""
-    limit = timeout if timeout is not None else timing.parse_duration(model.TIMEOUT)
+    limit = timeout if timeout is not None else float(units.seconds(model.TIMEOUT))
     outcome = Outcome()
     total = len(plan.steps)
     for step in plan.steps:

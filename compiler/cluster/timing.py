@@ -1,4 +1,4 @@
-"""Durations on the command line (``--timeout 90s``) and the polling that waits use.
+"""How long things took, and the polling that waits use (durations are read by schemas/units.py).
 
 Gates watch where the cluster lets them; the rest of kc's waits (and gates on a cluster that
 refuses watches) poll: quickly at first, then every couple of seconds, never more than
@@ -6,24 +6,10 @@ refuses watches) poll: quickly at first, then every couple of seconds, never mor
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 
 MAX_INTERVAL = 2.0
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in ``90``, ``90s``, ``5m``, ``1h30m`` or ``500ms``; ValueError otherwise."""
-    text = text.strip()
-    if re.fullmatch(r"\d+(?:\.\d+)?", text):
-        return float(text)
-    parts = _PART.findall(text)
-    if not text or "".join(n + u for n, u in parts) != text:
-        raise ValueError(f"invalid duration {text!r}: use e.g. 90s, 5m or 1h30m")
-    return sum(float(n) * _UNITS[u] for n, u in parts)
 
 
 def text(seconds: float) -> str:

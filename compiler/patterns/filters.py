@@ -4,19 +4,10 @@ rendering stays deterministic, and none reaches outside the values it is given."
 from __future__ import annotations
 
 import json
-import re
-from decimal import Decimal
 
 from kc.compiler import names
 from kc.compiler.patterns import embed
-
-_QUANTITY = re.compile(r"^([+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)([KMGTPE]i|[mkMGTPE])?$")
-_SUFFIX = {
-    "": Decimal(1),
-    "m": Decimal("0.001"),
-    **{s: Decimal(1000) ** (i + 1) for i, s in enumerate("kMGTPE")},
-    **{f"{s}i": Decimal(1024) ** (i + 1) for i, s in enumerate("KMGTPE")},
-}
+from kc.schemas import units
 
 
 def tojson(value: object) -> str:
@@ -26,20 +17,17 @@ def tojson(value: object) -> str:
 
 
 def seconds(duration: str) -> int:
-    """``90``, ``30m``, ``2h``, ``1d`` in seconds."""
-    unit = duration[-1]
-    factor = {"s": 1, "m": 60, "h": 3600, "d": 86400}.get(unit)
-    return int(duration[:-1]) * factor if factor else int(duration)
+    """``90``, ``30m``, ``2h``, ``1d`` in whole seconds."""
+    return int(units.seconds(duration))
 
 
 def quantity_bytes(quantity: str | int) -> int:
     """A Kubernetes quantity (``512Mi``, ``2G``, ``1.5Gi``) as a whole number of units, so a
-    template can derive a setting from a limit, e.g. ``(memory | bytes) // 4``.
-    https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/"""
-    match = _QUANTITY.match(str(quantity))
-    if not match:
+    template can derive a setting from a limit, e.g. ``(memory | bytes) // 4``."""
+    value = units.quantity(quantity)
+    if value is None:
         raise ValueError(f"'{quantity}' is not a Kubernetes quantity")
-    return int(Decimal(match.group(1)) * _SUFFIX[match.group(2) or ""])
+    return int(value)
 
 
 FILTERS = {"tojson": tojson, "seconds": seconds, "digest": names.digest, "bytes": quantity_bytes}
