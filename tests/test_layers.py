@@ -1,0 +1,96 @@
+"""The layers of docs/design.md, enforced: a module imports only its own layer and the ones below
+it; only the cluster client imports the Kubernetes client. The imports that still cross a layer
+upwards are listed as debt, so that none is added and each one removed is struck off."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from conftest import ROOT
+
+PACKAGES = {"kc.compiler": "compiler", "kc.schemas": "schemas", "kc.targets": "targets"}
+# Lowest first. docs/design.md draws the same order.
+LAYERS = (
+    ("schemas", ("kc.schemas",)),
+    ("core", ("kc.compiler",)),  # ir, source, diagnostics, kinds, pods, names, …: the rest of kc.compiler
+    ("patterns", ("kc.compiler.patterns",)),
+    ("passes", ("kc.compiler.passes",)),
+    ("outputs", ("kc.compiler.teardown", "kc.targets")),
+    ("cluster", ("kc.compiler.cluster",)),
+    ("cli", ("kc.compiler.cli",)),
+)
+# Upward imports that are there today, for constants and helpers that belong lower down: one
+# contract module for what compile writes and the cluster reads, and a front end that loads
+# patterns before the passes, take them away.
+DEBT = {
+    ("kc.schemas.jsonschema", "kc.compiler.passes.validate"),
+    ("kc.schemas.jsonschema", "kc.compiler.patterns.catalog"),
+    ("kc.schemas.jsonschema", "kc.compiler.patterns.registry"),
+    ("kc.compiler.patterns.catalog", "kc.compiler.passes.parse"),
+    ("kc.compiler.patterns.catalog", "kc.compiler.passes.validate"),
+}
+CLIENT = "kc.compiler.cluster.client"
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for package, folder in PACKAGES.items():
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            parts = [p for p in path.relative_to(ROOT / folder).with_suffix("").parts if p != "__init__"]
+            found[".".join([package, *parts])] = path
+    return found
+
+
+def imports(path: Path, known: dict[str, Path]) -> set[str]:
+    """Every module ``path`` imports, at any depth of the file (lazy imports count too)."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                full = f"{node.module}.{alias.name}"
+                out.add(full if full in known else node.module)
+        elif isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "import_module":
+            out.update(str(arg.value) for arg in node.args[:1] if isinstance(arg, ast.Constant))
+    return out
+
+
+def layer(module: str) -> int:
+    best = max(((i, p) for i, (_, ps) in enumerate(LAYERS) for p in ps if module == p or module.startswith(p + ".")),
+               key=lambda ip: len(ip[1]))  # fmt: skip
+    return best[0]
+
+
+def test_no_module_imports_a_layer_above_its_own() -> None:
+    known = modules()
+    upward = {
+        (module, target)
+        for module, path in known.items()
+        for target in imports(path, known)
+        if target.startswith("kc.") and layer(target) > layer(module)
+    }
+    assert upward - DEBT == set(), "new imports against the layers"
+    assert DEBT - upward == set(), "debt paid: strike these off"
+
+
+def test_only_the_cluster_client_imports_the_kubernetes_client() -> None:
+    known = modules()
+    users = {
+        module
+        for module, path in known.items()
+        if any(t.split(".")[0] in ("kubernetes", "urllib3") for t in imports(path, known))
+    }
+    assert users == {CLIENT}
+
+
+def test_compile_side_modules_never_import_the_cluster_package() -> None:
+    known = modules()
+    cluster = LAYERS[5][1][0]
+    users = {
+        module
+        for module, path in known.items()
+        if not module.startswith(cluster) and any(t.startswith(cluster) for t in imports(path, known))
+    }
+    assert users == {"kc.compiler.cli"}, "only the CLI reaches the cluster commands (lazily, per command)"
