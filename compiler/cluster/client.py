@@ -124,6 +124,27 @@ class Client:
 
     # --- requests ------------------------------------------------------------------------------
 
+    def _send(
+        self, method: str, path: str, query: dict[str, str], body: Any, content_type: str, timeout: tuple[float, float]
+    ) -> Any:
+        """One request through the client; a transport failure is a ClusterError."""
+        try:
+            request = self._api.param_serialize(
+                method=method,
+                resource_path=path,
+                query_params=list(query.items()),
+                header_params={"Accept": "application/json", "Content-Type": content_type},
+                body=body,
+                auth_settings=["BearerToken"],
+            )
+            return self._api.call_api(*request, _request_timeout=timeout)
+        except self._transport_errors as exc:
+            raise self._unreachable(exc) from None
+
+    def _unreachable(self, exc: BaseException) -> ClusterError:
+        reason = getattr(exc, "reason", None) or exc
+        return ClusterError(f"cannot reach the cluster at {self.host}: {_one_line(reason)}")
+
     def _call(
         self,
         verb: str,
@@ -137,26 +158,12 @@ class Client:
         body: Any = None,
         content_type: str = "application/json",
     ) -> tuple[int, Any]:
-        headers = {"Accept": "application/json", "Content-Type": content_type}
+        response = self._send(method, path, query or {}, body, content_type, REQUEST_TIMEOUT)
         try:
-            request = self._api.param_serialize(
-                method=method,
-                resource_path=path,
-                query_params=list((query or {}).items()),
-                header_params=headers,
-                body=body,
-                auth_settings=["BearerToken"],
-            )
-            response = self._api.call_api(*request, _request_timeout=REQUEST_TIMEOUT)
             raw = response.read()
         except self._transport_errors as exc:
-            reason = getattr(exc, "reason", None) or exc
-            raise ClusterError(f"cannot reach the cluster at {self.host}: {_one_line(reason)}") from None
-        status = int(response.status)
-        try:
-            payload = json.loads(raw) if raw else {}
-        except ValueError:
-            payload = {"message": raw.decode("utf-8", "replace")[:200]}
+            raise self._unreachable(exc) from None
+        status, payload = int(response.status), _payload(raw)
         if status >= 400 and status != 404:
             raise ClusterError(_failure(verb, resource, namespace, name, status, payload, self.host), status)
         return status, payload
@@ -234,30 +241,20 @@ class Client:
             query["fieldSelector"] = f"metadata.name={name}"
         if selector:
             query["labelSelector"] = selector
-        try:
-            request = self._api.param_serialize(
-                method="GET",
-                resource_path=kind.path(namespace),
-                query_params=list(query.items()),
-                header_params={"Accept": "application/json"},
-                auth_settings=["BearerToken"],
-            )
-            response = self._api.call_api(*request, _request_timeout=(REQUEST_TIMEOUT[0], seconds + 10))
-            if response.status >= 400:
-                raw = response.read()
-                payload = json.loads(raw) if raw.startswith(b"{") else {}
-                raise ClusterError(
-                    _failure("watch", kind.resource, namespace, name, int(response.status), payload, self.host),
-                    int(response.status),
-                )
-            stream = response.response
-            try:  # any event, even an error such as 410 Gone (too old): the caller looks again
-                return any(b"\n" in chunk for chunk in stream.stream(1024, decode_content=True))
-            finally:
-                stream.close()
+        response = self._send(
+            "GET", kind.path(namespace), query, None, "application/json", (REQUEST_TIMEOUT[0], seconds + 10)
+        )
+        if response.status >= 400:
+            status = int(response.status)
+            payload = _payload(response.read())
+            raise ClusterError(_failure("watch", kind.resource, namespace, name, status, payload, self.host), status)
+        stream = response.response
+        try:  # any event, even an error such as 410 Gone (too old): the caller looks again
+            return any(b"\n" in chunk for chunk in stream.stream(1024, decode_content=True))
         except self._transport_errors as exc:
-            reason = getattr(exc, "reason", None) or exc
-            raise ClusterError(f"cannot reach the cluster at {self.host}: {_one_line(reason)}") from None
+            raise self._unreachable(exc) from None
+        finally:
+            stream.close()
 
     def get(self, kind: Kind, namespace: str | None, name: str) -> dict[str, Any] | None:
         status, data = self._call(
@@ -307,6 +304,13 @@ class Client:
                 return False
             raise
         return status != 404
+
+
+def _payload(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else {}
+    except ValueError:
+        return {"message": raw.decode("utf-8", "replace")[:200]}
 
 
 def _failure(
