@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from kc.compiler.cluster import timing
 from kc.compiler.cluster.errors import ClusterError
 
 FIELD_MANAGER = "kc"
 APPLY_PATCH = "application/apply-patch+yaml"  # JSON is YAML, so the body is sent as JSON
 REQUEST_TIMEOUT = (10.0, 60.0)  # seconds to connect, seconds to wait for an answer
 PAGE = "500"
+DISCOVERY_WAIT = 10.0  # seconds a kind may take to appear in discovery
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,10 +189,17 @@ class Client:
         return known.get(kind)
 
     def require(self, api_version: str, kind: str) -> Kind:
-        found = self.kind(api_version, kind, refresh=True)
-        if found is None:
-            raise ClusterError(f"the cluster does not serve {kind} in {api_version}")
-        return found
+        """The kind, asking discovery again for a while when it is missing: the API server
+        serves a custom resource a moment after its definition reports Established."""
+        deadline = timing.Deadline(DISCOVERY_WAIT)
+        for interval in timing.intervals():
+            found = self.kind(api_version, kind, refresh=True)
+            if found is not None:
+                return found
+            if deadline.passed:
+                break
+            deadline.sleep(interval)
+        raise ClusterError(f"the cluster does not serve {kind} in {api_version}")
 
     def list(self, kind: Kind, namespace: str | None, selector: str = "", fields: str = "") -> list[dict[str, Any]]:
         """Every object of ``kind`` in ``namespace`` (None: all, or cluster-scoped) that the
