@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import re
 
+from kc.compiler import contract
 from kc.compiler import diagnostics as diag
 from kc.compiler.diagnostics import Pos
 
-MARKER = os.path.join("kc", "plan.json")
 _OWN = re.compile(r"^[0-9]{2,}-.+\.yaml$")
 
 
@@ -29,7 +29,7 @@ def _own_files(root: str) -> set[str]:
 def write(root: str, files: dict[str, str]) -> None:
     if os.path.exists(root) and not os.path.isdir(root):
         raise diag.CompileError([diag.error("KC601", Pos(root), "the output path exists and is not a directory")])
-    if os.path.isdir(root) and os.listdir(root) and not os.path.isfile(os.path.join(root, MARKER)):
+    if os.path.isdir(root) and os.listdir(root) and not os.path.isfile(os.path.join(root, contract.PLAN)):
         raise diag.CompileError(
             [
                 diag.error(

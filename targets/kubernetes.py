@@ -3,11 +3,9 @@ and its teardown in ``kc/``, which ``kubectl apply -f out/`` does not read."""
 
 from __future__ import annotations
 
-from kc.compiler import ir, teardown
+from kc.compiler import contract, ir, teardown
 from kc.targets import emit, plan
 from kc.targets import teardown as teardown_target
-
-PLAN = "kc/plan.json"
 
 
 def _header(bundle: ir.Bundle) -> str:
@@ -18,7 +16,7 @@ def _header(bundle: ir.Bundle) -> str:
 def files(program: ir.Program) -> dict[str, str]:
     """Relative path -> content, for everything ``kc compile -o DIR`` writes."""
     out = {b.filename: _header(b) + emit.dump([o.manifest for o in b.objects]) for b in program.bundles}
-    out[PLAN] = plan.render(program)
+    out[contract.PLAN] = plan.render(program)
     out.update(teardown_target.files(teardown.plan(program)))
     return out
 

@@ -1,14 +1,11 @@
-"""``kc/plan.json``: the index of a compiled plan, and what diff, apply and teardown read back."""
+"""``kc/plan.json``: the index of a compiled plan, and what diff and teardown read back
+(``kc.compiler.contract`` writes it under its format and reads it)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from kc.compiler import ir
-from kc.compiler.passes import annotate
-
-FORMAT = 1
+from kc.compiler import contract, ir
 
 
 def _object_entry(obj: ir.Object) -> dict[str, Any]:
@@ -19,7 +16,7 @@ def _object_entry(obj: ir.Object) -> dict[str, Any]:
         "name": obj.name,
         "stage": obj.stage or None,
         "step": obj.step,
-        "source": obj.manifest["metadata"].get("annotations", {}).get(annotate.SOURCE),
+        "source": obj.manifest["metadata"].get("annotations", {}).get(contract.SOURCE),
         "digest": obj.digest,
     }
 
@@ -27,7 +24,6 @@ def _object_entry(obj: ir.Object) -> dict[str, Any]:
 def plan(program: ir.Program) -> dict[str, Any]:
     assert program.spec is not None
     return {
-        "format": FORMAT,
         "pipeline": program.spec.pipeline,
         "instance": program.instance,
         "namespace": program.namespace,
@@ -68,4 +64,4 @@ def plan(program: ir.Program) -> dict[str, Any]:
 
 
 def render(program: ir.Program) -> str:
-    return json.dumps(plan(program), indent=2, ensure_ascii=False) + "\n"
+    return contract.plan_text(plan(program))

@@ -12,11 +12,10 @@ import shlex
 from typing import Any
 
 import jinja2
-from kc.compiler import teardown
+from kc.compiler import contract, teardown
 from kc.compiler.teardown import model
 from kc.targets import emit
 
-YAML = "kc/teardown.yaml"
 SCRIPT = "kc/teardown.sh"
 
 
@@ -84,7 +83,7 @@ def script(plan: teardown.TeardownPlan) -> str:
     return _template().render(
         plan=plan,
         steps=steps,
-        ownership=model.selector_text(plan.ownership),
+        ownership=contract.selector_text(plan.ownership),
         holds=any(s.kind == "Namespace" and s.data for s in plan.steps),
         done=shlex.quote(f"finished: {plan.instance}"),
     )
@@ -112,7 +111,7 @@ def text(plan: teardown.TeardownPlan) -> str:
     out = [
         f"teardown of {plan.pipeline}: instance {plan.instance}, namespace {plan.namespace}, "
         f"revision {plan.revision}, {len(plan.steps)} steps",
-        f"every command selects {model.selector_text(plan.ownership)}",
+        f"every command selects {contract.selector_text(plan.ownership)}",
         f"and a name, or a stage label and the namespace; waits time out after {model.TIMEOUT}",
         (
             f"data: kept ({len(kept)} steps marked 'keep' do not run; --delete-data runs them)"
@@ -141,4 +140,4 @@ def text(plan: teardown.TeardownPlan) -> str:
 
 def files(plan: teardown.TeardownPlan) -> dict[str, str]:
     """What ``kc compile -o DIR`` writes for the teardown."""
-    return {YAML: yaml(plan), SCRIPT: script(plan)}
+    return {contract.TEARDOWN: yaml(plan), SCRIPT: script(plan)}

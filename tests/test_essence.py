@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from kc.compiler import contract
 from kc.compiler.cluster import diff, essence, render
 from kc.compiler.cluster import progress as progress_display
 from kc.compiler.cluster.essence import ABSENT, Named
@@ -149,7 +150,7 @@ def test_secret_values_are_redacted_and_string_data_is_compared_as_data() -> Non
     assert essence.drift(same, live, "kc") == ()
     removed = essence.difference(live, same)
     assert [(c.text, c.op, c.redacted, c.before) for c in removed] == [("data.x", "removed", True, None)]
-    entry = diff.Entry(diff.Ref.of(compiled), (changed, *removed))
+    entry = diff.Entry(contract.Ref.of(compiled), (changed, *removed))
     report = diff.Report("here", change=(entry,))
     text = render.text(report)
     assert "data.password: changed (value hidden)" in text and "data.x: removed (value hidden)" in text
@@ -166,15 +167,15 @@ def test_paths_read_like_kubectl_explain() -> None:
 
 
 def test_text_and_json_reports() -> None:
-    ref = diff.Ref("apps/v1", "Deployment", "shop", "shop-api", "pipeline.spec:42")
+    ref = contract.Ref("apps/v1", "Deployment", "shop", "shop-api", "pipeline.spec:42")
     change = essence.Change(("spec", "replicas"), 2, 3)
     added = essence.Change(("metadata", "labels", "team"), ABSENT, "web")
     report = diff.Report(
         "context x",
-        create=(diff.Entry(diff.Ref("v1", "Service", "shop", "shop-new", "pipeline.spec:50")),),
+        create=(diff.Entry(contract.Ref("v1", "Service", "shop", "shop-new", "pipeline.spec:50")),),
         change=(diff.Entry(ref, (change, added)),),
-        orphaned=(diff.Entry(diff.Ref("batch/v1", "Job", "shop", "shop-old", None), note="gone"),),
-        conflicts=(diff.Entry(diff.Ref("v1", "ConfigMap", "shop", "x", None), note="not kc's"),),
+        orphaned=(diff.Entry(contract.Ref("batch/v1", "Job", "shop", "shop-old", None), note="gone"),),
+        conflicts=(diff.Entry(contract.Ref("v1", "ConfigMap", "shop", "x", None), note="not kc's"),),
     )
     assert render.text(report) == (
         "+ Service shop/shop-new  (pipeline.spec:50)\n"

@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 import yaml
 from conftest import ROOT, compile_text
-from kc.compiler import cli, diagnostics, ir, teardown
+from kc.compiler import cli, contract, diagnostics, ir, teardown
 from kc.compiler.teardown import build, model
 from kc.targets import kubernetes
-from kc.targets import teardown as teardown_target
 
 SHOP = str(ROOT / "examples" / "shop" / "pipeline.spec")
 OWN = {"kc.dev/instance": "demo"}
@@ -127,16 +126,8 @@ def meta(name: str, namespace: str | None = "demo", stage: str = "x") -> dict[st
 
 
 def plan_of(bundles: list[tuple[int, list[ir.Object]]]) -> teardown.TeardownPlan:
-    return build.build(
-        pipeline="demo",
-        instance="demo",
-        namespace="demo",
-        namespace_created=True,
-        revision="r",
-        data_policy="retain",
-        delete_data=False,
-        bundles=bundles,
-    )
+    header = contract.Header("demo", "demo", "demo", namespace_created=True, revision="r", data_policy="retain")
+    return build.build(header, delete_data=False, bundles=bundles)
 
 
 CRD = {
@@ -297,7 +288,7 @@ def test_compile_teardown_prints_the_plan(tmp_path: Path, capsys: pytest.Capture
     code, out, err = run(["compile", SHOP, "--teardown"], capsys)
     assert (code, err) == (0, "")
     program = cli.build(cli.parser().parse_args(["compile", SHOP]))
-    assert out == kubernetes.files(program)[teardown_target.YAML]
+    assert out == kubernetes.files(program)[contract.TEARDOWN]
     code, _, err = run(["compile", SHOP, "--teardown", "-o", str(tmp_path / "out")], capsys)
     assert code == 2 and "--teardown" in err and not (tmp_path / "out").exists()
 

@@ -15,8 +15,7 @@ from cases import CASES
 from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kc.compiler import cli, ir, kinds, teardown
-from kc.compiler.passes import labels
+from kc.compiler import cli, contract, ir, kinds, teardown
 from kc.compiler.teardown import model
 from kc.targets import teardown as teardown_target
 
@@ -66,13 +65,13 @@ def check(program: ir.Program, plan: teardown.TeardownPlan) -> None:
                     assert named[key] == 1
 
     # Safety: ownership labels on every command, a name or a stage label with a namespace.
-    own = tuple(labels.ownership(program.instance).items())
+    own = contract.ownership_selector(program.instance)
     for step in steps:
         assert step.selector[: len(own)] == own
-        assert ("-l", model.selector_text(step.selector)) == tuple(
+        assert ("-l", contract.selector_text(step.selector)) == tuple(
             step.argv[step.argv.index("-l") : step.argv.index("-l") + 2]
         )
-        assert step.name is not None or (step.namespace and step.selector[len(own)][0] == labels.STAGE)
+        assert step.name is not None or (step.namespace and step.selector[len(own)][0] == contract.STAGE)
 
     # The namespace: last, only when kc created it, kept with the claims it holds.
     spaces = [s for s in steps if s.kind == "Namespace"]

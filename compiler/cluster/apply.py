@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kc.compiler import ir, kinds
+from kc.compiler import contract, ir, kinds
 from kc.compiler.cluster import client as cluster_client
 from kc.compiler.cluster import diff, essence, gates, live, timing
 from kc.compiler.cluster import progress as progress_display
@@ -59,11 +59,11 @@ def apply(
     objects = [o for b in program.bundles for o in b.objects]
     found = live.observe(client, objects, program.instance, program.namespace)
     if found.conflicts:
-        for key, (_, why) in found.conflicts.items():
-            progress.line(f"conflict: {key[1]} {key[2] + '/' if key[2] else ''}{key[3]}: {why}", "1;35")
+        for other, why in found.conflicts.values():
+            progress.line(f"conflict: {contract.Ref.of(other).text}: {why}", "1;35")
         raise ClusterError(
             f"refusing to adopt {len(found.conflicts)} object(s) that kc does not own; nothing was applied "
-            f"(delete or rename them, or give them the labels {live.selector(program.instance)})"
+            f"(delete or rename them, or give them the labels {contract.ownership_text(program.instance)})"
         )
     outcome = Outcome()
     total = len(program.bundles)
@@ -74,7 +74,7 @@ def apply(
             api_version = str(obj.manifest["apiVersion"])
             # Custom resources become servable only once their definition is established.
             kind = found.kinds.get((api_version, obj.kind)) or client.require(api_version, obj.kind)
-            ref = diff.Ref.of(obj.manifest).text
+            ref = contract.Ref.of(obj.manifest).text
             progress.status(f"[{number}/{total}] {label}: applying {ref}")
             before = found.twins.get(live.key_of(obj.manifest))
             result, created = client.apply(kind, obj.manifest)
@@ -114,7 +114,7 @@ def _prune(
     doomed: list[tuple[cluster_client.Kind, dict[str, Any], str]] = []
     # Against the apply order, so workloads go before what they use; unknown kinds first.
     for orphan in sorted(found.orphans, key=lambda o: -kinds.rank(str(o.get("kind")))):
-        ref = diff.Ref.of(orphan).text
+        ref = contract.Ref.of(orphan).text
         kind = found.kind_of(orphan)
         if (
             kind is None

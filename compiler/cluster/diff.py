@@ -4,47 +4,18 @@ cluster, or offline against an earlier ``kc compile -o DIR`` (docs/cluster.md)."
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-from kc.compiler import diagnostics as diag
-from kc.compiler import ir
+from kc.compiler import contract, ir
 from kc.compiler.cluster import client as cluster_client
 from kc.compiler.cluster import essence, live
 from kc.compiler.cluster.errors import ClusterError
-from kc.compiler.diagnostics import Pos
-from kc.compiler.passes import annotate
+from kc.compiler.contract import Ref
 
 # Answers that mean "no dry run here" rather than "this apply would fail": forbidden (a
 # read-only user), or a server or proxy that does not take apply patches or dry runs.
 _NO_DRY_RUN = (400, 403, 405, 415)
-
-
-@dataclass(frozen=True, slots=True)
-class Ref:
-    api_version: str
-    kind: str
-    namespace: str | None
-    name: str
-    source: str | None  # the spec line (file:line) that produced the object
-
-    @classmethod
-    def of(cls, manifest: dict[str, Any]) -> Ref:
-        meta = manifest.get("metadata") or {}
-        return cls(
-            str(manifest.get("apiVersion")),
-            str(manifest.get("kind")),
-            meta.get("namespace") or None,
-            str(meta.get("name")),
-            (meta.get("annotations") or {}).get(annotate.SOURCE),
-        )
-
-    @property
-    def text(self) -> str:
-        return f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,34 +97,11 @@ def live_diff(client: cluster_client.Client, program: ir.Program) -> Report:
 
 # --- offline: against an earlier kc compile -o DIR ----------------------------------------------
 
-PLAN = os.path.join("kc", "plan.json")
-
-
-def _unreadable(path: str, message: str) -> diag.CompileError:
-    return diag.CompileError([diag.error("KC603", Pos(path), message, "compile into the directory first")])
-
-
-def compiled_objects(directory: str) -> list[dict[str, Any]]:
-    """The manifests an earlier ``kc compile -o DIR`` wrote, in apply order."""
-    index_path = os.path.join(directory, PLAN)
-    try:
-        with open(index_path, encoding="utf-8") as f:
-            index = json.load(f)
-        out: list[dict[str, Any]] = []
-        for bundle in index["bundles"]:
-            with open(os.path.join(directory, bundle["file"]), encoding="utf-8") as f:
-                out.extend(doc for doc in yaml.safe_load_all(f) if isinstance(doc, dict))
-        return out
-    except FileNotFoundError as exc:
-        raise _unreadable(directory, f"not a kc output directory: {exc.filename} is missing") from None
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, yaml.YAMLError) as exc:
-        raise _unreadable(index_path, f"not a plan kc wrote: {type(exc).__name__}: {exc}") from None
-
 
 def offline_diff(program: ir.Program, directory: str) -> Report:
     """The plan against the manifests in ``directory``: both sides are compiled, so every field
     counts, and there are no conflicts."""
-    earlier = {live.key_of(m): m for m in compiled_objects(directory)}
+    earlier = {live.key_of(m): m for m in contract.read_plan(directory).manifests}
     objects = [o for b in program.bundles for o in b.objects]
     create: list[Entry] = []
     change: list[Entry] = []

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from kc.compiler.passes import annotate
+from kc.compiler import contract
 from kc.schemas import units
 
 # Written by the API server; none of it is the user's intent.
@@ -50,7 +50,7 @@ CONTROLLER_ANNOTATIONS = frozenset(
     }
 )
 # kc's bookkeeping: where an object came from and which plan wrote it, not what it is.
-KC_ANNOTATIONS = frozenset({annotate.SOURCE, annotate.BUNDLE, annotate.REVISION})
+KC_ANNOTATIONS = frozenset({contract.SOURCE, contract.BUNDLE, contract.REVISION})
 SECRET_FIELDS = ("data", "stringData", "binaryData")
 
 

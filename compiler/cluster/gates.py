@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kc.compiler import ir
+from kc.compiler import contract, ir
 from kc.compiler.cluster import client as cluster_client
 from kc.compiler.cluster import progress as progress_display
 from kc.compiler.cluster import timing
@@ -42,7 +42,7 @@ class Target:
 
     @property
     def text(self) -> str:
-        return f"{self.kind.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
+        return contract.Ref(self.kind.api_version, self.kind.kind, self.namespace, self.name).text
 
 
 def _conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -14,9 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kc.compiler import ir, kinds
+from kc.compiler import contract, ir, kinds
 from kc.compiler.cluster import client as cluster_client
-from kc.compiler.passes import annotate, labels
 
 Key = tuple[str, str, str, str]  # API group, kind, namespace ("" if cluster-scoped), name
 
@@ -27,29 +26,20 @@ def key_of(manifest: dict[str, Any]) -> Key:
     return (group, str(manifest.get("kind")), str(meta.get("namespace") or ""), str(meta.get("name")))
 
 
-def selector(instance: str) -> str:
-    return ",".join(f"{k}={v}" for k, v in labels.ownership(instance).items())
-
-
-def owned_by(manifest: dict[str, Any], instance: str) -> bool:
-    found = (manifest.get("metadata") or {}).get("labels") or {}
-    return all(found.get(k) == v for k, v in labels.ownership(instance).items())
-
-
 def applied_by_kc(manifest: dict[str, Any]) -> bool:
     """Whether kc (or ``kubectl apply`` of kc's output) wrote this object, rather than a
     controller making it from one of kc's templates."""
     meta = manifest.get("metadata") or {}
     controlled = any(ref.get("controller") for ref in meta.get("ownerReferences") or [])
-    return annotate.SOURCE in (meta.get("annotations") or {}) and not controlled
+    return contract.SOURCE in (meta.get("annotations") or {}) and not controlled
 
 
 def _conflict_reason(manifest: dict[str, Any], instance: str) -> str:
     found = (manifest.get("metadata") or {}).get("labels") or {}
-    if found.get(labels.OWNER):
-        return f"it belongs to kc instance '{found[labels.OWNER]}', not '{instance}'"
-    if found.get(labels.MANAGED_BY):
-        return f"it is managed by '{found[labels.MANAGED_BY]}', not by kc"
+    if found.get(contract.OWNER):
+        return f"it belongs to kc instance '{found[contract.OWNER]}', not '{instance}'"
+    if found.get(contract.MANAGED_BY):
+        return f"it is managed by '{found[contract.MANAGED_BY]}', not by kc"
     return "it exists and kc did not create it (it lacks the pipeline's labels)"
 
 
@@ -84,7 +74,7 @@ def observe(client: cluster_client.Client, objects: Iterable[ir.Object], instanc
             continue  # e.g. a custom resource whose definition this plan creates
         out.kinds[(api_version, kind)] = served
         for ns in namespaces if served.namespaced else [None]:
-            for item in client.list(served, ns, selector(instance)):
+            for item in client.list(served, ns, contract.ownership_text(instance)):
                 found[key_of(item)] = item
     # A namespace that does not exist holds nothing, so nothing in it needs looking up by name.
     ns_kind = out.kinds.get(("v1", "Namespace")) or client.kind("v1", "Namespace")

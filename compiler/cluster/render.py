@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from kc.compiler import contract
 from kc.compiler.cluster import diff, essence
 
 _COLOR = {"+": "32", "~": "33", "-": "31", "!": "1;35", "note": "2"}
@@ -57,7 +58,7 @@ def text(report: diff.Report, color: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _ref(ref: diff.Ref) -> dict[str, Any]:
+def _ref(ref: contract.Ref) -> dict[str, Any]:
     return {
         "apiVersion": ref.api_version,
         "kind": ref.kind,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kc.compiler import contract
 from kc.compiler.cluster import client as cluster_client
 from kc.compiler.cluster import progress as progress_display
 from kc.compiler.cluster import timing
@@ -41,11 +42,6 @@ def describe(plan: model.TeardownPlan, where: str) -> str:
         f"delete pipeline {plan.pipeline} (instance {plan.instance}{namespace}) from {where}: "
         f"{len(plan.runnable)} steps, {data}"
     )
-
-
-def _labelled(obj: dict[str, Any], selector: model.Selector) -> bool:
-    found = (obj.get("metadata") or {}).get("labels") or {}
-    return all(found.get(k) == v for k, v in selector)
 
 
 def _ident(obj: dict[str, Any]) -> tuple[str | None, str, str]:
@@ -101,8 +97,7 @@ def _wait_gone(
         if not left:
             return
         pending = left
-        namespace, name, _ = _ident(left[0])
-        what = f"{kind.kind} {namespace + '/' if namespace else ''}{name}"
+        what = contract.Ref.of(left[0]).text
         if deadline.passed:
             raise GateTimeout(f"{label}: {what} was still there after {timing.text(timeout)}")
         progress.status(f"teardown: {label}: waiting until {what} is gone ({timing.text(deadline.elapsed)})")
@@ -138,7 +133,7 @@ def run(
         if step.action == "wait":
             say(f"wait until gone: {step.what}")
             found = client.get(kind, step.namespace, step.name or "")
-            gone = [found] if found is not None and _labelled(found, step.selector) else []
+            gone = [found] if found is not None and contract.carries(found, step.selector) else []
             _wait_gone(client, kind, gone, limit, progress, label)
             continue
         blockers = _guard(client, step)
@@ -165,17 +160,17 @@ def _delete(
     say(f"delete {step.what}" + (", foreground" if step.foreground else ""))
     if step.name is not None:
         found = client.get(kind, step.namespace, step.name)
-        if found is not None and not _labelled(found, step.selector):
+        if found is not None and not contract.carries(found, step.selector):
             say(f"kept {step.what}: it lacks the pipeline's labels, so kc did not create it", "33")
             outcome.kept.append(step.what)
             return
         targets = [found] if found is not None else []
     else:
-        targets = client.list(kind, step.namespace, model.selector_text(step.selector))
+        targets = client.list(kind, step.namespace, contract.selector_text(step.selector))
     propagation = "Foreground" if step.foreground else "Background"
     for obj in targets:
         namespace, name, uid = _ident(obj)
-        what = f"{kind.kind} {namespace + '/' if namespace else ''}{name}"
+        what = contract.Ref.of(obj).text
         if client.delete(kind, namespace, name, propagation, uid or None):
             outcome.deleted.append(what)
         else:  # gone already, or replaced since it was read: the new one is not kc's to delete

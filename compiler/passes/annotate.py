@@ -9,10 +9,7 @@ import os
 from typing import Any
 
 from kc.compiler import ir, names
-
-SOURCE = "kc.dev/source"
-BUNDLE = "kc.dev/bundle"
-REVISION = "kc.dev/revision"
+from kc.compiler.contract import BUNDLE, REVISION, SOURCE
 
 
 def content_digest(manifest: dict[str, Any]) -> str:

@@ -10,17 +10,8 @@ import dataclasses
 from typing import Any
 
 from kc.compiler import ir, pods
-
-PIPELINE = "kc.dev/pipeline"
-STAGE = "kc.dev/stage"
-OWNER = "kc.dev/instance"
-MANAGED_BY = "app.kubernetes.io/managed-by"
-INSTANCE = "app.kubernetes.io/instance"
-
-
-def ownership(instance: str) -> dict[str, str]:
-    """The label that marks an object as this pipeline instance's: what diff and teardown select."""
-    return {OWNER: instance}
+from kc.compiler.contract import INSTANCE, MANAGED_BY, OWNER, PIPELINE, STAGE
+from kc.compiler.contract import ownership as ownership  # the templates' pipeline_selector
 
 
 def selector(stage: str, instance: str) -> dict[str, str]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
-from kc.compiler import ir, kinds
-from kc.compiler.passes import labels
+from kc.compiler import contract, ir, kinds
+from kc.compiler.contract import Selector
 from kc.compiler.teardown import model
 
 # What foreground deletion removes before the workload itself disappears.
@@ -39,7 +39,7 @@ class _Sweep:
     phase: kinds.Phase
     kind: str
     namespace: str
-    selector: model.Selector
+    selector: Selector
     why: str
 
 
@@ -48,12 +48,12 @@ def _labels_of(template: Any) -> dict[str, Any]:
     return dict((meta or {}).get("labels") or {})
 
 
-def _stage_selector(ownership: model.Selector, found: dict[str, Any]) -> model.Selector | None:
+def _stage_selector(ownership: Selector, found: dict[str, Any]) -> Selector | None:
     """Ownership plus kc's stage label, as a template carries them, so they select what the
     controller made from it; None when the template lacks any of them (nothing safe to select)."""
-    if any(found.get(k) != v for k, v in ownership) or labels.STAGE not in found:
+    if any(found.get(k) != v for k, v in ownership) or contract.STAGE not in found:
         return None
-    return (*ownership, (labels.STAGE, str(found[labels.STAGE])))
+    return (*ownership, (contract.STAGE, str(found[contract.STAGE])))
 
 
 def _claim_templates(manifest: dict[str, Any]) -> list[dict[str, Any]]:
@@ -69,7 +69,7 @@ def _pod_template(manifest: dict[str, Any]) -> Any:
     return spec.get("template")
 
 
-def _sweeps(objects: Sequence[tuple[int, ir.Object]], ownership: model.Selector) -> list[_Sweep]:
+def _sweeps(objects: Sequence[tuple[int, ir.Object]], ownership: Selector) -> list[_Sweep]:
     # A sweep by stage label goes into the earliest bundle holding anything that makes what it
     # selects. That bundle is torn down last, so a sweep never runs ahead of an object of its stage
     # that a later step still has to stop (a stage's StatefulSet one bundle before its Job).
@@ -128,7 +128,7 @@ class _Plan:
     """Collects the steps in order; ``done`` numbers them."""
 
     def __init__(self, instance: str, namespace: str, objects: Sequence[tuple[int, ir.Object]]) -> None:
-        self.ownership: model.Selector = tuple(labels.ownership(instance).items())
+        self.ownership: Selector = contract.ownership_selector(instance)
         self.namespace = namespace
         manifests = [o.manifest for _, o in objects]
         self.crds = kinds.crd_names(manifests)
@@ -226,18 +226,10 @@ def _claims(p: _Plan, index: int, objs: list[ir.Object], workloads: list[ir.Obje
 
 
 def build(
-    *,
-    pipeline: str,
-    instance: str,
-    namespace: str,
-    namespace_created: bool,
-    revision: str,
-    data_policy: Literal["retain", "delete"],
-    delete_data: bool,
-    bundles: Sequence[tuple[int, Sequence[ir.Object]]],
+    header: contract.Header, *, delete_data: bool, bundles: Sequence[tuple[int, Sequence[ir.Object]]]
 ) -> model.TeardownPlan:
     """The plan for bundles given as (index, objects in apply order)."""
-    p = _Plan(instance, namespace, [(i, o) for i, objs in bundles for o in objs])
+    p = _Plan(header.instance, header.namespace, [(i, o) for i, objs in bundles for o in objs])
     for index, objects in sorted(bundles, key=lambda item: -item[0]):
         by_phase: dict[kinds.Phase, list[ir.Object]] = {}
         for obj in reversed(objects):
@@ -261,27 +253,19 @@ def build(
                     p.named(index, obj, _WHY[phase])
             p.swept(index, phase)
     return model.TeardownPlan(
-        pipeline=pipeline,
-        instance=instance,
-        namespace=namespace,
-        namespace_created=namespace_created,
-        revision=revision,
-        data_policy=data_policy,
-        delete_data=delete_data or data_policy == "delete",
-        steps=p.done(),
+        **header.header_fields(), delete_data=delete_data or header.data_policy == "delete", steps=p.done()
     )
 
 
 def plan(program: ir.Program, delete_data: bool = False) -> model.TeardownPlan:
     """The teardown of a compiled program; ``delete_data`` deletes the claims, as ``--delete-data``."""
     assert program.spec is not None
-    return build(
+    header = contract.Header(
         pipeline=program.spec.pipeline,
         instance=program.instance,
         namespace=program.namespace,
         namespace_created=program.spec.workspace.create,
         revision=program.revision,
         data_policy=program.data_policy,
-        delete_data=delete_data,
-        bundles=[(bundle.index, bundle.objects) for bundle in program.bundles],
     )
+    return build(header, delete_data=delete_data, bundles=[(b.index, b.objects) for b in program.bundles])

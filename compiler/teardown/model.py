@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from kc.compiler import kinds
-from kc.compiler.passes import labels
+from kc.compiler import contract, kinds
+from kc.compiler.contract import Selector, selector_text
 
 FORMAT = 1
 # How long each explicit wait may take. Pods get 30 s to stop by default
@@ -18,7 +18,6 @@ TIMEOUT = "300s"
 KUBECTL = "kubectl"
 
 Action = Literal["delete", "wait"]
-Selector = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,25 +45,19 @@ class Step:
     def what(self) -> str:
         """``CronJob shop/shop-report``, or ``every Job in shop with kc.dev/stage=report``."""
         if self.name is not None:
-            return f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
+            return contract.Ref(self.api_version, self.kind, self.namespace, self.name).text
         return f"every {self.kind} in {self.namespace} with {selector_text(self.selector[OWNED:])}"
 
 
 @dataclass(frozen=True, slots=True)
-class TeardownPlan:
-    pipeline: str
-    instance: str
-    namespace: str
-    namespace_created: bool
-    revision: str
-    data_policy: Literal["retain", "delete"]
+class TeardownPlan(contract.Header):
     delete_data: bool  # the flag or the policy: claims are deleted
     steps: tuple[Step, ...]
     format: int = FORMAT
 
     @property
     def ownership(self) -> Selector:
-        return tuple(labels.ownership(self.instance).items())
+        return contract.ownership_selector(self.instance)
 
     def runs(self, step: Step) -> bool:
         return self.delete_data or not step.data
@@ -78,11 +71,7 @@ class TeardownPlan:
         return tuple(cmd for s in self.runnable for cmd in ((s.guard, s.argv) if s.guard else (s.argv,)))
 
 
-OWNED = len(labels.ownership(""))  # a step's selector starts with the ownership labels
-
-
-def selector_text(selector: Selector) -> str:
-    return ",".join(f"{k}={v}" for k, v in selector)
+OWNED = len(contract.ownership_selector(""))  # a step's selector starts with the ownership labels
 
 
 def argv(step: Step) -> tuple[str, ...]:

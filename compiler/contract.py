@@ -1,0 +1,197 @@
+"""What ``kc compile`` writes and the cluster commands read back, defined once: kc's labels and
+annotations, the ownership selector, how an object is named in messages, and ``kc/plan.json``
+(its path, its format, its one writer and its one reader).
+
+Ownership rests on kc's own ``kc.dev/`` labels only: other tools rewrite the recommended
+``app.kubernetes.io`` ones (Argo CD sets ``app.kubernetes.io/instance`` to its application's name).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Literal
+
+import yaml
+from kc.compiler import diagnostics as diag
+from kc.compiler.diagnostics import Pos
+
+# --- labels and annotations ----------------------------------------------------------------------
+
+PIPELINE = "kc.dev/pipeline"
+STAGE = "kc.dev/stage"
+OWNER = "kc.dev/instance"
+MANAGED_BY = "app.kubernetes.io/managed-by"
+INSTANCE = "app.kubernetes.io/instance"
+
+SOURCE = "kc.dev/source"  # the spec line (file:line) that produced the object
+BUNDLE = "kc.dev/bundle"
+REVISION = "kc.dev/revision"
+
+Selector = tuple[tuple[str, str], ...]  # label key and value pairs, all of which must match
+
+
+def ownership(instance: str) -> dict[str, str]:
+    """The label that marks an object as this pipeline instance's: what diff and teardown select."""
+    return {OWNER: instance}
+
+
+def ownership_selector(instance: str) -> Selector:
+    """What every diff listing and teardown step selects by; a step may add kc's stage label."""
+    return tuple(ownership(instance).items())
+
+
+def ownership_text(instance: str) -> str:
+    return selector_text(ownership_selector(instance))
+
+
+def selector_text(selector: Selector | Mapping[str, str]) -> str:
+    """``kc.dev/instance=shop,kc.dev/stage=db``, as ``kubectl -l`` and the API's labelSelector take it."""
+    pairs: Iterable[tuple[str, str]] = selector.items() if isinstance(selector, Mapping) else selector
+    return ",".join(f"{k}={v}" for k, v in pairs)
+
+
+def carries(manifest: dict[str, Any], selector: Selector | Mapping[str, str]) -> bool:
+    """Whether the object has every label of ``selector``."""
+    pairs: Iterable[tuple[str, str]] = selector.items() if isinstance(selector, Mapping) else selector
+    found = (manifest.get("metadata") or {}).get("labels") or {}
+    return all(found.get(k) == v for k, v in pairs)
+
+
+# --- naming an object ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """An object as messages, reports and the teardown plan name it."""
+
+    api_version: str
+    kind: str
+    namespace: str | None
+    name: str
+    source: str | None = None  # kc.dev/source, where the object carries it
+
+    @classmethod
+    def of(cls, manifest: dict[str, Any]) -> Ref:
+        meta = manifest.get("metadata") or {}
+        return cls(
+            str(manifest.get("apiVersion")),
+            str(manifest.get("kind")),
+            meta.get("namespace") or None,
+            str(meta.get("name")),
+            (meta.get("annotations") or {}).get(SOURCE),
+        )
+
+    @property
+    def text(self) -> str:
+        """``Deployment shop/shop-web``; a cluster-scoped object has no namespace part."""
+        return f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
+
+
+# --- kc/plan.json --------------------------------------------------------------------------------
+
+# Relative to the output directory; `kubectl apply -f DIR` does not read kc/.
+PLAN = "kc/plan.json"
+TEARDOWN = "kc/teardown.yaml"  # its format is the teardown plan's own (compiler/teardown/model.py)
+PLAN_FORMAT = 1  # raised when a reader of an earlier format could misread the file
+_AGAIN = "compile into the directory again"
+
+
+def plan_text(index: dict[str, Any]) -> str:
+    """``kc/plan.json``'s content: ``index`` (targets/plan.py builds it) under the current format."""
+    return json.dumps({"format": PLAN_FORMAT, **index}, indent=2, ensure_ascii=False) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedObject:
+    manifest: dict[str, Any]  # as the bundle file holds it
+    stage: str  # "" for the workspace's objects
+    step: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedBundle:
+    index: int
+    path: str  # the bundle file
+    objects: tuple[PlannedObject, ...]  # in apply order
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """What a compiled plan is of: the top of kc/plan.json, which the teardown plan repeats."""
+
+    pipeline: str
+    instance: str
+    namespace: str
+    namespace_created: bool  # kc creates the namespace (workspace.create), so teardown deletes it
+    revision: str
+    data_policy: Literal["retain", "delete"]
+
+    def header_fields(self) -> dict[str, Any]:
+        """The header's fields alone, for building a plan that repeats them."""
+        return {f.name: getattr(self, f.name) for f in fields(Header)}
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPlan(Header):
+    """An earlier ``kc compile -o DIR``, read back: the index and the bundle files' manifests."""
+
+    bundles: tuple[PlannedBundle, ...]
+
+    @property
+    def manifests(self) -> list[dict[str, Any]]:
+        return [o.manifest for b in self.bundles for o in b.objects]
+
+
+def _unreadable(path: str, message: str, hint: str) -> diag.CompileError:
+    return diag.CompileError([diag.error("KC603", Pos(path), message, hint)])
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def _bundle(directory: str, entry: dict[str, Any]) -> PlannedBundle:
+    path = os.path.join(directory, entry["file"])
+    # Stage and step come from the index; the manifests, in apply order, from the file.
+    where = {(o["apiVersion"], o["kind"], o["namespace"] or "", o["name"]): o for o in entry["objects"]}
+    objects = []
+    for manifest in yaml.safe_load_all(_read(path)):
+        if not manifest:
+            continue
+        meta: dict[str, Any] = manifest["metadata"]
+        listed = where[(manifest["apiVersion"], manifest["kind"], meta.get("namespace") or "", meta["name"])]
+        objects.append(PlannedObject(manifest, listed["stage"] or "", listed["step"]))
+    return PlannedBundle(int(entry["index"]), path, tuple(objects))
+
+
+def read_plan(directory: str) -> CompiledPlan:
+    """The plan an earlier ``kc compile -o DIR`` wrote; a KC603 error at the file that is missing,
+    of another format, or not what kc writes."""
+    path = os.path.join(directory, PLAN)
+    try:
+        index = json.loads(_read(path))
+        if index.get("format") != PLAN_FORMAT:
+            raise _unreadable(path, f"plan format {index.get('format')!r} is not {PLAN_FORMAT}", _AGAIN)
+        return CompiledPlan(
+            pipeline=str(index["pipeline"]),
+            instance=str(index["instance"]),
+            namespace=str(index["namespace"]),
+            namespace_created=bool(index["namespace_created"]),
+            revision=str(index["revision"]),
+            data_policy="delete" if index["data_policy"] == "delete" else "retain",
+            bundles=tuple(_bundle(directory, entry) for entry in index["bundles"]),
+        )
+    except FileNotFoundError as exc:
+        message = f"not a kc output directory: {exc.filename} is missing"
+        raise _unreadable(directory, message, "compile into the directory first") from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, yaml.YAMLError) as exc:
+        raise not_a_plan(directory, exc) from None
+
+
+def not_a_plan(directory: str, exc: Exception) -> diag.CompileError:
+    """The error for a plan that does not hold what kc writes (an edited bundle file, say)."""
+    return _unreadable(os.path.join(directory, PLAN), f"not a plan kc wrote: {type(exc).__name__}: {exc}", _AGAIN)
