@@ -161,7 +161,7 @@ def _duration(text: str) -> float:
 
 def _on_cluster(command: str, work: Callable[[], int]) -> int:
     """Run a cluster command: each of its failures is one line on stderr and an exit code."""
-    from kc.compiler.cluster import errors
+    from kc.cluster import errors
 
     try:
         return work()
@@ -176,7 +176,7 @@ def _on_cluster(command: str, work: Callable[[], int]) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from kc.compiler.cluster import client, diff, render
+    from kc.cluster import client, diff, render
 
     program = build(args)
     report(program.warnings)
@@ -197,7 +197,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    from kc.compiler.cluster import apply, client, progress
+    from kc.cluster import apply, client, progress
 
     program = build(args)
     report(program.warnings)
@@ -213,8 +213,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 
 def _run_teardown(args: argparse.Namespace, plan: teardown_model.TeardownPlan) -> int:
-    from kc.compiler.cluster import client, errors, progress
-    from kc.compiler.cluster import teardown as execute
+    from kc.cluster import client, errors, progress
+    from kc.cluster import teardown as execute
 
     if not args.yes and not sys.stdin.isatty():
         raise errors.Refused("refusing to delete unconfirmed: standard input is not a terminal; pass --yes")
@@ -273,16 +273,18 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 
 def cmd_patterns(args: argparse.Namespace) -> int:
+    from kc.compiler import frontend
     from kc.compiler.patterns import catalog
 
-    sys.stdout.write(catalog.listing(catalog.known(args.spec, args.allow_outside)))
+    sys.stdout.write(catalog.listing(frontend.known_patterns(args.spec, args.allow_outside)))
     return EXIT_OK
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    from kc.compiler import frontend
     from kc.compiler.patterns import catalog, explain
 
-    known = catalog.public(catalog.known(args.spec, args.allow_outside))
+    known = catalog.public(frontend.known_patterns(args.spec, args.allow_outside))
     if args.pattern not in known:
         hint = diag.did_you_mean(args.pattern, known)
         sys.stderr.write(f"kc explain: unknown pattern '{args.pattern}'" + (f"; {hint}" if hint else "") + "\n")
@@ -292,9 +294,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    from kc.compiler.patterns import catalog, registry
     from kc.schemas import jsonschema
 
-    sys.stdout.write(json.dumps(jsonschema.spec_schema_dict(), indent=2) + "\n")
+    builtins = catalog.public(registry.builtins())
+    patterns = {n: jsonschema.StagePattern(p.model, p.manifest.summary) for n, p in builtins.items()}
+    sys.stdout.write(json.dumps(jsonschema.spec_schema_dict(patterns), indent=2) + "\n")
     return EXIT_OK
 
 

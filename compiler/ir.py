@@ -1,6 +1,6 @@
-"""The intermediate form that flows through the passes.
-
-Every pass takes a ``Program`` and returns a new one (``dataclasses.replace``); manifests are plain
+"""The intermediate form that flows through the passes, in three phases: ``Source`` (the spec as
+loaded, before validation), ``Draft`` (validated, being expanded and refined) and ``Program``
+(ordered into bundles). A pass returns a new value (``dataclasses.replace``); manifests are plain
 dicts that a pass copies before it changes them, so what a pass was given stays as it was.
 """
 
@@ -11,22 +11,14 @@ from typing import Any, Literal
 
 from kc.compiler import kinds
 from kc.compiler.diagnostics import Diagnostic, Pos
+from kc.compiler.patterns.registry import Library
 from kc.compiler.source import Document
 from kc.schemas import spec as spec_schema
+from kc.schemas.pattern import GATE_TEXT, GateKind
 
-GateKind = Literal["none", "rollout", "pods-running", "ready", "job-complete", "established"]
 # Why a stage waits for another: `after`, a `${…}` reference (mounts and config too), a task's
 # input, `flow: sequential`, or the previous step of the same stage.
 DepKind = Literal["after", "reference", "input", "flow", "step"]
-
-GATE_TEXT: dict[str, str] = {
-    "none": "none",
-    "rollout": "rollout complete",
-    "pods-running": "pods running",
-    "ready": "all replicas ready",
-    "job-complete": "job complete",
-    "established": "CRDs established",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +95,7 @@ class Stage:
     pattern: str
     params: dict[str, Any]  # validated, keys as the spec spells them
     pos: Pos
+    template_params: dict[str, Any] = field(default_factory=dict)  # ``p`` in its pattern's templates
     deps: tuple[Dep, ...] = ()
     facts: dict[str, str] = field(default_factory=dict)  # what ${stage.field} resolves to
 
@@ -127,34 +120,101 @@ class Bundle:
 
 
 @dataclass(frozen=True, slots=True)
-class Program:
+class Fragment:
+    """A spec fragment named in ``imports``: its entry's index there, and the file as loaded."""
+
+    index: int
+    doc: Document
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """What the front end (``compiler/frontend.py``) read from disk before the passes run."""
+
+    fragments: tuple[Fragment, ...] = ()
+    policy_file: Document | None = None  # the organisation's policy, from --policy
+    library: Library = field(default_factory=Library)
+    problems: tuple[Diagnostic, ...] = ()  # imports that cannot be used; validate reports them
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """The spec before validation: what ``parse`` and ``profiles`` work on."""
+
     doc: Document
     options: Options = Options()
-    spec: spec_schema.Spec | None = None
-    policy: spec_schema.Policy | None = None
-    patterns: dict[str, str] = field(default_factory=dict)  # known pattern name -> folder
-    raw_stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    inputs: Inputs = Inputs()
+
+
+def _instance(spec: spec_schema.Spec, options: Options) -> str:
+    return options.instance or spec.pipeline
+
+
+def _namespace(spec: spec_schema.Spec, options: Options) -> str:
+    # An instance is an independent copy, so by default it gets a namespace of its own.
+    return spec.workspace.namespace or _instance(spec, options)
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """The validated spec while the factoring passes expand and refine it: stages and their
+    steps, not yet ordered."""
+
+    doc: Document
+    options: Options
+    spec: spec_schema.Spec
+    policy: spec_schema.Policy
+    library: Library
+    raw_stages: dict[str, dict[str, Any]]  # the stages' mappings, after profiles and defaults
     stages: tuple[Stage, ...] = ()
-    steps: tuple[Step, ...] = ()
-    bundles: tuple[Bundle, ...] = ()
+    steps: tuple[Step, ...] = ()  # the workspace's first
+    # What the ``files`` and ``objects`` parameters read, by (stage, parameter): the front end
+    # reads them once the stages are checked.
+    files: dict[tuple[str, str], Any] = field(default_factory=dict)
     warnings: tuple[Diagnostic, ...] = ()
-    revision: str = ""
 
     @property
     def instance(self) -> str:
-        assert self.spec is not None
-        return self.options.instance or self.spec.pipeline
-
-    @property
-    def data_policy(self) -> Literal["retain", "delete"]:
-        """Whether teardown and prune may delete claims; ``retain`` until policy is known."""
-        return self.policy.data if self.policy else "retain"
+        return _instance(self.spec, self.options)
 
     @property
     def namespace(self) -> str:
-        # An instance is an independent copy, so by default it gets a namespace of its own.
-        assert self.spec is not None
-        return self.spec.workspace.namespace or self.instance
+        return _namespace(self.spec, self.options)
+
+    @property
+    def objects(self) -> tuple[Object, ...]:
+        return tuple(o for s in self.steps for o in s.objects)
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    """The ordered plan: bundles of steps, what the targets and the cluster commands read."""
+
+    doc: Document
+    options: Options
+    spec: spec_schema.Spec
+    policy: spec_schema.Policy
+    stages: tuple[Stage, ...]
+    bundles: tuple[Bundle, ...]
+    warnings: tuple[Diagnostic, ...] = ()
+    revision: str = ""  # set by annotate
+
+    @property
+    def instance(self) -> str:
+        return _instance(self.spec, self.options)
+
+    @property
+    def namespace(self) -> str:
+        return _namespace(self.spec, self.options)
+
+    @property
+    def data_policy(self) -> Literal["retain", "delete"]:
+        """Whether teardown and prune may delete claims."""
+        return self.policy.data
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        return tuple(s for b in self.bundles for s in b.steps)
 
     @property
     def objects(self) -> tuple[Object, ...]:

@@ -13,15 +13,21 @@ is its message for a pattern that does not match, and other validators ignore it
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
-from kc.compiler.passes import validate
-from kc.compiler.patterns import catalog, registry
+import pydantic
 from kc.schemas import params
 from kc.schemas import spec as spec_schema
 from kc.schemas import types as t
 
 REF = "#/$defs/{model}"
+
+
+class StagePattern(NamedTuple):
+    """What the schema says of a built-in pattern: its parameters' model and its summary."""
+
+    model: type[pydantic.BaseModel]
+    summary: str
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -52,7 +58,7 @@ def _line(lone: list[str], with_image: list[str], names: list[str]) -> dict[str,
     }
 
 
-def _stage_defs(patterns: dict[str, registry.Pattern]) -> dict[str, Any]:
+def _stage_defs(patterns: dict[str, StagePattern]) -> dict[str, Any]:
     defs: dict[str, Any] = {}
     branches: list[dict[str, Any]] = []
     lone: list[str] = []
@@ -60,7 +66,7 @@ def _stage_defs(patterns: dict[str, registry.Pattern]) -> dict[str, Any]:
     for name, pattern in patterns.items():
         schema = pattern.model.model_json_schema(by_alias=True, ref_template=REF)
         defs.update(schema.pop("$defs", {}))
-        schema["properties"]["pattern"] = {"const": name, "description": pattern.manifest.summary}
+        schema["properties"]["pattern"] = {"const": name, "description": pattern.summary}
         defs[schema["title"]] = schema
         selects = {"type": "object", "properties": {"pattern": {"const": name}}, "required": ["pattern"]}
         branches.append({"if": selects, "then": _ref(schema["title"])})
@@ -99,14 +105,19 @@ def _stage_defs(patterns: dict[str, registry.Pattern]) -> dict[str, Any]:
     return defs
 
 
-def spec_schema_dict() -> dict[str, Any]:
+def spec_schema_dict(patterns: dict[str, StagePattern]) -> dict[str, Any]:
+    """The schema, with a stage checked against each of ``patterns`` (the built-in ones)."""
     top = spec_schema.Spec.model_json_schema(by_alias=True, ref_template=REF)
-    top.setdefault("$defs", {}).update(_stage_defs(catalog.public(registry.builtins())))
+    top.setdefault("$defs", {}).update(_stage_defs(patterns))
     top["properties"]["stages"] = {
         "type": "object",
         "title": "Stages",
         "description": "The stages by name, in order.",
-        "propertyNames": {"pattern": t.DNS_LABEL, "maxLength": 63, "not": {"enum": sorted(validate.RESERVED)}},
+        "propertyNames": {
+            "pattern": t.DNS_LABEL,
+            "maxLength": 63,
+            "not": {"enum": sorted(spec_schema.RESERVED_STAGES)},
+        },
         "additionalProperties": _ref("Stage"),
     }
     # With no imports, every stage names a built-in pattern.

@@ -11,9 +11,21 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+# What a step waits for before the next bundle starts, and how the plan and messages say it.
+GateKind = Literal["none", "rollout", "pods-running", "ready", "job-complete", "established"]
+GATE_TEXT: dict[str, str] = {
+    "none": "none",
+    "rollout": "rollout complete",
+    "pods-running": "pods running",
+    "ready": "all replicas ready",
+    "job-complete": "job complete",
+    "established": "CRDs established",
+}
+
+
 class StepDecl(_Model):
     name: str = Field("", pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$")
-    gate: Literal["none", "rollout", "pods-running", "ready", "job-complete", "established"]
+    gate: GateKind
     templates: list[str]
     description: str = ""
 

@@ -70,6 +70,10 @@ class Profile(Model):
     stages: dict[str, dict[str, Any] | None] = {}
 
 
+# Names no stage may take: bundle 0 is the workspace, and ${pipeline.…} refers to the pipeline.
+RESERVED_STAGES = frozenset({"workspace", "pipeline"})
+
+
 class Spec(Model):
     kc: Literal[1]
     pipeline: Annotated[str, StringConstraints(max_length=40, pattern=t.INSTANCE_NAME)]

@@ -226,7 +226,7 @@ def test_validate_says_which_checks_did_not_run(tmp_path: Path, capsys: pytest.C
     spec = tmp_path / "pipeline.spec"
     spec.write_text("kc: 1\npipeline: shop\nstages:\n  api: {pattern: service, port: 8080}\n")
     assert cli.main(["validate", str(spec)]) == 2
-    assert "note: more checks (naming, labels" in capsys.readouterr().err
+    assert "note: more checks (expand, naming, labels" in capsys.readouterr().err
     assert cli.main(["validate", str(spec), "--format", "json"]) == 2
     assert "references" in json.loads(capsys.readouterr().out)["pending"]
     spec.write_text("kc: 1\npipeline: shop\nstages:\n  api: {pattern: service, image: 'a:1.0.0', port: 8080}\n")

@@ -74,5 +74,4 @@ def annotate(program: ir.Program) -> ir.Program:
                 objects.append(dataclasses.replace(obj, manifest={**obj.manifest, "metadata": meta}))
             steps.append(dataclasses.replace(step, objects=tuple(objects)))
         bundles.append(dataclasses.replace(bundle, steps=tuple(steps)))
-    steps_out = tuple(s for b in bundles for s in b.steps)
-    return dataclasses.replace(program, bundles=tuple(bundles), steps=steps_out, revision=rev)
+    return dataclasses.replace(program, bundles=tuple(bundles), revision=rev)

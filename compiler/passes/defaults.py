@@ -10,25 +10,23 @@ import dataclasses
 from typing import Any
 
 from kc.compiler import ir, kinds
-from kc.compiler.patterns import registry
 
 _CONTAINER = ("registry", "pull-policy")
 _MAPS_ALL = ("labels", "annotations")
 
 
-def defaults(program: ir.Program) -> ir.Program:
-    assert program.spec is not None
+def defaults(program: ir.Draft) -> ir.Draft:
     given = program.spec.defaults.model_dump(by_alias=True, exclude_none=True)
     # Merged defaults get positions of their own; the tables given stay as they were.
     doc = dataclasses.replace(program.doc, values=dict(program.doc.values), keys=dict(program.doc.keys))
     stages: dict[str, dict[str, Any]] = {}
     for name, raw in program.raw_stages.items():
         stage = dict(raw)
-        folder = program.patterns.get(str(stage.get("pattern")))
-        if folder is None:
-            stages[name] = stage  # the patterns pass reports the unknown pattern
+        pattern = program.library.get(str(stage.get("pattern")))
+        if pattern is None:
+            stages[name] = stage  # the stages pass reports the unknown pattern
             continue
-        manifest = registry.load(folder).manifest
+        manifest = pattern.manifest
         keys: list[str] = list(_MAPS_ALL)
         if manifest.container:
             keys += ["env", *_CONTAINER]

@@ -19,8 +19,7 @@ def selector(stage: str, instance: str) -> dict[str, str]:
     return {OWNER: instance, STAGE: stage}
 
 
-def stage_labels(program: ir.Program, stage: ir.Stage | None) -> dict[str, str]:
-    assert program.spec is not None
+def stage_labels(program: ir.Draft, stage: ir.Stage | None) -> dict[str, str]:
     labels = {
         "app.kubernetes.io/name": stage.name if stage else program.instance,
         INSTANCE: program.instance,
@@ -72,8 +71,7 @@ def _label_object(manifest: dict[str, Any], labels: dict[str, str], annotations:
     return out
 
 
-def labels(program: ir.Program) -> ir.Program:
-    assert program.spec is not None
+def labels(program: ir.Draft) -> ir.Draft:
     stages = {s.name: s for s in program.stages}
     steps = []
     for step in program.steps:

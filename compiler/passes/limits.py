@@ -103,7 +103,7 @@ def _problems(manifest: dict[str, Any], free_form: bool) -> Iterator[str]:
 _FREE_FORM_KINDS = {"ConfigMap", "Secret", "CustomResourceDefinition"}
 
 
-def limits(program: ir.Program) -> ir.Program:
+def limits(program: ir.Draft) -> ir.Draft:
     passed_through = {s.name for s in program.stages if s.pattern == "manifests"}
     errors = [
         diag.error("KC410", obj.pos, f"{obj.kind} '{obj.name}' would be refused by Kubernetes: {problem}")

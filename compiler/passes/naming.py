@@ -7,15 +7,14 @@ import dataclasses
 
 from kc.compiler import diagnostics as diag
 from kc.compiler import ir
-from kc.compiler.patterns import registry
 from kc.schemas import types as t
 
-# Job names are content-addressed later (references), so a Job's name is no fact to refer to.
+# Job names are content-addressed later (seal), so a Job's name is no fact to refer to.
 _UNNAMEABLE = ("Job",)
 
 
-def _facts(program: ir.Program, stage: ir.Stage, objects: list[ir.Object]) -> dict[str, str]:
-    manifest = registry.load(program.patterns[stage.pattern]).manifest
+def _facts(program: ir.Draft, stage: ir.Stage, objects: list[ir.Object]) -> dict[str, str]:
+    manifest = program.library[stage.pattern].manifest
     facts: dict[str, str] = {}
     main = next((o for o in objects if o.kind == manifest.main), objects[0] if objects else None)
     if main is not None and main.kind not in _UNNAMEABLE:
@@ -30,7 +29,7 @@ def _facts(program: ir.Program, stage: ir.Stage, objects: list[ir.Object]) -> di
     return facts
 
 
-def naming(program: ir.Program) -> ir.Program:
+def naming(program: ir.Draft) -> ir.Draft:
     errors: list[diag.Diagnostic] = []
     seen: dict[tuple[str, str, str, str], ir.Object] = {}
     by_stage: dict[str, list[ir.Object]] = {}

@@ -73,8 +73,8 @@ def _finished(step: ir.Step, deps: list[ir.Dep]) -> ir.Step:
     return dataclasses.replace(step, gate=gate, deps=tuple(deps))
 
 
-def ordering(program: ir.Program) -> ir.Program:
-    workspace, *rest = program.steps
+def ordering(draft: ir.Draft) -> ir.Program:
+    workspace, *rest = draft.steps
     steps = tuple(rest)
     deps = _step_deps(steps)
     layer = _layers(steps, deps)
@@ -90,5 +90,4 @@ def ordering(program: ir.Program) -> ir.Program:
         members = by_layer[index]
         finished = tuple(_finished(s, deps[s.id]) for s in members)
         bundles.append(ir.Bundle(len(bundles), _bundle_name(members), finished, digits))
-    ordered = tuple(s for b in bundles for s in b.steps)
-    return dataclasses.replace(program, steps=ordered, bundles=tuple(bundles))
+    return ir.Program(draft.doc, draft.options, draft.spec, draft.policy, draft.stages, tuple(bundles), draft.warnings)

@@ -4,24 +4,18 @@ shorthand ``name: <pattern> [<image>]``."""
 from __future__ import annotations
 
 import dataclasses
-import os
 
 from kc.compiler import diagnostics as diag
-from kc.compiler import imports, ir, source
+from kc.compiler import ir
 
 
-def _fragments(program: ir.Program) -> list[diag.Diagnostic]:
+def _fragments(program: ir.Source) -> list[diag.Diagnostic]:
     """Stages from imported spec fragments (files) come first, in import order, then the spec's
     own; each keeps the positions of the file it was written in."""
     doc = program.doc
     merged: dict[str, object] = {}
     errors: list[diag.Diagnostic] = []
-    for index, entry in imports.entries(doc):
-        pos = doc.pos(("imports", index))
-        path, problem = imports.resolve(doc, entry, pos, program.options.allow_outside)
-        if problem is not None or path is None or not os.path.isfile(path):
-            continue  # validate reports it, or it is a pattern folder
-        fragment = source.load_file(path, imports.display(doc, entry))
+    for fragment in (f.doc for f in program.inputs.fragments):
         data = fragment.data if isinstance(fragment.data, dict) else {}
         for key in data:
             if key != "stages":
@@ -58,7 +52,7 @@ def _fragments(program: ir.Program) -> list[diag.Diagnostic]:
     return errors
 
 
-def parse(program: ir.Program) -> ir.Program:
+def parse(program: ir.Source) -> ir.Source:
     program = dataclasses.replace(program, doc=program.doc.copy())  # the caller's document stays as it was
     doc = program.doc
     if not isinstance(doc.data, dict):

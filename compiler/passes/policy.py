@@ -16,7 +16,7 @@ from kc.schemas import spec as spec_schema
 class _Blame:
     """Where to point for a value: the patch that set it, the stage field, or the stage."""
 
-    def __init__(self, program: ir.Program, stage: str) -> None:
+    def __init__(self, program: ir.Draft, stage: str) -> None:
         self.program = program
         self.stage = stage
         raw = program.raw_stages.get(stage, {}) if stage else {}
@@ -106,7 +106,7 @@ def _check(obj: ir.Object, policy: spec_schema.Policy, blame: _Blame) -> Iterato
         yield from _check_pod(obj, pod_spec, policy, blame)
 
 
-def policy(program: ir.Program) -> ir.Program:
+def policy(program: ir.Draft) -> ir.Draft:
     rules = program.policy
     assert rules is not None
     errors: list[diag.Diagnostic] = []

@@ -12,7 +12,7 @@ from kc.compiler.diagnostics import Pos
 CLI = "<command line>"
 
 
-def _apply_profile(doc_data: dict[str, object], name: str, program: ir.Program) -> list[diag.Diagnostic]:
+def _apply_profile(doc_data: dict[str, object], name: str, program: ir.Source) -> list[diag.Diagnostic]:
     doc = program.doc
     profile = doc_data["profiles"][name]  # type: ignore[index]
     if not isinstance(profile, dict):
@@ -60,7 +60,7 @@ def _value(text: str, path: tuple[str, ...]) -> object:
     return value
 
 
-def _apply_set(program: ir.Program, index: int, target: str, text: str) -> list[diag.Diagnostic]:
+def _apply_set(program: ir.Source, index: int, target: str, text: str) -> list[diag.Diagnostic]:
     doc = program.doc
     pos = Pos(f"--set {target}={text}")
     parts = tuple(target.split("."))
@@ -82,7 +82,7 @@ def _apply_set(program: ir.Program, index: int, target: str, text: str) -> list[
     return []
 
 
-def profiles(program: ir.Program) -> ir.Program:
+def profiles(program: ir.Source) -> ir.Source:
     if program.options.profiles or program.options.sets:
         program = dataclasses.replace(program, doc=program.doc.copy())  # overlays change the data
     data = program.doc.data

@@ -90,7 +90,7 @@ def _secure_pod(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def security(program: ir.Program) -> ir.Program:
+def security(program: ir.Draft) -> ir.Draft:
     steps = tuple(
         dataclasses.replace(
             step,

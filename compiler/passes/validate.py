@@ -1,17 +1,16 @@
-"""validate: the top level against the spec's schema, the organisation's policy, and imports."""
+"""validate: the top level against the spec's schema, the organisation's policy, and imports;
+what validates becomes the ``Draft`` the factoring passes work on."""
 
 from __future__ import annotations
 
-import dataclasses
-import os
 from collections.abc import Callable
 from typing import Any
 
 import pydantic
 from kc.compiler import diagnostics as diag
-from kc.compiler import imports, ir, source, validation
+from kc.compiler import ir, source, validation
 from kc.compiler.diagnostics import Pos
-from kc.compiler.passes import patterns
+from kc.compiler.passes import stages as checks
 from kc.compiler.patterns import registry
 from kc.schemas import spec as spec_schema
 from kc.schemas import types
@@ -31,12 +30,11 @@ _TIGHTER: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-def _org_policy(path: str) -> tuple[spec_schema.Policy, source.Document]:
-    doc = source.load_file(path)
+def _org_policy(doc: source.Document) -> spec_schema.Policy:
     data = doc.data.get("policy", doc.data) if isinstance(doc.data, dict) else doc.data
     base = ("policy",) if isinstance(doc.data, dict) and "policy" in doc.data else ()
     try:
-        return spec_schema.Policy.model_validate(data), doc
+        return spec_schema.Policy.model_validate(data)
     except pydantic.ValidationError as exc:
         raise diag.CompileError(
             validation.diagnostics(exc, doc, base, spec_schema.Policy, " in the policy file")
@@ -44,11 +42,11 @@ def _org_policy(path: str) -> tuple[spec_schema.Policy, source.Document]:
 
 
 def _effective_policy(
-    spec: spec_schema.Spec, org_path: str | None, doc: source.Document
+    spec: spec_schema.Spec, org_doc: source.Document | None, doc: source.Document
 ) -> tuple[spec_schema.Policy, list[diag.Diagnostic]]:
-    if org_path is None:
+    if org_doc is None:
         return spec.policy, []
-    org, org_doc = _org_policy(org_path)
+    org = _org_policy(org_doc)
     errors = []
     values = org.model_dump()
     for key in spec.policy.model_fields_set:
@@ -68,29 +66,13 @@ def _effective_policy(
     return spec_schema.Policy.model_validate(values), errors
 
 
-def _imports(
-    spec: spec_schema.Spec, doc: source.Document, allow_outside: bool
-) -> tuple[dict[str, str], list[diag.Diagnostic]]:
-    folders: list[tuple[str, Pos]] = []
-    errors = []
-    for index, entry in enumerate(spec.imports):
-        pos = doc.pos(("imports", index))
-        path, problem = imports.resolve(doc, entry, pos, allow_outside)
-        if problem is not None:
-            errors.append(problem)
-        elif path is not None and os.path.isdir(path):  # files are spec fragments, merged by parse
-            folders.append((path, pos))
-    known, more = registry.with_imports(folders) if not errors else ({}, [])
-    return known, errors + more
-
-
-def validate(program: ir.Program) -> ir.Program:
-    doc = program.doc
+def validate(program: ir.Source) -> ir.Draft:
+    doc, library = program.doc, program.inputs.library
     try:
         spec = spec_schema.Spec.model_validate(doc.data)
     except pydantic.ValidationError as exc:
         errors = validation.diagnostics(exc, doc, (), spec_schema.Spec, "")
-        raise diag.CompileError(errors + _stage_errors(doc)) from None
+        raise diag.CompileError(errors + _stage_errors(doc, library)) from None
     if program.options.instance is not None:
         _check_instance(program.options.instance)
     diag.raise_if_errors(
@@ -100,30 +82,29 @@ def validate(program: ir.Program) -> ir.Program:
             f"'{name}' is reserved and cannot name a stage",
             "bundle 0 is the workspace, and ${pipeline.…} refers to the pipeline",
         )
-        for name in sorted(RESERVED & set(spec.stages))
+        for name in sorted(spec_schema.RESERVED_STAGES & set(spec.stages))
     )
-    policy, errors = _effective_policy(spec, program.options.policy_file, doc)
-    patterns, import_errors = _imports(spec, doc, program.options.allow_outside)
-    diag.raise_if_errors(errors + import_errors)
+    policy, errors = _effective_policy(spec, program.inputs.policy_file, doc)
+    diag.raise_if_errors(errors + list(program.inputs.problems))
     raw = {name: stage for name, stage in doc.data["stages"].items()}
-    return dataclasses.replace(program, spec=spec, policy=policy, patterns=patterns, raw_stages=raw)
+    return ir.Draft(doc, program.options, spec, policy, library, raw)
 
 
-RESERVED = {"workspace", "pipeline"}
-
-
-def _stage_errors(doc: source.Document) -> list[diag.Diagnostic]:
+def _stage_errors(doc: source.Document, library: registry.Library) -> list[diag.Diagnostic]:
     """With the top level broken, still check each stage against the built-in patterns, so one
     run reports the stages' errors too."""
     stages = doc.data.get("stages")
     if not isinstance(stages, dict):
         return []
-    known = registry.builtins()
+    known = registry.Library(
+        {n: f for n, f in library.folders.items() if registry.is_builtin(f)},
+        {n: p for n, p in library.loaded.items() if p.builtin},
+    )
     out: list[diag.Diagnostic] = []
     for name, raw in stages.items():
         # Without imports every pattern must be a built-in; with them, unknown names may be theirs.
-        if isinstance(raw, dict) and ("imports" not in doc.data or str(raw.get("pattern")) in known):
-            out.extend(patterns.check_stage(doc, known, name, raw)[2])
+        if isinstance(raw, dict) and ("imports" not in doc.data or str(raw.get("pattern")) in known.loaded):
+            out.extend(checks.check_stage(doc, known, name, raw)[2])
     return out
 
 

@@ -1,23 +1,11 @@
-"""The patterns a user can name: the built-ins, and with a spec also those its ``imports`` add.
-What ``kc patterns`` and ``kc explain`` look in."""
+"""What ``kc patterns`` and ``kc explain`` show of the patterns a user can name (the front end's
+``known_patterns`` finds them)."""
 
 from __future__ import annotations
 
 import os
 
 from kc.compiler.patterns import explain, registry
-
-
-def known(spec: str | None = None, allow_outside: bool = False) -> dict[str, str]:
-    """Pattern name -> folder. With a spec, its imports are resolved exactly as a compile does
-    (same checks, same errors), so what is listed is what the spec can use."""
-    if spec is None:
-        return registry.builtins()
-    from kc.compiler import ir, source
-    from kc.compiler.passes import parse, validate
-
-    program = ir.Program(doc=source.load_file(spec), options=ir.Options(allow_outside=allow_outside))
-    return dict(validate.validate(parse.parse(program)).patterns)
 
 
 def public(patterns: dict[str, str]) -> dict[str, registry.Pattern]:

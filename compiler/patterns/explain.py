@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from kc.compiler import ir
 from kc.compiler.patterns import registry
 from kc.schemas import params as params_schema
+from kc.schemas import pattern as pattern_schema
 
 _KIND_LINE = re.compile(r"^kind:.*$", re.MULTILINE)
 _KIND = re.compile(r"^kind:\s*(\w+)")
@@ -72,5 +72,5 @@ def explain(pattern: registry.Pattern) -> str:
         kinds = ", ".join(dict.fromkeys(k for path, _ in step.templates for k in _kinds(path)))
         step_id = f"<stage>-{step.decl.name}" if index else "<stage>"
         what = "; ".join(t for t in (kinds or "objects from the parameters", step.decl.description) if t)
-        lines.append(f"  {index + 1}. {step_id}: {what}; gate: {ir.GATE_TEXT[step.decl.gate]}")
+        lines.append(f"  {index + 1}. {step_id}: {what}; gate: {pattern_schema.GATE_TEXT[step.decl.gate]}")
     return "\n".join(lines) + "\n"

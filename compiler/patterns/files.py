@@ -7,10 +7,11 @@ from __future__ import annotations
 import glob
 import os
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from kc.compiler import diagnostics as diag
-from kc.compiler import ir, source
+from kc.compiler import source
 from kc.compiler.diagnostics import Pos
 
 # https://kubernetes.io/docs/reference/using-api/#api-groups
@@ -20,23 +21,32 @@ _KIND = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
+@dataclass(frozen=True)
+class Where:
+    """What reading a stage's files depends on besides its globs."""
+
+    doc: source.Document  # the spec: globs are relative to its folder
+    allow_outside: bool  # --allow-outside
+    namespace: str  # the pipeline's: an object may name no other
+
+
 def _matches(
-    program: ir.Program, stage: str, key: str, globs: list[str]
+    where: Where, stage: str, key: str, globs: list[str]
 ) -> tuple[list[tuple[str, str]], list[diag.Diagnostic]]:
     """(real path, name to show) of each file the globs match, in glob order, each file once."""
-    root = os.path.realpath(os.path.dirname(os.path.abspath(program.doc.file)))
-    shown_root = os.path.dirname(program.doc.file)
+    root = os.path.realpath(os.path.dirname(os.path.abspath(where.doc.file)))
+    shown_root = os.path.dirname(where.doc.file)
     out: list[tuple[str, str]] = []
     errors = []
     for index, pattern in enumerate(globs):
-        pos = program.doc.pos(("stages", stage, key, index))
+        pos = where.doc.pos(("stages", stage, key, index))
         # root_dir: the spec's folder name is a path, not a pattern ("we[1]" is no character class)
         matches = sorted(os.path.join(root, m) for m in glob.glob(pattern, root_dir=root, recursive=True))
         if not matches:
             errors.append(diag.error("KC208", pos, f"no file matches '{pattern}'"))
         for path in matches:
             real = os.path.realpath(path)
-            if not program.options.allow_outside and os.path.commonpath([root, real]) != root:
+            if not where.allow_outside and os.path.commonpath([root, real]) != root:
                 errors.append(diag.error("KC207", pos, f"'{pattern}' reaches outside the spec's directory"))
             elif os.path.isfile(real) and real not in (r for r, _ in out):
                 out.append((real, os.path.normpath(os.path.join(shown_root, os.path.relpath(path, root)))))
@@ -44,16 +54,16 @@ def _matches(
 
 
 def read_texts(
-    program: ir.Program, stage: str, key: str, globs: list[str]
+    where: Where, stage: str, key: str, globs: list[str]
 ) -> tuple[dict[str, str], list[diag.Diagnostic]]:
     """A ``files`` parameter: each file's base name (as matched, not where a link leads) and its
     text, in which a ``${`` is text like everywhere else in a file, not a kc reference."""
-    found, errors = _matches(program, stage, key, globs)
+    found, errors = _matches(where, stage, key, globs)
     out: dict[str, str] = {}
     for real, shown in found:
         name = os.path.basename(shown)
         if name in out:
-            pos = program.doc.pos(("stages", stage, key))
+            pos = where.doc.pos(("stages", stage, key))
             errors.append(diag.error("KC209", pos, f"two files are named '{name}'; each needs a name of its own"))
             continue
         try:
@@ -136,10 +146,10 @@ def _object_errors(doc: source.Document, namespace: str) -> list[diag.Diagnostic
 
 
 def read_objects(
-    program: ir.Program, stage: str, key: str, globs: list[str]
+    where: Where, stage: str, key: str, globs: list[str]
 ) -> tuple[list[dict[str, Any]], list[diag.Diagnostic]]:
     """An ``objects`` parameter: every document of every file, checked to be a Kubernetes object."""
-    found, errors = _matches(program, stage, key, globs)
+    found, errors = _matches(where, stage, key, globs)
     out: list[dict[str, Any]] = []
     for real, shown in found:
         try:
@@ -148,7 +158,7 @@ def read_objects(
             errors.extend(exc.diagnostics)
             continue
         for doc in docs:
-            problems = _object_errors(doc, program.namespace)
+            problems = _object_errors(doc, where.namespace)
             errors.extend(problems)
             if not problems:
                 out.append(_escaped(doc.data))

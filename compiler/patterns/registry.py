@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
@@ -24,6 +24,7 @@ from kc.schemas import pattern as pattern_schema
 
 LIBRARY = os.path.join(os.path.dirname(__file__), "library")
 MANIFEST = "pattern.yaml"
+WORKSPACE = "workspace"  # the internal pattern that renders bundle 0
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,26 @@ class Pattern:
 
     @property
     def builtin(self) -> bool:
-        return os.path.dirname(self.folder) == LIBRARY
+        return is_builtin(self.folder)
+
+
+def is_builtin(folder: str) -> bool:
+    return os.path.dirname(folder) == LIBRARY
+
+
+@dataclass(frozen=True)
+class Library:
+    """The patterns a spec can name (built-ins, and those its imports add), and, loaded, the ones
+    it does name. The front end fills it, so the passes read no pattern folder themselves."""
+
+    folders: dict[str, str] = field(default_factory=dict)  # every known name -> its folder
+    loaded: dict[str, Pattern] = field(default_factory=dict)
+
+    def get(self, name: str) -> Pattern | None:
+        return self.loaded.get(name)
+
+    def __getitem__(self, name: str) -> Pattern:
+        return self.loaded[name]
 
 
 class _FolderLoader(jinja2.FileSystemLoader):

@@ -1,0 +1,224 @@
+"""dependencies: every edge of the stage graph, in one place. A stage comes after the stages its
+``after`` names, after the one before it under ``flow: sequential``, after the stages whose
+outputs its inputs read, and after every stage a ``${stage.field}`` reference (or a mount, or a
+config env entry) names; each of a stage's later steps comes after the one before it. References
+and inputs are checked here, since each is a dependency on something that must exist."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+from kc.compiler import diagnostics as diag
+from kc.compiler import ir, source
+from kc.compiler.diagnostics import Pos
+from kc.compiler.passes.references import REF, no_data_claim
+from kc.compiler.passes.stages import enabled
+from kc.compiler.patterns import wiring
+
+FIELDS = ("host", "port", "url", "name")
+PIPELINE_FIELDS = ("name", "namespace", "instance", "data")
+
+
+@dataclasses.dataclass(frozen=True)
+class Ref:
+    stage: str  # the stage that refers
+    target: str
+    field: str
+    pos: Pos
+    text: str
+
+
+def _strings(value: Any, path: source.Path) -> Iterator[tuple[str, source.Path]]:
+    if isinstance(value, str):
+        yield value, path
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _strings(v, (*path, i))
+
+
+def _column(doc: source.Document, pos: Pos, text: str, offset: int) -> Pos:
+    """The reference's own column when its scalar sits on one line of the spec."""
+    lines = doc.lines
+    if pos.file != doc.file or not 0 < pos.line <= len(lines):
+        return pos
+    line = lines[pos.line - 1]
+    start = pos.col - 1 + (1 if line[pos.col - 1 : pos.col] in ("'", '"') else 0)
+    if line[start : start + len(text)] == text:
+        return Pos(pos.file, pos.line, start + offset + 1)
+    return pos
+
+
+def _scan(program: ir.Draft, stage: str, raw: dict[str, Any]) -> list[Ref]:
+    doc = program.doc
+    refs = []
+    for key, value in raw.items():
+        if key == "mounts" and isinstance(value, dict):
+            for target in value:
+                pos = doc.pos(("stages", stage, "mounts", target), key=True)
+                refs.append(Ref(stage, target, "name", pos, f"mounts: {target}"))
+            continue
+        for text, path in _strings(value, ("stages", stage, key)):
+            for match in REF.finditer(text):
+                if match.group(1) is None:
+                    continue
+                pos = _column(doc, doc.pos(path), text, match.start())
+                target, _, field = match.group(1).partition(".")
+                refs.append(Ref(stage, target, field, pos, match.group(0)))
+        if key == "env" and isinstance(value, dict):
+            for name, item in value.items():
+                if isinstance(item, dict) and "config" in item:
+                    target = item["config"].split("/")[0]
+                    if raw_pattern(program, target) == "config":
+                        pos = doc.pos(("stages", stage, "env", name, "config"))
+                        refs.append(Ref(stage, target, "name", pos, f"config: {item['config']}"))
+    return refs
+
+
+def raw_pattern(program: ir.Draft, stage: str) -> str | None:
+    raw = program.raw_stages.get(stage)
+    return str(raw.get("pattern")) if isinstance(raw, dict) else None
+
+
+def _check(program: ir.Draft, ref: Ref, facts: dict[str, dict[str, str]]) -> diag.Diagnostic | None:
+    if ref.target == "pipeline":
+        if ref.field == "data" and program.spec.workspace.data is None:
+            return no_data_claim(ref.pos, f"{ref.text} names the pipeline's data claim")
+        if ref.field in PIPELINE_FIELDS:
+            return None
+        return diag.error(
+            "KC302",
+            ref.pos,
+            f"unknown field '{ref.field}' in {ref.text}",
+            diag.did_you_mean(ref.field, PIPELINE_FIELDS) or f"pipeline has {', '.join(PIPELINE_FIELDS)}",
+        )
+    if ref.target not in facts:
+        if ref.target in program.raw_stages:
+            return diag.error("KC301", ref.pos, f"{ref.text} refers to stage '{ref.target}', which is disabled")
+        return diag.error(
+            "KC301",
+            ref.pos,
+            f"{ref.text} refers to unknown stage '{ref.target}'",
+            diag.did_you_mean(ref.target, [*facts, "pipeline"]),
+        )
+    if ref.field not in facts[ref.target]:
+        if ref.field in FIELDS:
+            why = "its name carries a hash of its content" if ref.field == "name" else "it has no Service"
+            return diag.error("KC302", ref.pos, f"{ref.text}: stage '{ref.target}' has no {ref.field}: {why}")
+        return diag.error(
+            "KC302",
+            ref.pos,
+            f"unknown field '{ref.field}' in {ref.text}",
+            diag.did_you_mean(ref.field, FIELDS) or f"a stage has {', '.join(FIELDS)}",
+        )
+    return None
+
+
+def unknown_targets(program: ir.Draft) -> list[diag.Diagnostic]:
+    """The reference errors that need no expanded stage: an unknown or disabled stage, an unknown
+    field. Reported beside the errors of an earlier pass, so one run shows both."""
+    facts = {
+        name: dict.fromkeys(FIELDS, "")
+        for name, raw in program.raw_stages.items()
+        if not (isinstance(raw, dict) and raw.get("enabled") is False)
+    }
+    found: list[diag.Diagnostic] = []
+    for stage, raw in program.raw_stages.items():
+        if stage in facts and isinstance(raw, dict):
+            found.extend(p for ref in _scan(program, stage, raw) if (p := _check(program, ref, facts)) is not None)
+    return found
+
+
+def _wires(program: ir.Draft) -> tuple[dict[str, list[ir.Dep]], list[diag.Diagnostic]]:
+    """Inputs wired to other stages' outputs (``output-ref`` parameters): each is a dependency
+    on its producer, checked against the outputs the producer declares."""
+    parameters = {s.name: program.library[s.pattern].manifest.parameters for s in program.stages}
+    declared = {s.name: wiring.outputs(parameters[s.name], s.params) for s in program.stages}
+    deps: dict[str, list[ir.Dep]] = {}
+    errors: list[diag.Diagnostic] = []
+    for stage in program.stages:
+        for path, wire in wiring.wires(parameters[stage.name], stage.params):
+            pos = program.doc.pos(("stages", stage.name, *path))
+            target, _, output = wire.partition(".")
+            if target == stage.name:
+                errors.append(diag.error("KC203", pos, f"stage '{stage.name}' cannot read its own output '{output}'"))
+            elif target not in declared:
+                state = "which is disabled" if target in program.raw_stages else "which does not exist"
+                hint = "" if target in program.raw_stages else diag.did_you_mean(target, declared)
+                errors.append(diag.error("KC301", pos, f"input '{path[-1]}' reads stage '{target}', {state}", hint))
+            elif output not in declared[target]:
+                has = ", ".join(declared[target])
+                hint = diag.did_you_mean(output, declared[target]) or (
+                    f"'{target}' declares: {has}" if has else f"'{target}' declares no outputs"
+                )
+                errors.append(
+                    diag.error("KC302", pos, f"input '{path[-1]}': stage '{target}' has no output '{output}'", hint)
+                )
+            else:
+                deps.setdefault(stage.name, []).append(ir.Dep(target, pos, f"input {path[-1]} from {wire}", "input"))
+    return deps, errors
+
+
+def references_of(draft: ir.Draft) -> tuple[list[Ref], list[diag.Diagnostic]]:
+    """Every reference the stages make, and the errors of those that name nothing."""
+    facts = {s.name: s.facts for s in draft.stages}
+    refs: list[Ref] = []
+    errors: list[diag.Diagnostic] = []
+    for stage in draft.stages:
+        for ref in _scan(draft, stage.name, draft.raw_stages[stage.name]):
+            problem = _check(draft, ref, facts)
+            if problem is None:
+                refs.append(ref)
+            else:
+                errors.append(problem)
+    return refs, errors
+
+
+def _after(draft: ir.Draft, stage: ir.Stage, on: set[str]) -> Iterator[ir.Dep]:
+    after = stage.params.get("after") or []
+    for index, target in enumerate([after] if isinstance(after, str) else after):
+        path = ("stages", stage.name, "after") + (() if isinstance(after, str) else (index,))
+        if target in on:  # a dependency on a disabled stage is dropped with it
+            yield ir.Dep(target, draft.doc.pos(path), "after", "after")
+
+
+def _stage_deps(draft: ir.Draft, refs: list[Ref], inputs: dict[str, list[ir.Dep]]) -> dict[str, tuple[ir.Dep, ...]]:
+    on = enabled(draft)
+    out: dict[str, tuple[ir.Dep, ...]] = {}
+    previous: str | None = None
+    for stage in draft.stages:
+        deps = list(_after(draft, stage, on))
+        if draft.spec.flow == "sequential" and previous is not None:
+            deps.append(ir.Dep(previous, stage.pos, "flow: sequential", "flow"))
+        previous = stage.name
+        deps += inputs.get(stage.name, [])
+        deps += [
+            ir.Dep(r.target, r.pos, f"reference {r.text}", "reference")
+            for r in refs
+            if r.stage == stage.name and r.target not in ("pipeline", r.stage)
+        ]
+        out[stage.name] = tuple(deps)
+    return out
+
+
+def dependencies(draft: ir.Draft) -> ir.Draft:
+    refs, errors = references_of(draft)
+    inputs, wire_errors = _wires(draft)
+    diag.raise_if_errors(errors + wire_errors)
+    deps = _stage_deps(draft, refs, inputs)
+    pos = {s.name: s.pos for s in draft.stages}
+    steps: list[ir.Step] = []
+    for step in draft.steps:
+        if not step.stage:  # the workspace
+            step_deps: tuple[ir.Dep, ...] = ()
+        elif step.id == step.stage:
+            step_deps = deps[step.stage]
+        else:  # a stage's later step waits for the one before it
+            step_deps = (ir.Dep(steps[-1].id, pos[step.stage], "previous step", "step"),)
+        steps.append(dataclasses.replace(step, deps=step_deps))
+    stages = tuple(dataclasses.replace(s, deps=deps[s.name]) for s in draft.stages)
+    return dataclasses.replace(draft, stages=stages, steps=tuple(steps))

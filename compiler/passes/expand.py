@@ -1,0 +1,152 @@
+"""expand: render each stage's pattern templates into its steps, and the workspace (bundle 0)
+from the internal ``workspace`` pattern."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from kc.compiler import diagnostics as diag
+from kc.compiler import ir, kinds, merge, names, pods, podsecurity
+from kc.compiler.diagnostics import Pos
+from kc.compiler.passes import labels
+from kc.compiler.patterns import container, registry, render
+from kc.schemas import types as t
+
+
+def _context(
+    draft: ir.Draft, stage: str, params: dict[str, Any], pattern: registry.Pattern, patterns_of: dict[str, str]
+) -> dict[str, Any]:
+    instance = draft.instance
+    ctx: dict[str, Any] = {
+        "name": names.object_name(instance, stage),
+        "child": lambda suffix: names.object_name(instance, stage, str(suffix)),
+        "stage": stage,
+        "instance": instance,
+        "namespace": draft.namespace,
+        "pipeline": draft.spec.pipeline,
+        "selector": labels.selector(stage, instance),
+        "service_account": names.object_name(instance, ""),
+        "p": params,
+    }
+    if pattern.manifest.container:
+        main = pattern.manifest.main
+        long_running = main is not None and kinds.long_running(main)
+        ctx["container"] = container.container(stage, params, patterns_of, long_running)
+        ctx["volumes"] = container.volumes(params, patterns_of)
+        ctx["ports"] = container.ports(params)
+    return ctx
+
+
+def _snake(value: Any) -> Any:
+    """Template-side parameters: ``storage-class`` reads as ``p.storage_class``."""
+    if isinstance(value, dict):
+        return {str(k).replace("-", "_") if isinstance(k, str) else k: _snake(v) for k, v in value.items()}
+    return value
+
+
+def _steps(
+    draft: ir.Draft, stage: str, pattern: registry.Pattern, ctx: dict[str, Any], pos: Pos, patch: dict[str, Any]
+) -> tuple[list[ir.Step], list[diag.Diagnostic]]:
+    steps: list[ir.Step] = []
+    errors: list[diag.Diagnostic] = []
+    kinds_seen: set[str] = set()
+    rendered = render.render(pattern, ctx)
+    # A step that renders no objects is left out, unless no step renders any; the first step
+    # left is named after the stage.
+    rendered = [r for r in rendered if r[1]] or rendered[:1]
+    for index, (decl, manifests) in enumerate(rendered):
+        step_id = stage if index == 0 else f"{stage}-{decl.decl.name}"
+        objects = []
+        for manifest in manifests:
+            kind = manifest["kind"]
+            kinds_seen.add(kind)
+            if kind in patch:
+                manifest = merge.patch(manifest, patch[kind])
+            problem = pods.shape_problem(manifest)
+            if problem is not None:
+                where = draft.doc.pos(("stages", stage, "patch", kind), key=True) if kind in patch else pos
+                errors.append(diag.error("KC106", where, f"{kind} of stage '{stage}': {problem}"))
+                continue
+            objects.append(ir.Object(manifest, stage, step_id, pos))
+        steps.append(ir.Step(step_id, stage, ir.Gate(decl.decl.gate), tuple(objects)))
+    for kind in patch:
+        if kind not in kinds_seen:
+            errors.append(
+                diag.error(
+                    "KC101",
+                    draft.doc.pos(("stages", stage, "patch", kind), key=True),
+                    f"patch for kind '{kind}', which stage '{stage}' does not produce",
+                    diag.did_you_mean(kind, kinds_seen) or f"it produces: {', '.join(sorted(kinds_seen))}",
+                )
+            )
+    return steps, errors
+
+
+def _workspace(program: ir.Draft) -> ir.Step:
+    ws = program.spec.workspace
+    pattern = program.library[registry.WORKSPACE]
+    limits = None
+    if isinstance(ws.limits, str):
+        requests, lim = t.SIZES[ws.limits]
+        limits = {"requests": requests, "limits": lim}
+    elif ws.limits is not None:
+        limits = {"requests": ws.limits.model_dump(), "limits": ws.limits.model_dump()}
+    ctx = {
+        "name": names.object_name(program.instance, ""),
+        "child": lambda suffix: names.object_name(program.instance, "", str(suffix)),
+        "instance": program.instance,
+        "namespace": program.namespace,
+        "description": program.spec.description,
+        "workspace": _snake(ws.model_dump(by_alias=True)),
+        "limits": limits,
+        "service_account": names.object_name(program.instance, ""),
+        "pipeline_selector": labels.ownership(program.instance),
+        # What the API server's Pod Security admission enforces: as much as the policy allows.
+        "pod_security": podsecurity.level({k for k in podsecurity.KEYS if getattr(program.policy, k, False)}),
+    }
+    pos = (
+        program.doc.pos(("workspace",), key=True) if "workspace" in program.doc.data else program.doc.pos(("pipeline",))
+    )
+    ((_, manifests),) = render.render(pattern, ctx)
+    step = registry.WORKSPACE
+    return ir.Step(step, "", ir.Gate("none"), tuple(ir.Object(m, "", step, pos) for m in manifests))
+
+
+def expand(draft: ir.Draft) -> ir.Draft:
+    errors: list[diag.Diagnostic] = []
+    warnings: list[diag.Diagnostic] = []
+    steps: list[ir.Step] = [_workspace(draft)]
+    patterns_of = {n: str(s.get("pattern")) for n, s in draft.raw_stages.items()}
+    for stage in draft.stages:
+        pattern = draft.library[stage.pattern]
+        params = dict(stage.template_params)
+        for key in pattern.manifest.parameters:
+            if (stage.name, key) in draft.files:
+                params[key.replace("-", "_")] = draft.files[(stage.name, key)]
+        ctx = _context(draft, stage.name, params, pattern, patterns_of)
+        warnings.extend(render.warnings(pattern, ctx, stage.pos))
+        new_steps, step_errors = _steps(draft, stage.name, pattern, ctx, stage.pos, stage.params.get("patch") or {})
+        errors.extend(step_errors)
+        steps.extend(new_steps)
+    errors.extend(_step_id_clashes(draft, steps))
+    diag.raise_if_errors(errors)
+    return dataclasses.replace(draft, steps=tuple(steps), warnings=draft.warnings + tuple(warnings))
+
+
+def _step_id_clashes(program: ir.Draft, steps: list[ir.Step]) -> list[diag.Diagnostic]:
+    """A later step's id, <stage>-<step>, must not be another stage's name (``db-init``)."""
+    owner: dict[str, str] = {}
+    errors = []
+    for step in steps:
+        if step.id in owner and owner[step.id] != step.stage:
+            errors.append(
+                diag.error(
+                    "KC211",
+                    program.doc.pos(("stages", step.stage), key=True),
+                    f"step '{step.id}' of stage '{step.stage}' has the same name as a step of stage '{owner[step.id]}'",
+                    "rename one of the two stages",
+                )
+            )
+        owner.setdefault(step.id, step.stage)
+    return errors

@@ -1,0 +1,24 @@
+"""seal: a Job's name carries a hash of its content, computed once the content is final, so that
+a changed Job is a new Job (its spec cannot change in place) and an unchanged one is left alone."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from kc.compiler import ir, names
+
+
+def _sealed(obj: ir.Object) -> ir.Object:
+    manifest = obj.manifest
+    content = json.dumps(manifest, sort_keys=True, separators=(",", ":"))
+    name = names.job_name(obj.name, names.digest(content))
+    return dataclasses.replace(obj, manifest={**manifest, "metadata": {**manifest["metadata"], "name": name}})
+
+
+def seal(draft: ir.Draft) -> ir.Draft:
+    steps = tuple(
+        dataclasses.replace(step, objects=tuple(_sealed(o) if o.kind == "Job" else o for o in step.objects))
+        for step in draft.steps
+    )
+    return dataclasses.replace(draft, steps=steps)

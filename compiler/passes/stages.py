@@ -1,0 +1,93 @@
+"""stages: check each stage against its pattern's parameters and its ``after`` against the other
+stages; every enabled stage that passes becomes an ``ir.Stage``."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pydantic
+from kc.compiler import diagnostics as diag
+from kc.compiler import ir, source, validation
+from kc.compiler.patterns import registry, render
+
+# Parameters every stage has, which kc reads itself rather than the templates.
+_NOT_FOR_TEMPLATES = {"pattern", "after", "enabled", "labels", "annotations", "patch"}
+
+
+def check_stage(
+    doc: source.Document, library: registry.Library, name: str, raw: dict[str, Any]
+) -> tuple[registry.Pattern | None, pydantic.BaseModel | None, list[diag.Diagnostic]]:
+    """A stage's pattern and validated parameters, or the diagnostics that say why not."""
+    path = ("stages", name)
+    pattern_name = raw.get("pattern")
+    pattern = library.get(str(pattern_name))
+    if pattern is None or pattern.manifest.internal:
+        where = doc.pos((*path, "pattern")) if "pattern" in raw else doc.pos(path, key=True)
+        msg = f"stage '{name}' has no pattern" if pattern_name is None else f"unknown pattern '{pattern_name}'"
+        public = [p for p in library.folders if p != registry.WORKSPACE]
+        hint = diag.did_you_mean(str(pattern_name), public) or f"known patterns: {', '.join(sorted(public))}"
+        return None, None, [diag.error("KC201", where, msg, hint)]
+    # A common container field the pattern leaves out: said as such, with what to do instead.
+    omitted = [key for key in raw if key in pattern.manifest.omit]
+    errors = [
+        diag.error(
+            "KC101",
+            doc.pos((*path, key), key=True),
+            f"pattern '{pattern_name}' does not take '{key}' (stage '{name}')",
+            pattern.manifest.omit[key],
+        )
+        for key in omitted
+    ]
+    try:
+        model = pattern.model.model_validate({k: v for k, v in raw.items() if k not in omitted})
+    except pydantic.ValidationError as exc:
+        return pattern, None, errors + validation.diagnostics(exc, doc, path, pattern.model, f" in stage '{name}'")
+    return (pattern, None, errors) if errors else (pattern, model, [])
+
+
+def _after_errors(draft: ir.Draft, name: str, after: str | list[str]) -> list[diag.Diagnostic]:
+    items = [after] if isinstance(after, str) else after
+    errors = []
+    for index, target in enumerate(items):
+        pos = draft.doc.pos(("stages", name, "after") + (() if isinstance(after, str) else (index,)))
+        if target == name:
+            errors.append(diag.error("KC203", pos, f"stage '{name}' cannot come after itself"))
+        elif target not in draft.raw_stages:
+            errors.append(
+                diag.error(
+                    "KC202",
+                    pos,
+                    f"stage '{name}' comes after unknown stage '{target}'",
+                    diag.did_you_mean(target, draft.raw_stages),
+                )
+            )
+    return errors
+
+
+def enabled(draft: ir.Draft) -> set[str]:
+    return {n for n, s in draft.raw_stages.items() if s.get("enabled", True) is not False}
+
+
+def stages(draft: ir.Draft) -> ir.Draft:
+    errors: list[diag.Diagnostic] = []
+    found: list[ir.Stage] = []
+    on = enabled(draft)
+    for name, raw in draft.raw_stages.items():
+        pattern, model, stage_errors = check_stage(draft.doc, draft.library, name, raw)
+        errors.extend(stage_errors)
+        if pattern is None or model is None or name not in on:
+            continue
+        errors.extend(_after_errors(draft, name, model.after))  # type: ignore[attr-defined]
+        params = model.model_dump(by_alias=True, exclude=_NOT_FOR_TEMPLATES)
+        found.append(
+            ir.Stage(
+                name,
+                pattern.name,
+                model.model_dump(by_alias=True, exclude_none=True),
+                draft.doc.pos(("stages", name), key=True),
+                render.template_params(pattern.manifest.parameters, params),
+            )
+        )
+    diag.raise_if_errors(errors)
+    return dataclasses.replace(draft, stages=tuple(found))
