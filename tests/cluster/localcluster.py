@@ -1,9 +1,11 @@
-"""A real Kubernetes control plane on loopback, built from the official Go modules.
+"""A real Kubernetes cluster on loopback, built from the official Go modules.
 
 ``up DIR`` builds what is missing (cached by the content of the pinning go.mod files), starts etcd,
-kube-apiserver, kube-controller-manager, kube-scheduler and kwok (fake nodes), waits until the API
-server answers and a node is Ready, and writes ``DIR/kubeconfig``. ``down DIR`` stops what ``up``
-started, by the PIDs it recorded, and removes ``DIR``'s data. docs/cluster.md describes both.
+kube-apiserver, kube-controller-manager, kube-scheduler, kwok (fake nodes) and, where the machine
+can run it, a real node (node.py: kubelet, containerd, runc), waits until the API server answers
+and the nodes are Ready, and writes ``DIR/kubeconfig``. ``down DIR`` stops what ``up`` started, by
+the PIDs it recorded, takes the real node's containers, mounts and network away, and removes
+``DIR``'s data. docs/cluster.md describes both.
 
 Standard library only: it runs before anything is installed.
 """
@@ -11,38 +13,28 @@ Standard library only: it runs before anything is installed.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
 import signal
-import socket
-import ssl
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
+
+import node
+from support import STARTED, Api, ClusterError, alive, free_port, issue, make_ca, openssl, say, start, wait_for
 
 HERE = Path(__file__).resolve().parent
 KUBERNETES_MODULE = HERE / "kubernetes"
 KWOK_MODULE = HERE / "kwok"
 FAKE_NODES = 2
-KUBERNETES_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
+KUBERNETES_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kubelet")
 COMPONENTS = (*KUBERNETES_COMMANDS, "etcd", "kwok")
-
-
-def say(message: str) -> None:
-    print(f"cluster: {message}", file=sys.stderr, flush=True)
-
-
-class ClusterError(Exception):
-    """Something that stops ``up``; said in one line."""
 
 
 # --- building ---------------------------------------------------------------------------------------
@@ -110,184 +102,62 @@ def binaries() -> Path:
 # --- certificates -----------------------------------------------------------------------------------
 
 
-def openssl(*args: str) -> None:
-    done = subprocess.run(["openssl", *args], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise ClusterError(f"openssl {args[0]} failed: {done.stderr.strip()}")
-
-
 def make_pki(pki: Path) -> None:
-    """A throwaway CA, the API server's serving certificate, an admin client and service-account keys."""
+    """A throwaway CA, the API server's serving certificate and its client certificate for the
+    kubelet, an admin client and service-account keys."""
     pki.mkdir(parents=True)
-    ca, days = pki / "ca", "3650"
-    openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-days",
-        days,
-        "-subj",
-        "/CN=kc-local-ca",
-        "-keyout",
-        f"{ca}.key",
-        "-out",
-        f"{ca}.crt",
-    )
+    make_ca(pki)
     names = "DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:127.0.0.1,IP:10.96.0.1"
-    for name, subject, extension in (
-        ("apiserver", "/CN=kube-apiserver", f"subjectAltName={names}\nextendedKeyUsage=serverAuth"),
-        ("admin", "/O=system:masters/CN=kc-admin", "extendedKeyUsage=clientAuth"),
-    ):
-        key = pki / f"{name}.key"
-        (pki / f"{name}.ext").write_text(extension + "\n")
-        openssl(
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-subj",
-            subject,
-            "-keyout",
-            str(key),
-            "-out",
-            str(pki / f"{name}.csr"),
-        )
-        openssl(
-            "x509",
-            "-req",
-            "-in",
-            str(pki / f"{name}.csr"),
-            "-CA",
-            f"{ca}.crt",
-            "-CAkey",
-            f"{ca}.key",
-            "-CAcreateserial",
-            "-days",
-            days,
-            "-extfile",
-            str(pki / f"{name}.ext"),
-            "-out",
-            str(pki / f"{name}.crt"),
-        )
+    issue(pki, "apiserver", "/CN=kube-apiserver", f"subjectAltName={names}\nextendedKeyUsage=serverAuth")
+    issue(pki, "apiserver-kubelet", "/O=system:masters/CN=kube-apiserver-kubelet-client", "extendedKeyUsage=clientAuth")
+    issue(pki, "admin", "/O=system:masters/CN=kc-admin", "extendedKeyUsage=clientAuth")
     openssl("genrsa", "-out", str(pki / "sa.key"), "2048")
     openssl("rsa", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub"))
 
 
-def write_kubeconfig(path: Path, pki: Path, server: str) -> None:
+def kubeconfig_for(pki: Path, server: str, user: str, cert: str) -> dict[str, Any]:
     def data(name: str) -> str:
         return base64.b64encode((pki / name).read_bytes()).decode()
 
-    config = {
+    return {
         "apiVersion": "v1",
         "kind": "Config",
         "current-context": "kc-local",
         "clusters": [{"name": "kc-local", "cluster": {"server": server, "certificate-authority-data": data("ca.crt")}}],
         "users": [
             {
-                "name": "kc-admin",
-                "user": {"client-certificate-data": data("admin.crt"), "client-key-data": data("admin.key")},
+                "name": user,
+                "user": {"client-certificate-data": data(f"{cert}.crt"), "client-key-data": data(f"{cert}.key")},
             }
         ],
-        "contexts": [{"name": "kc-local", "context": {"cluster": "kc-local", "user": "kc-admin"}}],
+        "contexts": [{"name": "kc-local", "context": {"cluster": "kc-local", "user": user}}],
     }
+
+
+def write_kubeconfig(path: Path, pki: Path, server: str) -> None:
+    config = kubeconfig_for(pki, server, "kc-admin", "admin")
     path.write_text(json.dumps(config, indent=2) + "\n")  # JSON is YAML: every client reads it
-
-
-# --- processes --------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-STARTED: dict[str, subprocess.Popen[bytes]] = {}  # by this process, to see one exit
-
-
-def start(name: str, argv: list[str], root: Path, state: dict[str, Any]) -> None:
-    log = open(root / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it open
-    process = subprocess.Popen(
-        argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
-    )
-    log.close()
-    STARTED[name] = process
-    state["pids"][name] = process.pid
-    (root / "state.json").write_text(json.dumps(state, indent=2) + "\n")
-
-
-def alive(pid: int) -> bool:
-    with contextlib.suppress(ChildProcessError):  # reap it first if it is this process's own exited child
-        os.waitpid(pid, os.WNOHANG)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-class Api:
-    """Just enough of an API client for starting up: GET, POST, with the admin certificate."""
-
-    def __init__(self, server: str, pki: Path) -> None:
-        self.server = server
-        self.context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
-        self.context.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
-
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.server + path, data=data, method=method)
-        request.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(request, context=self.context, timeout=10) as response:
-                text = response.read().decode()
-                return response.status, json.loads(text) if text.startswith("{") else text
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
-        except (OSError, ssl.SSLError) as error:
-            return 0, str(error)
-
-    def create(self, path: str, body: dict[str, Any]) -> None:
-        code, answer = self.call("POST", path, body)
-        if code not in (201, 409):  # 409: there already
-            raise ClusterError(f"creating {body['kind']} {body['metadata']['name']} failed ({code}): {answer}")
-
-
-def wait_for(what: str, check: Any, root: Path, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        for name, process in STARTED.items():
-            if process.poll() is not None:
-                raise ClusterError(f"{name} exited while waiting for {what}; see {root / 'logs' / (name + '.log')}")
-        time.sleep(0.25)
-    raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what}; logs are in {root / 'logs'}")
 
 
 # --- up and down ------------------------------------------------------------------------------------
 
 
+def read_state(root: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads((root / "state.json").read_text()))
+    except (OSError, ValueError):
+        return {"pids": {}}
+
+
 def running(root: Path) -> bool:
     """Whether ``root`` holds a cluster that is up and answering."""
-    try:
-        state = json.loads((root / "state.json").read_text())
-    except (OSError, ValueError):
-        return False
-    if not all(alive(pid) for pid in state["pids"].values()):
+    state = read_state(root)
+    if not state["pids"] or not all(alive(pid) for pid in state["pids"].values()):
         return False
     return Api(state["server"], root / "pki").call("GET", "/readyz")[0] == 200
 
 
-def up(root: Path) -> None:
+def up(root: Path, real_node: bool = True) -> None:
     root = root.resolve()
     if running(root):
         say(f"already running; kubeconfig: {root / 'kubeconfig'}")
@@ -298,13 +168,13 @@ def up(root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
     (root / "bin").symlink_to(bin_dir)  # DIR/bin/kubectl --kubeconfig DIR/kubeconfig
     try:
-        start_all(root, bin_dir)
+        start_all(root, bin_dir, real_node)
     except BaseException:
         stop(root)  # nothing left running; the logs stay for reading
         raise
 
 
-def start_all(root: Path, bin_dir: Path) -> None:
+def start_all(root: Path, bin_dir: Path, real_node: bool) -> None:
     started = time.monotonic()
     for sub in ("logs", "etcd"):
         (root / sub).mkdir(parents=True, exist_ok=True)
@@ -314,136 +184,13 @@ def start_all(root: Path, bin_dir: Path) -> None:
         name: free_port() for name in ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok")
     }
     server = f"https://127.0.0.1:{ports['apiserver']}"
-    kubeconfig = root / "kubeconfig"
-    write_kubeconfig(kubeconfig, pki, server)
+    write_kubeconfig(root / "kubeconfig", pki, server)
     state: dict[str, Any] = {"server": server, "version": kubernetes_version(), "pids": {}}
-    etcd_url = f"http://127.0.0.1:{ports['etcd']}"
-    peer_url = f"http://127.0.0.1:{ports['etcd-peer']}"
-    start(
-        "etcd",
-        [
-            str(bin_dir / "etcd"),
-            "--name",
-            "kc",
-            "--data-dir",
-            str(root / "etcd"),
-            "--listen-client-urls",
-            etcd_url,
-            "--advertise-client-urls",
-            etcd_url,
-            "--listen-peer-urls",
-            peer_url,
-            "--initial-advertise-peer-urls",
-            peer_url,
-            "--initial-cluster",
-            f"kc={peer_url}",
-            "--unsafe-no-fsync",
-            "--log-level",
-            "warn",
-        ],
-        root,
-        state,
-    )
-    start(
-        "kube-apiserver",
-        [
-            str(bin_dir / "kube-apiserver"),
-            "--etcd-servers",
-            etcd_url,
-            "--bind-address",
-            "127.0.0.1",
-            "--advertise-address",
-            "127.0.0.1",
-            "--endpoint-reconciler-type",
-            "none",  # loopback is no endpoint address
-            "--secure-port",
-            str(ports["apiserver"]),
-            "--tls-cert-file",
-            str(pki / "apiserver.crt"),
-            "--tls-private-key-file",
-            str(pki / "apiserver.key"),
-            "--client-ca-file",
-            str(pki / "ca.crt"),
-            "--service-account-issuer",
-            "https://kubernetes.default.svc.cluster.local",
-            "--service-account-key-file",
-            str(pki / "sa.pub"),
-            "--service-account-signing-key-file",
-            str(pki / "sa.key"),
-            "--service-cluster-ip-range",
-            "10.96.0.0/16",
-            "--authorization-mode",
-            "Node,RBAC",
-            "--allow-privileged=true",
-            "--profiling=false",
-        ],
-        root,
-        state,
-    )
+    start("etcd", etcd_argv(bin_dir, root, ports), root, state)
+    start("kube-apiserver", apiserver_argv(bin_dir, pki, ports), root, state)
     api = Api(server, pki)
     wait_for("the API server", lambda: api.call("GET", "/readyz")[0] == 200, root)
-    common = [
-        "--kubeconfig",
-        str(kubeconfig),
-        "--authentication-kubeconfig",
-        str(kubeconfig),
-        "--authorization-kubeconfig",
-        str(kubeconfig),
-        "--leader-elect=false",
-        "--bind-address",
-        "127.0.0.1",
-    ]
-    start(
-        "kube-controller-manager",
-        [
-            str(bin_dir / "kube-controller-manager"),
-            *common,
-            "--secure-port",
-            str(ports["controller-manager"]),
-            "--service-account-private-key-file",
-            str(pki / "sa.key"),
-            "--root-ca-file",
-            str(pki / "ca.crt"),
-            "--cluster-signing-cert-file",
-            str(pki / "ca.crt"),
-            "--cluster-signing-key-file",
-            str(pki / "ca.key"),
-            "--use-service-account-credentials=true",
-            "--enable-hostpath-provisioner=true",
-        ],
-        root,
-        state,
-    )
-    start(
-        "kube-scheduler",
-        [str(bin_dir / "kube-scheduler"), *common, "--secure-port", str(ports["scheduler"])],
-        root,
-        state,
-    )
-    start(
-        "kwok",
-        [
-            str(bin_dir / "kwok"),
-            "--config",
-            str(KWOK_MODULE / "stages.yaml"),
-            "--kubeconfig",
-            str(kubeconfig),
-            "--manage-nodes-with-annotation-selector",
-            "kwok.x-k8s.io/node=fake",
-            "--node-ip",
-            "127.0.0.1",
-            "--node-port",
-            str(ports["kwok"]),
-            "--node-lease-duration-seconds",
-            "40",
-            "--server-address",
-            f"127.0.0.1:{ports['kwok']}",
-            "--cidr",
-            "10.244.0.1/16",
-        ],
-        root,
-        state,
-    )
+    start_controllers(root, bin_dir, ports, state)
     for index in range(FAKE_NODES):
         api.create("/api/v1/nodes", fake_node(f"kc-fake-{index}"))
     api.create("/apis/storage.k8s.io/v1/storageclasses", STORAGE_CLASS)
@@ -453,7 +200,124 @@ def start_all(root: Path, bin_dir: Path) -> None:
         lambda: api.call("GET", "/api/v1/namespaces/default/serviceaccounts/default")[0] == 200,
         root,
     )
-    say(f"Kubernetes {state['version']} up at {server} in {time.monotonic() - started:.1f}s; kubeconfig: {kubeconfig}")
+    nodes = f"{FAKE_NODES} fake nodes"
+    if real_node and start_real_node(root, bin_dir, api, state):
+        nodes += f" and the real node {node.NAME}"
+    elapsed = time.monotonic() - started
+    say(f"Kubernetes {state['version']} up at {server} in {elapsed:.1f}s with {nodes}")
+    say(f"kubeconfig: {root / 'kubeconfig'}")
+
+
+def start_real_node(root: Path, bin_dir: Path, api: Api, state: dict[str, Any]) -> bool:
+    """Start the real node where the machine can run one; otherwise say why, and go on without it."""
+    reason = node.unavailable()
+    if reason is None:
+        node.make_pki(root / "pki")
+        kubeconfig = kubeconfig_for(root / "pki", state["server"], f"system:node:{node.NAME}", "node")
+        try:
+            node.start_node(root, bin_dir, api, kubeconfig, state)
+            return True
+        except ClusterError as error:
+            reason = str(error)
+        node.stop_node(root, state)
+        for name in ("kubelet", "containerd"):
+            STARTED.pop(name, None)
+            state["pids"].pop(name, None)
+        state["node"] = None
+        (root / "state.json").write_text(json.dumps(state, indent=2) + "\n")
+    say(f"no real node: {reason}; pods run on the fake nodes only")
+    return False
+
+
+def etcd_argv(bin_dir: Path, root: Path, ports: dict[str, int]) -> list[str]:
+    etcd_url = f"http://127.0.0.1:{ports['etcd']}"
+    peer_url = f"http://127.0.0.1:{ports['etcd-peer']}"
+    return [
+        str(bin_dir / "etcd"),
+        "--name",
+        "kc",
+        "--data-dir",
+        str(root / "etcd"),
+        "--listen-client-urls",
+        etcd_url,
+        "--advertise-client-urls",
+        etcd_url,
+        "--listen-peer-urls",
+        peer_url,
+        "--initial-advertise-peer-urls",
+        peer_url,
+        "--initial-cluster",
+        f"kc={peer_url}",
+        "--unsafe-no-fsync",
+        "--log-level",
+        "warn",
+    ]
+
+
+def apiserver_argv(bin_dir: Path, pki: Path, ports: dict[str, int]) -> list[str]:
+    return [
+        str(bin_dir / "kube-apiserver"),
+        "--etcd-servers",
+        f"http://127.0.0.1:{ports['etcd']}",
+        "--bind-address",
+        "127.0.0.1",
+        "--advertise-address",
+        "127.0.0.1",
+        "--endpoint-reconciler-type",
+        "none",  # loopback is no endpoint address
+        "--secure-port",
+        str(ports["apiserver"]),
+        "--tls-cert-file",
+        str(pki / "apiserver.crt"),
+        "--tls-private-key-file",
+        str(pki / "apiserver.key"),
+        "--client-ca-file",
+        str(pki / "ca.crt"),
+        "--service-account-issuer",
+        "https://kubernetes.default.svc.cluster.local",
+        "--service-account-key-file",
+        str(pki / "sa.pub"),
+        "--service-account-signing-key-file",
+        str(pki / "sa.key"),
+        "--service-cluster-ip-range",
+        "10.96.0.0/16",
+        "--authorization-mode",
+        "Node,RBAC",
+        # A namespace's annotations may send its pods to the real node (node.NAMESPACE_ANNOTATIONS).
+        "--enable-admission-plugins",
+        "PodNodeSelector,PodTolerationRestriction",
+        # Logs, exec and port-forward: the API server calls the kubelet, which checks both certificates.
+        "--kubelet-client-certificate",
+        str(pki / "apiserver-kubelet.crt"),
+        "--kubelet-client-key",
+        str(pki / "apiserver-kubelet.key"),
+        "--kubelet-certificate-authority",
+        str(pki / "ca.crt"),
+        "--kubelet-preferred-address-types",
+        "InternalIP,Hostname",
+        "--allow-privileged=true",
+        "--profiling=false",
+    ]
+
+
+def start_controllers(root: Path, bin_dir: Path, ports: dict[str, int], state: dict[str, Any]) -> None:
+    """kube-controller-manager, kube-scheduler and kwok, the API server's clients."""
+    kubeconfig = str(root / "kubeconfig")
+    pki = root / "pki"
+    common = ["--kubeconfig", kubeconfig, "--authentication-kubeconfig", kubeconfig]
+    common += ["--authorization-kubeconfig", kubeconfig, "--leader-elect=false", "--bind-address", "127.0.0.1"]
+    manager = [str(bin_dir / "kube-controller-manager"), *common, "--secure-port", str(ports["controller-manager"])]
+    manager += ["--service-account-private-key-file", str(pki / "sa.key"), "--root-ca-file", str(pki / "ca.crt")]
+    manager += ["--cluster-signing-cert-file", str(pki / "ca.crt"), "--cluster-signing-key-file", str(pki / "ca.key")]
+    manager += ["--use-service-account-credentials=true", "--enable-hostpath-provisioner=true"]
+    start("kube-controller-manager", manager, root, state)
+    scheduler = [str(bin_dir / "kube-scheduler"), *common, "--secure-port", str(ports["scheduler"])]
+    start("kube-scheduler", scheduler, root, state)
+    kwok = [str(bin_dir / "kwok"), "--config", str(KWOK_MODULE / "stages.yaml"), "--kubeconfig", kubeconfig]
+    kwok += ["--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake", "--node-ip", "127.0.0.1"]
+    kwok += ["--node-port", str(ports["kwok"]), "--node-lease-duration-seconds", "40"]
+    kwok += ["--server-address", f"127.0.0.1:{ports['kwok']}", "--cidr", "10.244.0.1/16"]
+    start("kwok", kwok, root, state)
 
 
 def fake_node(name: str) -> dict[str, Any]:
@@ -463,7 +327,12 @@ def fake_node(name: str) -> dict[str, Any]:
         "metadata": {
             "name": name,
             "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
-            "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "type": "kwok"},
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "type": "kwok",
+                "kc.dev/node": "fake",
+            },
         },
     }
 
@@ -491,13 +360,21 @@ def ready_nodes(api: Api) -> int:
 
 
 def stop(root: Path) -> int:
-    """Stop every process ``up`` recorded in ``root``; how many were running."""
-    try:
-        state = json.loads((root / "state.json").read_text())
-    except (OSError, ValueError):
-        state = {"pids": {}}
+    """Stop the real node, then every process ``up`` recorded in ``root``; how many were running.
+    etcd goes last, once the API server is gone: stopped together, the API server waits for it."""
+    state = read_state(root)
     pids = [pid for pid in state["pids"].values() if alive(pid)]
-    for pid in reversed(pids):  # the API server's clients first, etcd last
+    node.stop_node(root, state)
+    etcd = state["pids"].get("etcd")
+    terminate([pid for name, pid in state["pids"].items() if name != "etcd"])
+    terminate([etcd] if etcd else [])
+    return len(pids)
+
+
+def terminate(pids: list[int]) -> None:
+    """TERM each process group, and KILL what is left of them after 15 s."""
+    pids = [pid for pid in pids if alive(pid)]
+    for pid in pids:
         os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + 15
     while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
@@ -505,28 +382,36 @@ def stop(root: Path) -> int:
     for pid in pids:
         if alive(pid):
             os.killpg(pid, signal.SIGKILL)
-    return len(pids)
 
 
 def down(root: Path, quiet: bool = False) -> None:
     root = root.resolve()
     stopped = stop(root)
-    for sub in ("etcd", "pki", "logs", "state.json", "kubeconfig", "bin"):
+    for sub in ("etcd", "pki", "logs", "node", "state.json", "kubeconfig", "bin"):
         path = root / sub
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
-        elif path.exists():
+        elif path.exists() or path.is_symlink():
             path.unlink()
     if not quiet:
         say(f"stopped {stopped} processes and removed the data in {root}")
 
 
+USAGE = "usage: tests/cluster/up [--fake-nodes-only] DIR | tests/cluster/down DIR"
+
+
 def main(command: str, argv: list[str]) -> int:
-    if len(argv) != 1 or argv[0].startswith("-"):
-        print(f"usage: tests/cluster/{command} DIR", file=sys.stderr)
+    options = [arg for arg in argv if arg.startswith("-")]
+    places = [arg for arg in argv if not arg.startswith("-")]
+    allowed = {"--fake-nodes-only"} if command == "up" else set()
+    if len(places) != 1 or not set(options) <= allowed:
+        print(USAGE, file=sys.stderr)
         return 2
     try:
-        (up if command == "up" else down)(Path(argv[0]))
+        if command == "up":
+            up(Path(places[0]), real_node="--fake-nodes-only" not in options)
+        else:
+            down(Path(places[0]))
     except ClusterError as error:
         say(f"error: {error}")
         return 1
