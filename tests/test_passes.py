@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import codes, compile_text, errors_of
-from kc.compiler import ir, names, pods
+from kc.compiler import ir, object_names, pods
 
 
 def objects(program: ir.Program, kind: str | None = None) -> list[dict[str, Any]]:
@@ -119,8 +119,8 @@ def test_long_names_are_shortened_deterministically(tmp_path: Path) -> None:
     stage = "a-rather-long-stage-name-for-the-reporting-pipeline"
     program = compile_text(f"kc: 1\npipeline: analytics-platform\nstages:\n  {stage}: worker acme/w:1.0.0\n", tmp_path)
     name = one(program, "Deployment")["metadata"]["name"]
-    assert len(name) <= names.MAX_NAME and name == names.shorten(f"analytics-platform-{stage}")
-    assert name.rsplit("-", 1)[1] == names.digest(f"analytics-platform-{stage}", 5)
+    assert len(name) <= object_names.MAX_NAME and name == object_names.shorten(f"analytics-platform-{stage}")
+    assert name.rsplit("-", 1)[1] == object_names.digest(f"analytics-platform-{stage}", 5)
 
 
 def test_labels_and_selectors(tmp_path: Path) -> None:

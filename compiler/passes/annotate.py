@@ -8,18 +8,18 @@ import json
 import os
 from typing import Any
 
-from kc.compiler import ir, names
+from kc.compiler import ir, object_names
 from kc.compiler.contract import BUNDLE, REVISION, SOURCE
 
 
 def content_digest(manifest: dict[str, Any]) -> str:
-    return names.digest(json.dumps(manifest, sort_keys=True, separators=(",", ":")), 12)
+    return object_names.digest(json.dumps(manifest, sort_keys=True, separators=(",", ":")), 12)
 
 
 def revision(bundles: tuple[ir.Bundle, ...]) -> str:
     """A digest of everything the plan applies, and in what order (objects carry their digests)."""
     content = [[b.index, [s.gate.kind for s in b.steps], [o.digest for o in b.objects]] for b in bundles]
-    return names.digest(json.dumps(content, separators=(",", ":")), 12)
+    return object_names.digest(json.dumps(content, separators=(",", ":")), 12)
 
 
 def _ordering(kind: str | None, index: int) -> dict[str, str]:

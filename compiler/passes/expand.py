@@ -7,7 +7,7 @@ import dataclasses
 from typing import Any
 
 from kc.compiler import diagnostics as diag
-from kc.compiler import ir, kinds, merge, names, pods, podsecurity
+from kc.compiler import ir, kinds, merge, object_names, pods, podsecurity
 from kc.compiler.diagnostics import Pos
 from kc.compiler.passes import labels
 from kc.compiler.patterns import container, registry, render
@@ -19,14 +19,14 @@ def _context(
 ) -> dict[str, Any]:
     instance = draft.instance
     ctx: dict[str, Any] = {
-        "name": names.object_name(instance, stage),
-        "child": lambda suffix: names.object_name(instance, stage, str(suffix)),
+        "name": object_names.object_name(instance, stage),
+        "child": lambda suffix: object_names.object_name(instance, stage, str(suffix)),
         "stage": stage,
         "instance": instance,
         "namespace": draft.namespace,
         "pipeline": draft.spec.pipeline,
         "selector": labels.selector(stage, instance),
-        "service_account": names.object_name(instance, ""),
+        "service_account": object_names.object_name(instance, ""),
         "p": params,
     }
     if pattern.manifest.container:
@@ -93,14 +93,14 @@ def _workspace(program: ir.Draft) -> ir.Step:
     elif ws.limits is not None:
         limits = {"requests": ws.limits.model_dump(), "limits": ws.limits.model_dump()}
     ctx = {
-        "name": names.object_name(program.instance, ""),
-        "child": lambda suffix: names.object_name(program.instance, "", str(suffix)),
+        "name": object_names.object_name(program.instance, ""),
+        "child": lambda suffix: object_names.object_name(program.instance, "", str(suffix)),
         "instance": program.instance,
         "namespace": program.namespace,
         "description": program.spec.description,
         "workspace": _snake(ws.model_dump(by_alias=True)),
         "limits": limits,
-        "service_account": names.object_name(program.instance, ""),
+        "service_account": object_names.object_name(program.instance, ""),
         "pipeline_selector": labels.ownership(program.instance),
         # What the API server's Pod Security admission enforces: as much as the policy allows.
         "pod_security": podsecurity.level({k for k in podsecurity.KEYS if getattr(program.policy, k, False)}),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from kc.compiler import ir, names
+from kc.compiler import ir, object_names
 from kc.compiler.passes import dependencies, labels
 
 NETWORK_FIELDS = ("host", "port", "url")
@@ -45,7 +45,7 @@ def _policies(program: ir.Draft, refs: list[dependencies.Ref]) -> list[ir.Object
             "apiVersion": "networking.k8s.io/v1",
             "kind": "NetworkPolicy",
             "metadata": {
-                "name": names.object_name(program.instance, stage.name, "ingress"),
+                "name": object_names.object_name(program.instance, stage.name, "ingress"),
                 "namespace": program.namespace,
                 "labels": labels.stage_labels(program, stage),
             },

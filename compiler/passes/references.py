@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from kc.compiler import diagnostics as diag
-from kc.compiler import ir, names
+from kc.compiler import ir, object_names
 from kc.compiler.diagnostics import Pos
 
 REF = re.compile(r"\$\$\{|\$\{([^}]*)\}")
@@ -54,7 +54,7 @@ def _table(draft: ir.Draft) -> dict[str, str]:
         "pipeline.instance": draft.instance,
     }
     if draft.spec.workspace.data is not None:
-        table["pipeline.data"] = names.object_name(draft.instance, "", "data")
+        table["pipeline.data"] = object_names.object_name(draft.instance, "", "data")
     table.update({f"{s.name}.{f}": v for s in draft.stages for f, v in s.facts.items()})
     return table
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from kc.compiler import ir, names
+from kc.compiler import ir, object_names
 
 
 def _sealed(obj: ir.Object) -> ir.Object:
     manifest = obj.manifest
     content = json.dumps(manifest, sort_keys=True, separators=(",", ":"))
-    name = names.job_name(obj.name, names.digest(content))
+    name = object_names.job_name(obj.name, object_names.digest(content))
     return dataclasses.replace(obj, manifest={**manifest, "metadata": {**manifest["metadata"], "name": name}})
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pydantic
 from kc.compiler import diagnostics as diag
-from kc.compiler import ir, source, validation
+from kc.compiler import ir, model_errors, source
 from kc.compiler.patterns import registry, render
 
 # Parameters every stage has, which kc reads itself rather than the templates.
@@ -42,7 +42,7 @@ def check_stage(
     try:
         model = pattern.model.model_validate({k: v for k, v in raw.items() if k not in omitted})
     except pydantic.ValidationError as exc:
-        return pattern, None, errors + validation.diagnostics(exc, doc, path, pattern.model, f" in stage '{name}'")
+        return pattern, None, errors + model_errors.diagnostics(exc, doc, path, pattern.model, f" in stage '{name}'")
     return (pattern, None, errors) if errors else (pattern, model, [])
 
 

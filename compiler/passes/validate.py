@@ -8,7 +8,7 @@ from typing import Any
 
 import pydantic
 from kc.compiler import diagnostics as diag
-from kc.compiler import ir, source, validation
+from kc.compiler import ir, model_errors, source
 from kc.compiler.diagnostics import Pos
 from kc.compiler.passes import stages as checks
 from kc.compiler.patterns import registry
@@ -37,7 +37,7 @@ def _org_policy(doc: source.Document) -> spec_schema.Policy:
         return spec_schema.Policy.model_validate(data)
     except pydantic.ValidationError as exc:
         raise diag.CompileError(
-            validation.diagnostics(exc, doc, base, spec_schema.Policy, " in the policy file")
+            model_errors.diagnostics(exc, doc, base, spec_schema.Policy, " in the policy file")
         ) from None
 
 
@@ -71,7 +71,7 @@ def validate(program: ir.Source) -> ir.Draft:
     try:
         spec = spec_schema.Spec.model_validate(doc.data)
     except pydantic.ValidationError as exc:
-        errors = validation.diagnostics(exc, doc, (), spec_schema.Spec, "")
+        errors = model_errors.diagnostics(exc, doc, (), spec_schema.Spec, "")
         raise diag.CompileError(errors + _stage_errors(doc, library)) from None
     if program.options.instance is not None:
         _check_instance(program.options.instance)

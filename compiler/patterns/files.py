@@ -53,9 +53,7 @@ def _matches(
     return out, errors
 
 
-def read_texts(
-    where: Where, stage: str, key: str, globs: list[str]
-) -> tuple[dict[str, str], list[diag.Diagnostic]]:
+def read_texts(where: Where, stage: str, key: str, globs: list[str]) -> tuple[dict[str, str], list[diag.Diagnostic]]:
     """A ``files`` parameter: each file's base name (as matched, not where a link leads) and its
     text, in which a ``${`` is text like everywhere else in a file, not a kc reference."""
     found, errors = _matches(where, stage, key, globs)

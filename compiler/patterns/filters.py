@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from kc.compiler import names
+from kc.compiler import object_names
 from kc.compiler.patterns import embed
 from kc.schemas import units
 
@@ -30,4 +30,4 @@ def quantity_bytes(quantity: str | int) -> int:
     return int(value)
 
 
-FILTERS = {"tojson": tojson, "seconds": seconds, "digest": names.digest, "bytes": quantity_bytes}
+FILTERS = {"tojson": tojson, "seconds": seconds, "digest": object_names.digest, "bytes": quantity_bytes}
