@@ -1,0 +1,122 @@
+"""Single passes run on an intermediate form built by hand: no spec file, no pattern folder, no
+front end. Each pass is a pure function, so what it is given is all it sees."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+from kc.compiler import diagnostics, ir, object_names, source
+from kc.compiler.diagnostics import Pos
+from kc.compiler.passes import dependencies, network, ordering, references, seal
+from kc.compiler.patterns import registry
+from kc.schemas import spec as spec_schema
+
+SPEC = "kc: 1\npipeline: shop\nstages:\n  db: {pattern: postgres}\n  api: {pattern: service, image: a:1}\n"
+
+
+def draft(text: str = SPEC, **fields: Any) -> ir.Draft:
+    doc = source.load_bytes("pipeline.spec", text.encode())
+    spec = spec_schema.Spec.model_validate(doc.data)
+    raw = dict(doc.data["stages"])
+    # The patterns' manifests, which dependencies reads for inputs and outputs; loaded here,
+    # as the front end would.
+    folders = registry.builtins()
+    library = registry.Library(folders, {n: registry.load(folders[n]) for n in ("postgres", "service")})
+    return dataclasses.replace(ir.Draft(doc, ir.Options(), spec, spec.policy, library, raw), **fields)
+
+
+def obj(kind: str, name: str, stage: str, **spec: Any) -> ir.Object:
+    manifest = {"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": "shop"}, "spec": spec}
+    return ir.Object(manifest, stage, stage, Pos("pipeline.spec", 1, 1))
+
+
+def stage(name: str, pattern: str, facts: dict[str, str] | None = None) -> ir.Stage:
+    return ir.Stage(name, pattern, {"pattern": pattern}, Pos("pipeline.spec", 1, 1), facts=facts or {})
+
+
+def step(id: str, *objects: ir.Object, deps: tuple[ir.Dep, ...] = ()) -> ir.Step:
+    return ir.Step(id, id if id != "workspace" else "", ir.Gate("none"), objects, deps)
+
+
+def test_dependencies_makes_a_reference_an_edge_and_refuses_an_unknown_stage() -> None:
+    text = SPEC.replace("image: a:1}", "image: a:1, env: {DB: '${db.host}'}}")
+    given = draft(
+        text,
+        stages=(stage("db", "postgres", {"host": "shop-db.shop.svc"}), stage("api", "service")),
+        steps=(step("workspace"), step("db"), step("api")),
+    )
+    out = dependencies.dependencies(given)
+    (dep,) = out.stages[1].deps
+    assert (dep.target, dep.kind, dep.why) == ("db", "reference", "reference ${db.host}")
+    assert out.steps[2].deps == (dep,) and out.steps[1].deps == ()
+    assert given.stages[1].deps == ()  # what the pass was given stays as it was
+
+    broken = draft(text.replace("${db.host}", "${dbx.host}"), stages=given.stages, steps=given.steps)
+    with pytest.raises(diagnostics.CompileError) as caught:
+        dependencies.dependencies(broken)
+    assert [(d.code, d.hint) for d in caught.value.diagnostics] == [("KC301", "did you mean 'db'?")]
+
+
+def test_references_resolves_facts_and_the_pipeline_and_refuses_what_it_cannot() -> None:
+    given = draft(
+        stages=(stage("db", "postgres", {"host": "shop-db.shop.svc", "port": "5432"}),),
+        steps=(step("db", obj("ConfigMap", "c", "db", url="${db.host}:${db.port}/${pipeline.namespace} $${x}")),),
+    )
+    (out,) = references.references(given).objects
+    assert out.manifest["spec"]["url"] == "shop-db.shop.svc:5432/shop ${x}"
+    missing = dataclasses.replace(given, steps=(step("db", obj("ConfigMap", "c", "db", url="${db.url}")),))
+    with pytest.raises(diagnostics.CompileError) as caught:
+        references.references(missing)
+    assert caught.value.diagnostics[0].message == "${db.url} in stage 'db' cannot be resolved"
+
+
+def test_seal_names_a_job_by_its_content_and_leaves_other_kinds() -> None:
+    job = obj("Job", "shop-migrate", "migrate", template={"x": 1})
+    given = draft(steps=(step("migrate", job, obj("ConfigMap", "shop-migrate", "migrate")),))
+    sealed, config = seal.seal(given).objects
+    assert sealed.name.startswith("shop-migrate-") and sealed.name != job.name
+    assert config.name == "shop-migrate"
+    changed = obj("Job", "shop-migrate", "migrate", template={"x": 2})
+    assert seal.seal(draft(steps=(step("migrate", changed),))).objects[0].name != sealed.name
+    assert seal.seal(draft(steps=(step("migrate", job),))).objects[0].name == sealed.name
+
+
+def test_network_lets_in_the_callers_of_a_service_unless_open() -> None:
+    text = SPEC.replace("image: a:1}", "image: a:1, env: {DB: '${db.url}'}}")
+    fields = {
+        "stages": (stage("db", "postgres", {"host": "h", "port": "5", "url": "http://h:5"}), stage("api", "service")),
+        "steps": (step("workspace"), step("db"), step("api")),
+    }
+    assert network.network(draft(text + "workspace: {network: open}\n", **fields)).objects == ()
+    isolated = draft(text, **fields)
+    (policy,) = network.network(isolated).objects
+    assert policy.kind == "NetworkPolicy" and policy.step == "workspace"
+    assert policy.name == object_names.object_name("shop", "db", "ingress")
+    peers = [p["podSelector"]["matchLabels"]["kc.dev/stage"] for p in policy.manifest["spec"]["ingress"][0]["from"]]
+    assert peers == ["db", "api"]
+
+
+def test_ordering_lays_steps_into_bundles_by_their_dependencies() -> None:
+    pos = Pos("pipeline.spec", 1, 1)
+    given = draft(
+        stages=(stage("db", "postgres"), stage("api", "service")),
+        steps=(
+            step("workspace"),
+            step("api", obj("Service", "api", "api"), deps=(ir.Dep("db", pos, "after", "after"),)),
+            step("db", obj("Service", "db", "db")),
+        ),
+    )
+    program = ordering.ordering(given)
+    assert [(b.index, b.name, [s.id for s in b.steps]) for b in program.bundles] == [
+        (0, "workspace", ["workspace"]),
+        (1, "db", ["db"]),
+        (2, "api", ["api"]),
+    ]
+    assert program.steps == tuple(s for b in program.bundles for s in b.steps)
+    cycle = dataclasses.replace(
+        given, steps=(*given.steps[:2], step("db", deps=(ir.Dep("api", pos, "after", "after"),)))
+    )
+    with pytest.raises(diagnostics.CompileError):
+        ordering.ordering(cycle)
