@@ -3,11 +3,15 @@ front end. Each pass is a pure function, so what it is given is all it sees."""
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
+import glob
+import os
 from typing import Any
 
 import pytest
-from kc.compiler import diagnostics, ir, object_names, source
+from conftest import ROOT
+from kc.compiler import diagnostics, frontend, ir, object_names, passes, source
 from kc.compiler.diagnostics import Pos
 from kc.compiler.passes import dependencies, network, ordering, references, seal
 from kc.compiler.patterns import registry
@@ -120,3 +124,25 @@ def test_ordering_lays_steps_into_bundles_by_their_dependencies() -> None:
     )
     with pytest.raises(diagnostics.CompileError):
         ordering.ordering(cycle)
+
+
+@pytest.mark.parametrize("spec", sorted(str(p) for p in (ROOT / "examples").glob("*/pipeline.spec")))
+def test_the_passes_read_nothing_from_disk(spec: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the front end's reads answered from a first compile, a second compile gives the same
+    plan while opening, listing or globbing anything fails."""
+    recorded: dict[str, Any] = {}
+
+    def once(name: str, real: Any) -> Any:
+        return lambda *args: recorded[name] if name in recorded else recorded.setdefault(name, real(*args))
+
+    monkeypatch.setattr(frontend, "read", once("read", frontend.read))
+    monkeypatch.setattr(frontend, "files", once("files", frontend.files))
+    doc = source.load_file(spec)
+    first = passes.run(doc)
+
+    def no_io(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"a pass read from disk: {args}")
+
+    for module, name in ((builtins, "open"), (os, "listdir"), (os, "scandir"), (glob, "glob"), (registry, "load")):
+        monkeypatch.setattr(module, name, no_io)
+    assert passes.run(doc) == first
