@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 from cases import CASES
 from conftest import ROOT, Cluster
+from kc.cluster import client as cluster_client
 from kc.compiler import cli
-from kc.compiler.cluster import client as cluster_client
 from kubernetes import client, config
 
 pytestmark = pytest.mark.cluster

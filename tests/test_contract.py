@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from kc.cluster import diff
 from kc.compiler import cli, contract, diagnostics, teardown
-from kc.compiler.cluster import diff
 
 SHOP = str(ROOT / "examples" / "shop" / "pipeline.spec")
 

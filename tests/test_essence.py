@@ -8,10 +8,10 @@ import json
 from typing import Any
 
 import pytest
+from kc.cluster import diff, essence, render
+from kc.cluster import progress as progress_display
+from kc.cluster.essence import ABSENT, Named
 from kc.compiler import contract
-from kc.compiler.cluster import diff, essence, render
-from kc.compiler.cluster import progress as progress_display
-from kc.compiler.cluster.essence import ABSENT, Named
 from kc.schemas import units
 
 

@@ -19,10 +19,12 @@ def test_ruff() -> None:
 
 
 def test_mypy_strict(tmp_path: Path) -> None:
-    # The folders install as kc.compiler, kc.schemas and kc.targets; give mypy that layout.
+    # The folders install as kc.compiler, kc.cluster, kc.schemas and kc.targets; give mypy that
+    # layout, without compiler/cluster/ under the name kc.compiler.cluster.
     (tmp_path / "kc").mkdir()
     for name in PACKAGES:
         (tmp_path / "kc" / name).symlink_to(ROOT / name)
+    (tmp_path / "kc" / "cluster").symlink_to(ROOT / "compiler" / "cluster")
     result = subprocess.run(
         [
             sys.executable,
@@ -32,6 +34,8 @@ def test_mypy_strict(tmp_path: Path) -> None:
             str(ROOT / "pyproject.toml"),
             "--namespace-packages",
             "--explicit-package-bases",
+            "--exclude",
+            "^kc/compiler/cluster/",
             "--cache-dir",
             str(tmp_path / ".cache"),
             "-p",

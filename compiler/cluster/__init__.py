@@ -1,4 +1,5 @@
-"""The only part of kc that talks to a cluster: ``kc diff``, ``kc apply`` and ``kc teardown``.
+"""``kc.cluster``, the only part of kc that talks to a cluster: ``kc diff``, ``kc apply`` and
+``kc teardown``.
 
     client    the connection (kubeconfig, context, in-cluster) and the few REST calls kc makes
     essence   what of an object a diff compares, and the field-by-field comparison
@@ -14,3 +15,8 @@
 The Kubernetes client is imported only by ``client.connect``, so importing any of these modules
 costs nothing, and ``kc compile`` never loads the client (docs/cluster.md).
 """
+
+# The folder sits inside compiler/ (pyproject.toml maps kc.cluster to it); an editable install
+# would also reach it as kc.compiler.cluster, and a module loaded under two names is two modules.
+if __name__ != "kc.cluster":
+    raise ImportError(f"{__name__}: kc's cluster code is the package kc.cluster")

@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from kc.cluster import client as cluster_client
+from kc.cluster import diff, essence, gates, live, timing
+from kc.cluster import progress as progress_display
+from kc.cluster.errors import ClusterError, GateTimeout
 from kc.compiler import contract, ir, kinds
-from kc.compiler.cluster import client as cluster_client
-from kc.compiler.cluster import diff, essence, gates, live, timing
-from kc.compiler.cluster import progress as progress_display
-from kc.compiler.cluster.errors import ClusterError, GateTimeout
 
 
 @dataclass

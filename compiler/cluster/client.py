@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from kc.compiler.cluster import timing
-from kc.compiler.cluster.errors import ClusterError
+from kc.cluster import timing
+from kc.cluster.errors import ClusterError
 
 FIELD_MANAGER = "kc"
 APPLY_PATCH = "application/apply-patch+yaml"  # JSON is YAML, so the body is sent as JSON

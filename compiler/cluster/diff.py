@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kc.cluster import client as cluster_client
+from kc.cluster import essence, live
+from kc.cluster.errors import ClusterError
 from kc.compiler import contract, ir
-from kc.compiler.cluster import client as cluster_client
-from kc.compiler.cluster import essence, live
-from kc.compiler.cluster.errors import ClusterError
 from kc.compiler.contract import Ref
 
 # Answers that mean "no dry run here" rather than "this apply would fail": forbidden (a

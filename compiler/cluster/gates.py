@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kc.cluster import client as cluster_client
+from kc.cluster import progress as progress_display
+from kc.cluster import timing
+from kc.cluster.errors import ClusterError, GateTimeout
 from kc.compiler import contract, ir
-from kc.compiler.cluster import client as cluster_client
-from kc.compiler.cluster import progress as progress_display
-from kc.compiler.cluster import timing
-from kc.compiler.cluster.errors import ClusterError, GateTimeout
 
 WATCH_SLICE = 10.0  # seconds one watch may last before every gate is looked at again
 

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kc.cluster import client as cluster_client
 from kc.compiler import contract, ir, kinds
-from kc.compiler.cluster import client as cluster_client
 
 Key = tuple[str, str, str, str]  # API group, kind, namespace ("" if cluster-scoped), name
 

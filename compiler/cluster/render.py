@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from kc.cluster import diff, essence
 from kc.compiler import contract
-from kc.compiler.cluster import diff, essence
 
 _COLOR = {"+": "32", "~": "33", "-": "31", "!": "1;35", "note": "2"}
 

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kc.cluster import client as cluster_client
+from kc.cluster import progress as progress_display
+from kc.cluster import timing
+from kc.cluster.errors import ClusterError, GateTimeout
 from kc.compiler import contract
-from kc.compiler.cluster import client as cluster_client
-from kc.compiler.cluster import progress as progress_display
-from kc.compiler.cluster import timing
-from kc.compiler.cluster.errors import ClusterError, GateTimeout
 from kc.compiler.teardown import model
 from kc.schemas import units
 
