@@ -27,7 +27,20 @@ from pathlib import Path
 from typing import Any
 
 import node
-from support import STARTED, Api, ClusterError, alive, free_port, issue, make_ca, openssl, say, start, wait_for
+from support import (
+    STARTED,
+    Api,
+    ClusterError,
+    alive,
+    free_port,
+    issue,
+    make_ca,
+    openssl,
+    save_state,
+    say,
+    start,
+    wait_for,
+)
 
 HERE = Path(__file__).resolve().parent
 KUBERNETES_MODULE = HERE / "kubernetes"
@@ -212,19 +225,19 @@ def start_real_node(root: Path, bin_dir: Path, api: Api, state: dict[str, Any]) 
     """Start the real node where the machine can run one; otherwise say why, and go on without it."""
     reason = node.unavailable()
     if reason is None:
-        node.make_pki(root / "pki")
-        kubeconfig = kubeconfig_for(root / "pki", state["server"], f"system:node:{node.NAME}", "node")
         try:
+            node.make_pki(root / "pki")
+            kubeconfig = kubeconfig_for(root / "pki", state["server"], f"system:node:{node.NAME}", "node")
             node.start_node(root, bin_dir, api, kubeconfig, state)
             return True
-        except ClusterError as error:
+        except (ClusterError, OSError, subprocess.SubprocessError) as error:
             reason = str(error)
         node.stop_node(root, state)
         for name in ("kubelet", "containerd"):
             STARTED.pop(name, None)
             state["pids"].pop(name, None)
         state["node"] = None
-        (root / "state.json").write_text(json.dumps(state, indent=2) + "\n")
+        save_state(root, state)
     say(f"no real node: {reason}; pods run on the fake nodes only")
     return False
 
@@ -387,7 +400,7 @@ def terminate(pids: list[int]) -> None:
 def down(root: Path, quiet: bool = False) -> None:
     root = root.resolve()
     stopped = stop(root)
-    for sub in ("etcd", "pki", "logs", "node", "state.json", "kubeconfig", "bin"):
+    for sub in ("etcd", "pki", "logs", "node", "registry", "state.json", "kubeconfig", "bin"):
         path = root / sub
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)

@@ -192,7 +192,7 @@ def mirror_registries(config_path: Path, registry: str, hosts: Iterable[str]) ->
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(
             f'# Written by tests/cluster/up: {host} comes from the local registry.\nserver = "http://{registry}"\n\n'
-            f'[host."http://{registry}"]\n  capabilities = ["pull", "resolve"]\n  skip_verify = true\n'
+            f'[host."http://{registry}"]\n  capabilities = ["pull", "resolve"]\n'
         )
         written.append(path)
     return written
@@ -266,6 +266,8 @@ def start_node(root: Path, bin_dir: Path, api: Api, kubeconfig: dict[str, Any], 
     save_state(root, state)
     write_files(node, root / "pki", kubeconfig)
     create_cgroups(node["cgroup"])
+    state["node"]["registry"] = serve_images(root)
+    save_state(root, state)
     start("containerd", ["containerd", "--config", f"{node['home']}/containerd.toml"], root, state)
     wait_for("containerd", lambda: ctr(node, "version").returncode == 0, root, timeout=30)
     imported = ctr(node, "images", "import", f"{node['home']}/images.tar")
@@ -275,6 +277,29 @@ def start_node(root: Path, bin_dir: Path, api: Api, kubeconfig: dict[str, Any], 
     wait_for(f"node {NAME} to register", lambda: api.call("GET", f"/api/v1/nodes/{NAME}")[0] == 200, root, 60)
     initialise(api)
     wait_for(f"node {NAME} to be Ready", lambda: node_ready(api), root, timeout=60)
+
+
+def serve_images(root: Path) -> str | None:
+    """Start the loopback registry of stand-in images (images.py, when it is here) and make
+    containerd pull the hosts it stands in for from there; its address, or None."""
+    try:
+        import images
+    except ImportError:
+        return None
+    try:
+        registry = str(images.serve(root))
+    except Exception as error:  # whatever went wrong, the node still runs busybox
+        say(f"no stand-in images ({error}); the node has {busybox.IMAGE} only")
+        return None
+    mirror_registries(registry_config_path(root), registry, images.MIRRORED_HOSTS)
+    return registry
+
+
+def stop_images(root: Path) -> None:
+    with contextlib.suppress(ImportError):
+        import images
+
+        images.stop(root)
 
 
 def kubelet_argv(root: Path, bin_dir: Path, node: dict[str, Any]) -> list[str]:
@@ -352,6 +377,7 @@ def stop_node(root: Path, state: dict[str, Any]) -> None:
     unmount_under(Path(node["home"]))
     remove_network(node, containers)
     remove_cgroups(node["cgroup"])
+    stop_images(root)
     with contextlib.suppress(OSError):
         if IP_FORWARD.read_text().strip() != node["ip_forward"]:
             IP_FORWARD.write_text(node["ip_forward"])  # the bridge plugin turns forwarding on
