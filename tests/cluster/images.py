@@ -76,12 +76,11 @@ STRIPPED = (
     "usr/share/linda",
     "var/lib/apt/lists",
     "var/cache/apt",
-    "var/log",
     "var/cache/ldconfig/aux-cache",  # records inode numbers and times: differs on every build
     "etc/resolv.conf",  # the build host's; the runtime mounts the pod's
     "etc/hostname",
 )
-EMPTIED = ("dev", "proc", "sys", "run", "tmp")  # kept as directories; the runtime mounts them
+EMPTIED = ("dev", "proc", "sys", "tmp")  # kept as directories; the runtime mounts them
 
 
 def say(message: str) -> None:
@@ -266,6 +265,9 @@ def strip(rootfs: Path) -> None:
     for name in EMPTIED:
         for child in (rootfs / name).glob("*") if (rootfs / name).is_dir() else ():
             remove(child)
+    for path in rootfs.glob("var/log/**/*"):  # the build's logs; directories and links (nginx's) stay
+        if path.is_file() and not path.is_symlink():
+            path.unlink()
     for path in rootfs.glob("var/cache/debconf/*-old"):
         path.unlink()
     for path in rootfs.glob("var/lib/dpkg/*-old"):
