@@ -133,7 +133,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
             sys.stderr.write("kc compile: --teardown prints the plan; with -o DIR it is DIR/kc/teardown.yaml\n")
             return EXIT_INVALID
         from kc.compiler import teardown
-        from kc.targets import teardown as teardown_target
+        from kc.targets import teardown_text as teardown_target
 
         sys.stdout.write(teardown_target.yaml(teardown.plan(program)))
         return EXIT_OK
@@ -176,7 +176,7 @@ def _on_cluster(command: str, work: Callable[[], int]) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from kc.cluster import client, diff, render
+    from kc.cluster import client, diff, diff_text
 
     program = build(args)
     report(program.warnings)
@@ -190,7 +190,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         for note in result.notes:
             sys.stderr.write(f"kc diff: note: {note}\n")
         color = use_color(sys.stdout)
-        sys.stdout.write(render.json_text(result) if args.output == "json" else render.text(result, color))
+        sys.stdout.write(diff_text.json_text(result) if args.output == "json" else diff_text.text(result, color))
         return EXIT_DIFFERENT if result.differences else EXIT_OK
 
     return _on_cluster("diff", work)
@@ -214,7 +214,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 def _run_teardown(args: argparse.Namespace, plan: teardown_model.TeardownPlan) -> int:
     from kc.cluster import client, errors, progress
-    from kc.cluster import teardown as execute
+    from kc.cluster import run_teardown as execute
 
     if not args.yes and not sys.stdin.isatty():
         raise errors.Refused("refusing to delete unconfirmed: standard input is not a terminal; pass --yes")
@@ -232,7 +232,7 @@ def _run_teardown(args: argparse.Namespace, plan: teardown_model.TeardownPlan) -
 
 def cmd_teardown(args: argparse.Namespace) -> int:
     from kc.compiler import teardown
-    from kc.targets import teardown as teardown_target
+    from kc.targets import teardown_text as teardown_target
 
     if os.path.isdir(args.spec):
         if args.profile or args.instance or args.set or args.policy:

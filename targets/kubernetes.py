@@ -4,8 +4,7 @@ and its teardown in ``kc/``, which ``kubectl apply -f out/`` does not read."""
 from __future__ import annotations
 
 from kc.compiler import contract, ir, teardown
-from kc.targets import emit, plan
-from kc.targets import teardown as teardown_target
+from kc.targets import emit, plan, teardown_text
 
 
 def _header(bundle: ir.Bundle) -> str:
@@ -17,7 +16,7 @@ def files(program: ir.Program) -> dict[str, str]:
     """Relative path -> content, for everything ``kc compile -o DIR`` writes."""
     out = {b.filename: _header(b) + emit.dump([o.manifest for o in b.objects]) for b in program.bundles}
     out[contract.PLAN] = plan.render(program)
-    out.update(teardown_target.files(teardown.plan(program)))
+    out.update(teardown_text.files(teardown.plan(program)))
     return out
 
 

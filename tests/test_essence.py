@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from kc.cluster import diff, essence, render
+from kc.cluster import diff, diff_text, essence
 from kc.cluster import progress as progress_display
 from kc.cluster.essence import ABSENT, Named
 from kc.compiler import contract
@@ -152,10 +152,10 @@ def test_secret_values_are_redacted_and_string_data_is_compared_as_data() -> Non
     assert [(c.text, c.op, c.redacted, c.before) for c in removed] == [("data.x", "removed", True, None)]
     entry = diff.Entry(contract.Ref.of(compiled), (changed, *removed))
     report = diff.Report("here", change=(entry,))
-    text = render.text(report)
+    text = diff_text.text(report)
     assert "data.password: changed (value hidden)" in text and "data.x: removed (value hidden)" in text
     assert "b2xk" not in text and "eQ==" not in text and "new" not in text
-    fields = render.as_dict(report)["change"][0]["fields"]
+    fields = diff_text.as_dict(report)["change"][0]["fields"]
     assert fields[0] == {"path": "data.password", "op": "changed", "redacted": True, "source": None}
 
 
@@ -177,7 +177,7 @@ def test_text_and_json_reports() -> None:
         orphaned=(diff.Entry(contract.Ref("batch/v1", "Job", "shop", "shop-old", None), note="gone"),),
         conflicts=(diff.Entry(contract.Ref("v1", "ConfigMap", "shop", "x", None), note="not kc's"),),
     )
-    assert render.text(report) == (
+    assert diff_text.text(report) == (
         "+ Service shop/shop-new  (pipeline.spec:50)\n"
         "~ Deployment shop/shop-api  (pipeline.spec:42)\n"
         "    spec.replicas: 2 -> 3\n"
@@ -186,9 +186,9 @@ def test_text_and_json_reports() -> None:
         "! ConfigMap shop/x  conflict: not kc's; kc will not adopt it\n"
         "1 to create, 1 to change, 1 orphaned, 1 conflict, 0 unchanged (against context x)\n"
     )
-    colored = render.text(report, color=True)
+    colored = diff_text.text(report, color=True)
     assert "\033[32m+ Service shop/shop-new\033[0m" in colored and "\033[33m~ Deployment" in colored
-    data = render.as_dict(report)
+    data = diff_text.as_dict(report)
     assert data["differences"] is True
     assert data["change"][0]["fields"][1] == {
         "path": "metadata.labels.team",

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kc.compiler import cli, contract, ir, kinds, teardown
 from kc.compiler.teardown import model
-from kc.targets import teardown as teardown_target
+from kc.targets import teardown_text
 
 
 def check(program: ir.Program, plan: teardown.TeardownPlan) -> None:
@@ -82,7 +82,7 @@ def check(program: ir.Program, plan: teardown.TeardownPlan) -> None:
         assert spaces[0].guard
 
     # The file form reads back as the same plan.
-    assert model.from_dict(yaml.safe_load(teardown_target.yaml(plan))) == plan
+    assert model.from_dict(yaml.safe_load(teardown_text.yaml(plan))) == plan
 
 
 def program_of(case: str) -> ir.Program:

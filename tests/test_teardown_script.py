@@ -13,7 +13,7 @@ import test_teardown_properties
 from cases import CASES
 from conftest import compile_text
 from kc.compiler import teardown
-from kc.targets import teardown as teardown_target
+from kc.targets import teardown_text
 
 # A stand-in for kubectl: it records its arguments, one invocation per line, fields separated by
 # the ASCII unit separator, prints nothing (so every guard finds nothing) and succeeds.
@@ -43,7 +43,7 @@ def run_script(
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_script_issues_the_plan(case: str, tmp_path: Path) -> None:
     plan = teardown.plan(test_teardown_properties.program_of(case))
-    script = teardown_target.script(plan)
+    script = teardown_text.script(plan)
 
     result, calls = run_script(script, tmp_path)
     assert result.returncode == 0, result.stderr
@@ -75,14 +75,14 @@ def test_policy_delete_runs_the_data_steps_by_default(tmp_path: Path) -> None:
     )
     plan = teardown.plan(program)
     assert plan.delete_data
-    result, calls = run_script(teardown_target.script(plan), tmp_path)
+    result, calls = run_script(teardown_text.script(plan), tmp_path)
     assert result.returncode == 0, result.stderr
     assert calls == list(plan.commands())
     assert any(c[:3] == ("kubectl", "delete", "persistentvolumeclaims") for c in calls)
 
 
 def test_script_arguments(tmp_path: Path) -> None:
-    script = teardown_target.script(teardown.plan(test_teardown_properties.program_of("shop")))
+    script = teardown_text.script(teardown.plan(test_teardown_properties.program_of("shop")))
     result, calls = run_script(script, tmp_path, "--help")
     assert result.returncode == 0 and "--delete-data" in result.stdout and calls == []
     result, calls = run_script(script, tmp_path, "--delete-everything")
@@ -93,7 +93,7 @@ def test_a_guard_that_lists_something_keeps_the_object(tmp_path: Path) -> None:
     plan = teardown.plan(test_teardown_properties.program_of("cockroach"))
     # A kubectl whose "get" lists an object that kc did not create, in the namespace.
     lister = FAKE_KUBECTL + 'if [[ "$1" == get ]]; then echo secret/theirs; fi\n'
-    result, calls = run_script(teardown_target.script(plan), tmp_path, "--delete-data", kubectl=lister)
+    result, calls = run_script(teardown_text.script(plan), tmp_path, "--delete-data", kubectl=lister)
     assert result.returncode == 0, result.stderr
     namespace = plan.steps[-1]
     assert namespace.kind == "Namespace"
@@ -109,6 +109,6 @@ def test_shellcheck(tmp_path: Path) -> None:
         pytest.skip("shellcheck is not installed (Debian: apt-get install shellcheck)")
     for case in sorted(CASES):
         path = tmp_path / f"{case}.sh"
-        path.write_text(teardown_target.script(teardown.plan(test_teardown_properties.program_of(case))))
+        path.write_text(teardown_text.script(teardown.plan(test_teardown_properties.program_of(case))))
         result = subprocess.run([shellcheck, "--shell=bash", str(path)], capture_output=True, text=True)
         assert result.returncode == 0, f"{case}:\n{result.stdout}{result.stderr}"

@@ -1,16 +1,16 @@
 """``kc.cluster``, the only part of kc that talks to a cluster: ``kc diff``, ``kc apply`` and
 ``kc teardown``.
 
-    client    the connection (kubeconfig, context, in-cluster) and the few REST calls kc makes
-    essence   what of an object a diff compares, and the field-by-field comparison
-    live      the pipeline's objects in the cluster: one LIST per kind and namespace
-    diff      to create, to change, orphaned, unchanged, conflicts; against the cluster or a DIR
-    render    a diff as text (coloured on a terminal) or JSON
-    gates     what each gate waits for, and the waiting
-    apply     server-side apply bundle by bundle, then pruning
-    teardown  the teardown plan (``kc.compiler.teardown``) executed step by step
-    progress  the progress display on standard error
-    timing    durations and polling intervals
+    client        the connection (kubeconfig, context, in-cluster) and the few REST calls kc makes
+    essence       what of an object a diff compares, and the field-by-field comparison
+    live          the pipeline's objects in the cluster: one LIST per kind and namespace
+    diff          to create, to change, orphaned, unchanged, conflicts; against the cluster or a DIR
+    diff_text     a diff report as text (coloured on a terminal) or JSON
+    gates         what each gate waits for, and the waiting
+    apply         server-side apply bundle by bundle, then pruning
+    run_teardown  the teardown plan (``kc.compiler.teardown``) executed step by step
+    progress      the progress display on standard error
+    timing        durations and polling intervals
 
 The Kubernetes client is imported only by ``client.connect``, so importing any of these modules
 costs nothing, and ``kc compile`` never loads the client (docs/cluster.md).

@@ -1,5 +1,5 @@
 """The teardown plan: generated from the same compiled bundles that are applied (docs/teardown.md), as plain
-frozen data that the script renderer (``kc.targets.teardown``) and the executor both consume.
+frozen data that the script renderer (``kc.targets.teardown_text``) and the executor both consume.
 
     teardown.plan(program, delete_data=False) -> TeardownPlan   from a compiled program
     teardown.load(directory, delete_data=False) -> TeardownPlan  from an earlier ``kc compile -o``
