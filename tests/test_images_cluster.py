@@ -174,6 +174,7 @@ class Run:
     args: list[str] | None = None  # the container's command line; None: the image's entrypoint and cmd
     env: dict[str, str] = field(default_factory=dict)
     writable: tuple[str, ...] = ()  # emptyDirs or claims, besides kc's /tmp
+    sysctls: dict[str, str] = field(default_factory=dict)  # the pod's securityContext.sysctls
 
 
 def _spec(runtime: Runtime, run: Run, volumes: Path) -> dict[str, Any]:
@@ -230,6 +231,7 @@ def _spec(runtime: Runtime, run: Run, volumes: Path) -> dict[str, Any]:
             "namespaces": [{"type": kind} for kind in ("pid", "ipc", "uts", "mount", "network")],
             "maskedPaths": ["/proc/kcore", "/proc/keys", "/sys/firmware"],
             "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger"],
+            "sysctl": run.sysctls,
         },
     }
 
@@ -339,6 +341,19 @@ def test_nginx_under_kc_needs_its_cache_and_pid_dirs_and_a_port_above_1023(runti
     # NET_BIND_SERVICE, and kc drops every capability.
     code, output = _exits(runtime, Run(NGINX, kc=True, writable=("/var/cache/nginx", "/var/run")), "nginx-kc-80")
     assert code != 0 and "bind() to 0.0.0.0:80 failed (13: Permission denied)" in output, output
+
+
+def test_nginx_under_kc_serves_port_80_with_its_dirs_and_unprivileged_ports(runtime: Runtime) -> None:
+    # net.ipv4.ip_unprivileged_port_start is a "safe" sysctl: a pod may set it under Pod Security
+    # restricted, and it lets a process without NET_BIND_SERVICE bind port 80 in the pod's network.
+    run = Run(
+        NGINX,
+        kc=True,
+        writable=("/var/cache/nginx", "/var/run"),
+        sysctls={"net.ipv4.ip_unprivileged_port_start": "0"},
+    )
+    pid = _start(runtime, run, "nginx-kc")
+    _until(_http_ok(pid, 80), "nginx on port 80", runtime, "nginx-kc")
 
 
 def test_postgres_as_upstream_runs_it_accepts_the_password(runtime: Runtime) -> None:
