@@ -1,6 +1,7 @@
 """What kc knows about each Kubernetes kind, one row per kind: its API version and plural, its
-scope, where it goes when a bundle is applied and when it is torn down, the gates that wait on it,
-where its pods are, whether ``kc diff`` looks for orphans of it, and the longest name it takes.
+scope, where it goes when a bundle is applied and when it is torn down (and what the teardown says
+of it), the gates that wait on it, where its pods are, whether ``kc diff`` looks for orphans of it,
+and the longest name it takes.
 Every other module asks here; adding a kind is adding a row. A kind is found by its name alone,
 whatever its group, except for the teardown phase and the plural, which only Kubernetes' own
 groups get (a custom resource may share a built-in kind's name, as Knative's Service does)."""
@@ -42,10 +43,27 @@ PHASES: tuple[Phase, ...] = (
     "namespace",
 )
 
+# Why a phase's objects go where they do, as its teardown steps say; the workloads' and the
+# namespace's steps say it object by object.
+TEARDOWN_WHY: dict[Phase, str] = {
+    "resources": "a custom resource: before the workloads, one of which may be its controller, and before its CRD",
+    "services": "routed to workloads that are gone",
+    "budgets": "guarded pods that are gone",
+    "autoscalers": "scaled a workload that is gone",
+    "network": "governed pods that are gone",
+    "config": "read by pods that are gone",
+    "other": "an object of this bundle, after its workloads",
+    "access": "used by pods that are gone",
+    "workspace": "limited objects that are gone",
+    "data": "a claim: deleting it deletes its data; kept unless data is deleted",
+    "definitions": "after its custom resources; skipped while custom resources that kc did not delete remain",
+}
+
 # Where an object keeps the pods it runs: its pod template, its Job template's pod template, or
 # the object is the pod.
 PodTemplate = Literal["spec.template", "spec.jobTemplate.spec.template", "object"]
 _DNS_SUBDOMAIN = 253  # characters
+_PODS = "its Pods"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +90,8 @@ class Kind:
     # (63), or less still where a controller appends to the name (a StatefulSet's pods and
     # revisions, a CronJob's Jobs).
     name_limit: int = _DNS_SUBDOMAIN
+    # What deleting it in the foreground removes before it goes (the teardown of a workload).
+    dependents: str = _PODS
 
 
 _ROLLOUT = ("rollout", "pods-running", "ready")
@@ -94,7 +114,8 @@ ROWS = (
     Kind("PersistentVolumeClaim", "v1", "persistentvolumeclaims", True, 130, "data", listed=True),
     Kind("Service", "v1", "services", True, 140, "services", listed=True, name_limit=63),
     Kind("Deployment", "apps/v1", "deployments", True, 150, "workloads",
-         gates=_ROLLOUT, pod_template="spec.template", long_running=True, listed=True),
+         gates=_ROLLOUT, pod_template="spec.template", long_running=True, listed=True,
+         dependents="its ReplicaSets and their Pods"),
     Kind("StatefulSet", "apps/v1", "statefulsets", True, 160, "workloads",
          gates=_ROLLOUT, pod_template="spec.template", long_running=True, listed=True, name_limit=52),
     Kind("DaemonSet", "apps/v1", "daemonsets", True, 170, "workloads",
@@ -108,7 +129,7 @@ ROWS = (
     Kind("Job", "batch/v1", "jobs", True, 230, "workloads", gates=("job-complete",), pod_template="spec.template",
          listed=True),
     Kind("CronJob", "batch/v1", "cronjobs", True, 240, "workloads", pod_template="spec.jobTemplate.spec.template",
-         listed=True, name_limit=52),
+         listed=True, name_limit=52, dependents="its Jobs and their Pods"),
     # Kinds kc gives no place in a bundle (they go last) nor a teardown rule: what it knows is
     # their scope, so that teardown names them without a namespace.
     Kind("PriorityClass", "scheduling.k8s.io/v1", "priorityclasses", False, None, "other"),
@@ -170,6 +191,12 @@ def name_limit(kind: str) -> int:
     """The longest name the API server takes for an object of ``kind``."""
     known = _BY_NAME.get(kind)
     return _DNS_SUBDOMAIN if known is None else known.name_limit
+
+
+def dependents(kind: str) -> str:
+    """What a foreground deletion of an object of ``kind`` removes before the object goes."""
+    known = _BY_NAME.get(kind)
+    return _PODS if known is None else known.dependents
 
 
 def listed() -> tuple[tuple[str, str], ...]:

@@ -146,6 +146,7 @@ LISTED = (
     ("batch/v1", "CronJob"),
 )
 NAME_LIMITS = {"Namespace": 63, "Service": 63, "StatefulSet": 52, "CronJob": 52}
+DEPENDENTS = {"CronJob": "its Jobs and their Pods", "Deployment": "its ReplicaSets and their Pods"}
 NAMES = [k.name for k in kinds.ROWS]
 UNKNOWN = "Widget"  # a built-in group's kind that kc has no row for
 
@@ -236,6 +237,12 @@ def test_pods() -> None:
 def test_name_limits() -> None:
     assert {name: kinds.name_limit(name) for name in NAMES if kinds.name_limit(name) != 253} == NAME_LIMITS
     assert kinds.name_limit(UNKNOWN) == 253
+
+
+def test_teardown_wording() -> None:
+    assert {n: kinds.dependents(n) for n in [*NAMES, UNKNOWN] if kinds.dependents(n) != "its Pods"} == DEPENDENTS
+    # Every phase says why, except those whose steps say it object by object.
+    assert set(kinds.PHASES) - set(kinds.TEARDOWN_WHY) == {"workloads", "namespace"}
 
 
 def test_kc_diff_lists_what_the_patterns_write() -> None:

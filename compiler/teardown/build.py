@@ -11,23 +11,7 @@ from kc.compiler import contract, ir, kinds
 from kc.compiler.contract import Selector
 from kc.compiler.teardown import model
 
-# What foreground deletion removes before the workload itself disappears.
-_DEPENDENTS = {"CronJob": "its Jobs and their Pods", "Deployment": "its ReplicaSets and their Pods"}
-_WHY: dict[str, str] = {
-    "resources": "a custom resource: before the workloads, one of which may be its controller, and before its CRD",
-    "services": "routed to workloads that are gone",
-    "budgets": "guarded pods that are gone",
-    "autoscalers": "scaled a workload that is gone",
-    "network": "governed pods that are gone",
-    "config": "read by pods that are gone",
-    "other": "an object of this bundle, after its workloads",
-    "access": "used by pods that are gone",
-    "workspace": "limited objects that are gone",
-    "data": "a claim: deleting it deletes its data; kept unless data is deleted",
-    "definitions": "after its custom resources; skipped while custom resources that kc did not delete remain",
-}
 _CLUSTER = "; cluster-scoped, so deleting the namespace would not reach it"
-_SWEEP_ORDER = {"Job": 0, "Pod": 1}  # a Job's Pods after the Jobs, which delete most of them
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -113,7 +97,8 @@ def _sweeps(objects: Sequence[tuple[int, ir.Object]], ownership: Selector) -> li
                 "including those an earlier scale-down left; kept unless data is deleted"
             )
             add(obj, "PersistentVolumeClaim", _labels_of(template), "data", why)
-    return sorted(found.values(), key=lambda s: _SWEEP_ORDER.get(s.kind, 2))
+    # Against the apply order, as a bundle is torn down: a Job's Pods after the Jobs, which delete most of them.
+    return sorted(found.values(), key=lambda s: -kinds.rank(s.kind))
 
 
 def _scope(obj: ir.Object, namespace: str, scopes: dict[tuple[str, str], str]) -> str | None:
@@ -189,17 +174,17 @@ def _workloads(p: _Plan, index: int, objs: list[ir.Object]) -> None:
     # ends when its pods are gone.
     # https://kubernetes.io/docs/concepts/architecture/garbage-collection/#foreground-deletion
     for obj in objs:
-        dependents = _DEPENDENTS.get(obj.kind, "its Pods")
+        dependents = kinds.dependents(obj.kind)
         why = f"a workload, first, so nothing restarts what later steps delete; foreground: {dependents} first"
         p.named(index, obj, why, foreground=True, blocking=False)
     for obj in objs:
-        why = f"foreground deletion removes the {obj.kind} only once {_DEPENDENTS.get(obj.kind, 'its Pods')} are gone"
+        why = f"foreground deletion removes the {obj.kind} only once {kinds.dependents(obj.kind)} are gone"
         p.named(index, obj, why, action="wait")
 
 
 def _claims(p: _Plan, index: int, objs: list[ir.Object], workloads: list[ir.Object]) -> None:
     for obj in objs:
-        p.named(index, obj, _WHY["data"], data=True)
+        p.named(index, obj, kinds.TEARDOWN_WHY["data"], data=True)
     # A StatefulSet names the claims it makes <template>-<statefulset>-<ordinal>.
     # https://kubernetes.io/docs/concepts/workloads/controllers/statefulset/#stable-storage
     for sts in workloads:
@@ -250,7 +235,7 @@ def build(
                     )
             else:
                 for obj in objs:
-                    p.named(index, obj, _WHY[phase])
+                    p.named(index, obj, kinds.TEARDOWN_WHY[phase])
             p.swept(index, phase)
     return model.TeardownPlan(
         **header.header_fields(), delete_data=delete_data or header.data_policy == "delete", steps=p.done()
