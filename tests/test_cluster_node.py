@@ -133,3 +133,22 @@ def test_a_failing_command_fails_for_real(core: client.CoreV1Api, namespace: str
     (status,) = done.status.container_statuses
     assert status.state.terminated.exit_code == 3
     assert core.read_namespaced_pod_log("hello", namespace) == "about to fail\n"
+
+
+def test_a_pod_of_uid_10001_writes_its_claim(core: client.CoreV1Api, namespace: str) -> None:
+    """The host-path provisioner makes claim directories root's, mode 0750, and the kubelet applies
+    no fsGroup to host paths; tests/cluster/claims.py opens them up, as a storage driver that
+    applies fsGroup would (docs/cluster.md, "Claims on the real node")."""
+    claim = {
+        "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Mi"}}},
+    }
+    core.create_namespaced_persistent_volume_claim(namespace, claim)
+    pod = restricted_pod("mkdir /data/sub && echo kept > /data/sub/f && cat /data/sub/f && id -u")
+    pod["spec"]["securityContext"]["fsGroup"] = 10001  # as kc's pods have it
+    core.create_namespaced_pod(namespace, pod)
+    done = wait_for_phase(core, namespace, {"Succeeded", "Failed"})
+    log = core.read_namespaced_pod_log("hello", namespace)
+    assert done.status.phase == "Succeeded", log
+    assert done.spec.node_name == "kc-node"
+    assert log == "kept\n10001\n"
