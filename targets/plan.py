@@ -22,7 +22,6 @@ def _object_entry(obj: ir.Object) -> dict[str, Any]:
 
 
 def plan(program: ir.Program) -> dict[str, Any]:
-    assert program.spec is not None
     return {
         "pipeline": program.spec.pipeline,
         "instance": program.instance,

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from cases import CASES
 from conftest import ROOT
-from kc.compiler import cli
+from kc.compiler import arguments, cli
 from kc.targets import kubernetes
 
 
 def compiled(case: str) -> dict[str, str]:
     spec, flags = CASES[case]
-    args = cli.parser().parse_args(["compile", str(ROOT / spec), *flags])
+    args = arguments.parser().parse_args(["compile", str(ROOT / spec), *flags])
     return kubernetes.files(cli.build(args))
 
 

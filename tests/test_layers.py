@@ -24,7 +24,7 @@ LAYERS = (
     ("passes", ("kc.compiler.passes",)),
     ("outputs", ("kc.compiler.teardown", "kc.targets")),
     ("cluster", ("kc.cluster",)),
-    ("cli", ("kc.compiler.cli",)),
+    ("cli", ("kc.compiler.cli", "kc.compiler.arguments")),
 )
 CLIENT = "kc.cluster.client"
 

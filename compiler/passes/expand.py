@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from kc.compiler import contract, ir, kinds, merge, object_names, pods, podsecurity
 from kc.compiler import diagnostics as diag
-from kc.compiler import ir, kinds, merge, object_names, pods, podsecurity
 from kc.compiler.diagnostics import Pos
 from kc.compiler.passes import labels
 from kc.compiler.patterns import container, registry, render
@@ -101,7 +101,7 @@ def _workspace(program: ir.Draft) -> ir.Step:
         "workspace": _snake(ws.model_dump(by_alias=True)),
         "limits": limits,
         "service_account": object_names.object_name(program.instance, ""),
-        "pipeline_selector": labels.ownership(program.instance),
+        "pipeline_selector": contract.ownership(program.instance),
         # What the API server's Pod Security admission enforces: as much as the policy allows.
         "pod_security": podsecurity.level({k for k in podsecurity.KEYS if getattr(program.policy, k, False)}),
     }

@@ -11,7 +11,6 @@ from typing import Any
 
 from kc.compiler import ir, pods
 from kc.compiler.contract import INSTANCE, MANAGED_BY, OWNER, PIPELINE, STAGE
-from kc.compiler.contract import ownership as ownership  # the templates' pipeline_selector
 
 
 def selector(stage: str, instance: str) -> dict[str, str]:

@@ -244,7 +244,6 @@ def build(
 
 def plan(program: ir.Program, delete_data: bool = False) -> model.TeardownPlan:
     """The teardown of a compiled program; ``delete_data`` deletes the claims, as ``--delete-data``."""
-    assert program.spec is not None
     header = contract.Header(
         pipeline=program.spec.pipeline,
         instance=program.instance,

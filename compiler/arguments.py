@@ -1,0 +1,165 @@
+"""The ``kc`` command line: its commands, their flags, and the examples ``--help`` shows."""
+
+from __future__ import annotations
+
+import argparse
+
+from kc.schemas import units
+
+EXAMPLES = {
+    "compile": """examples:
+  kc compile examples/shop/pipeline.spec -o out/          write bundles and kc/plan.json
+  kc compile shop.spec -o out/ --profile prod --instance shop-canary
+  kc compile shop.spec --set api.replicas=3               print the bundles as one YAML stream
+  kc compile shop.spec -o out/ --check                    exit 1 when out/ is stale
+  kc compile shop.spec --teardown                         print the teardown plan (kc/teardown.yaml)""",
+    "validate": """examples:
+  kc validate shop.spec                  nothing printed and exit 0 when the spec is valid
+  kc validate shop.spec --format json    every diagnostic as JSON
+  kc validate */pipeline.spec            several specs at once (as the pre-commit hook runs it)""",
+    "graph": """examples:
+  kc graph shop.spec                     a Mermaid flowchart of the stages and bundles
+  kc graph shop.spec --format dot | dot -Tsvg > shop.svg""",
+    "explain": """examples:
+  kc explain service                     parameters, defaults and objects of 'service'
+  kc explain crontab --spec examples/crontab/pipeline.spec   a pattern the spec imports""",
+    "patterns": """examples:
+  kc patterns                            the built-in patterns, one line each
+  kc patterns --spec pipeline.spec       and those the spec's imports add""",
+    "teardown": """examples:
+  kc teardown --dry-run shop.spec                  the numbered plan: what, why, what waits
+  kc teardown --dry-run out/ --delete-data         an earlier 'kc compile -o out/', claims included
+  kc teardown --dry-run shop.spec -o json          the plan as data (kc/teardown.yaml's content)
+  kc teardown shop.spec                            run it; asks first on a terminal
+  kc teardown out/ --yes --delete-data             no question (CI), claims and their data too
+  kc teardown shop.spec --context kind-kc --timeout 10m
+
+Without --yes kc asks for confirmation, and refuses when standard input is not a terminal.
+exit codes: 0 done (kept objects are listed), 2 invalid spec or not confirmed, 3 cluster error,
+4 a wait timed out. docs/cluster.md and docs/teardown.md explain each step.""",
+    "diff": """examples:
+  kc diff shop.spec                                what 'kc apply' would change in the cluster
+  kc diff shop.spec --profile prod --context prod -o json
+  kc diff shop.spec --against out/                 offline: against an earlier 'kc compile -o out/'
+  kc diff shop.spec && echo "cluster is up to date"
+
++ to create   ~ to change (field by field, with the spec line)   - orphaned   ! conflict (not kc's)
+exit codes: 0 no differences, 1 differences, 2 invalid spec, 3 cluster error.
+Secret data is never printed, only that it changed. docs/cluster.md has the comparison rules.""",
+    "apply": """examples:
+  kc apply shop.spec                               apply bundle by bundle, waiting on each gate
+  kc apply shop.spec --profile prod --timeout 10m  each bundle's gates may take up to 10 minutes
+  kc apply shop.spec --prune                       then delete the orphans (claims only with data: delete)
+  kc diff shop.spec; kc apply shop.spec && kc diff shop.spec   the last diff exits 0
+
+exit codes: 0 applied, 2 invalid spec, 3 cluster error or a conflict (nothing adopted),
+4 a gate timed out or failed (the message names the gate and the object).""",
+}
+
+
+def _duration(text: str) -> float:
+    try:
+        return float(units.seconds(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _compile_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", help="the pipeline spec (YAML)")
+    p.add_argument("--profile", action="append", metavar="A,B", help="overlay these profiles, in order")
+    p.add_argument("--instance", metavar="NAME", help="compile an independent copy named NAME")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="PATH=VALUE",
+        help="override a field: STAGE.FIELD=VALUE, workspace.namespace=NS, …",
+    )
+    p.add_argument("--policy", metavar="FILE", help="an organisation policy the spec may only tighten")
+    p.add_argument(
+        "--ordering-annotations",
+        choices=("argocd", "kapp"),
+        help="also write the bundle order as Argo CD sync waves or kapp change groups",
+    )
+    p.add_argument(
+        "--allow-outside",
+        action="store_true",
+        help="let imports and files reach outside the spec's directory",
+    )
+
+
+def _cluster_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kubeconfig", metavar="FILE", help="the kubeconfig (default: $KUBECONFIG, ~/.kube/config)")
+    p.add_argument("--context", metavar="NAME", help="the kubeconfig context (default: its current context)")
+
+
+def parser() -> argparse.ArgumentParser:
+    from importlib import metadata
+
+    top = argparse.ArgumentParser(
+        prog="kc",
+        description="Compile a pipeline spec into ordered Kubernetes bundles with a teardown plan.",
+        epilog="exit codes: 0 ok, 1 differences or stale output, 2 invalid spec, 3 cluster error, "
+        "4 gate timed out. Run 'kc COMMAND --help' for a command's options and examples.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    top.add_argument("--version", action="version", version=f"kc {metadata.version('kc')}")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=EXAMPLES.get(name),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    p = command("compile", "compile a spec into bundle files, or a YAML stream on stdout")
+    _compile_flags(p)
+    p.add_argument("-o", "--output", metavar="DIR", help="write bundles and kc/plan.json into DIR")
+    p.add_argument("--check", action="store_true", help="compare with DIR instead; exit 1 if stale")
+    p.add_argument("--teardown", action="store_true", help="without -o: print the teardown plan, not the bundles")
+
+    p = command("diff", "compare the compiled plan with the cluster, or with DIR from an earlier compile")
+    _compile_flags(p)
+    _cluster_flags(p)
+    p.add_argument("--against", metavar="DIR", help="compare with an earlier 'kc compile -o DIR' (offline)")
+    p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="text for people, or JSON")
+
+    p = command("apply", "server-side apply, bundle by bundle, waiting on each bundle's gates")
+    _compile_flags(p)
+    _cluster_flags(p)
+    p.add_argument("--prune", action="store_true", help="then delete orphans (claims only with policy data: delete)")
+    p.add_argument(
+        "--timeout", type=_duration, default=300.0, metavar="T", help="how long each bundle's gates may take (5m)"
+    )
+
+    p = command("teardown", "run the teardown plan of a spec, or of DIR from an earlier 'kc compile -o DIR'")
+    _compile_flags(p)
+    _cluster_flags(p)
+    p.add_argument("--dry-run", action="store_true", help="print the plan; touch no cluster")
+    p.add_argument("--delete-data", action="store_true", help="also delete the claims (and their data)")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--timeout", type=_duration, metavar="T", help="how long each wait may take (the plan's: 300s)")
+    p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="with --dry-run: text or JSON")
+
+    p = command("validate", "report every diagnostic of one or more specs; write nothing")
+    _compile_flags(p)
+    p.add_argument("more", nargs="*", metavar="SPEC", help="more specs, checked with the same flags")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+    p = command("graph", "print the stage graph and its bundles, one edge per pair of steps labelled with why")
+    _compile_flags(p)
+    p.add_argument("--format", choices=("mermaid", "dot"), default="mermaid")
+
+    for name, help_text in (
+        ("patterns", "list the known patterns: the built-ins, and a spec's imports with --spec"),
+        ("explain", "show a pattern's parameters, defaults, objects and steps"),
+    ):
+        p = command(name, help_text)
+        if name == "explain":
+            p.add_argument("pattern")
+        p.add_argument("--spec", metavar="FILE", help="also the patterns this spec's imports add")
+        p.add_argument("--allow-outside", action="store_true", help="let the spec's imports leave its directory")
+    command("schema", "print the spec's JSON Schema (for editors)")
+    return top
