@@ -188,6 +188,10 @@ def _after(draft: ir.Draft, stage: ir.Stage, on: set[str]) -> Iterator[ir.Dep]:
 
 def _stage_deps(draft: ir.Draft, refs: list[Ref], inputs: dict[str, list[ir.Dep]]) -> dict[str, tuple[ir.Dep, ...]]:
     on = enabled(draft)
+    referenced: dict[str, list[ir.Dep]] = {}
+    for r in refs:
+        if r.target not in ("pipeline", r.stage):
+            referenced.setdefault(r.stage, []).append(ir.Dep(r.target, r.pos, f"reference {r.text}", "reference"))
     out: dict[str, tuple[ir.Dep, ...]] = {}
     previous: str | None = None
     for stage in draft.stages:
@@ -195,12 +199,7 @@ def _stage_deps(draft: ir.Draft, refs: list[Ref], inputs: dict[str, list[ir.Dep]
         if draft.spec.flow == "sequential" and previous is not None:
             deps.append(ir.Dep(previous, stage.pos, "flow: sequential", "flow"))
         previous = stage.name
-        deps += inputs.get(stage.name, [])
-        deps += [
-            ir.Dep(r.target, r.pos, f"reference {r.text}", "reference")
-            for r in refs
-            if r.stage == stage.name and r.target not in ("pipeline", r.stage)
-        ]
+        deps += inputs.get(stage.name, []) + referenced.get(stage.name, [])
         out[stage.name] = tuple(deps)
     return out
 
