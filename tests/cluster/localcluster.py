@@ -235,7 +235,7 @@ def start_real_node(root: Path, bin_dir: Path, api: Api, state: dict[str, Any]) 
         except (ClusterError, OSError, subprocess.SubprocessError) as error:
             reason = str(error)
         node.stop_node(root, state)
-        for name in ("kubelet", "containerd"):
+        for name in ("kubelet", "containerd", "dns"):
             STARTED.pop(name, None)
             state["pids"].pop(name, None)
         state["node"] = None

@@ -21,6 +21,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -29,6 +30,7 @@ from typing import Any
 import busybox
 from support import Api, ClusterError, alive, free_port, issue, save_state, say, start, wait_for
 
+HERE = Path(__file__).resolve().parent
 NAME = "kc-node"
 LABEL = ("kc.dev/node", "real")
 TAINT = {"key": "kc.dev/node", "value": "real", "effect": "NoSchedule"}
@@ -109,6 +111,7 @@ def identity(root: Path) -> dict[str, Any]:
         "bridge": f"kc{tag}",
         "network": f"kc-{tag}",
         "subnet": f"10.88.{int(tag, 16) % 250 + 1}.0/24",
+        "dns": f"10.88.{int(tag, 16) % 250 + 1}.1",  # the bridge's address: the pods' gateway and DNS
         "cgroup": f"/kc-{tag}",
         "home": str(home),
         "socket": str(home / "containerd" / "containerd.sock"),
@@ -233,7 +236,9 @@ def kubelet_config(node: dict[str, Any], pki: Path) -> dict[str, Any]:
         "authorization": {"mode": "Webhook"},  # the API server's client certificate is system:masters
         "registerWithTaints": [TAINT],
         "failSwapOn": False,
-        "resolvConf": "",  # no DNS in the pods: there is no cluster DNS, and no route out
+        "resolvConf": "",  # no name servers of the host's in the pods: there is no route out
+        "clusterDNS": [node["dns"]],  # dns.py: Service names from the API server
+        "clusterDomain": "cluster.local",
         "podLogsDir": f"{home}/pod-logs",
         "serializeImagePulls": False,
         "imageGCHighThresholdPercent": 100,
@@ -268,6 +273,8 @@ def start_node(root: Path, bin_dir: Path, api: Api, kubeconfig: dict[str, Any], 
     create_cgroups(node["cgroup"])
     state["node"]["registry"] = serve_images(root)
     save_state(root, state)
+    make_bridge(node)
+    start("dns", [sys.executable, str(HERE / "dns.py"), str(root), node["dns"]], root, state)
     start("containerd", ["containerd", "--config", f"{node['home']}/containerd.toml"], root, state)
     wait_for("containerd", lambda: ctr(node, "version").returncode == 0, root, timeout=30)
     imported = ctr(node, "images", "import", f"{node['home']}/images.tar")
@@ -277,6 +284,20 @@ def start_node(root: Path, bin_dir: Path, api: Api, kubeconfig: dict[str, Any], 
     wait_for(f"node {NAME} to register", lambda: api.call("GET", f"/api/v1/nodes/{NAME}")[0] == 200, root, 60)
     initialise(api)
     wait_for(f"node {NAME} to be Ready", lambda: node_ready(api), root, timeout=60)
+
+
+def make_bridge(node: dict[str, Any]) -> None:
+    """The CNI bridge with its gateway address, before the first pod, so that the cluster DNS
+    (dns.py) can listen there; the bridge plugin takes the bridge as it finds it."""
+    prefix = node["subnet"].rsplit("/", 1)[1]
+    for command in (
+        ["ip", "link", "add", "name", node["bridge"], "type", "bridge"],
+        ["ip", "addr", "add", f"{node['dns']}/{prefix}", "dev", node["bridge"]],
+        ["ip", "link", "set", node["bridge"], "up"],
+    ):
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise ClusterError(f"{' '.join(command)} failed: {done.stderr.strip()}")
 
 
 def serve_images(root: Path) -> str | None:
@@ -375,6 +396,7 @@ def stop_node(root: Path, state: dict[str, Any]) -> None:
     for pid in shims(node):
         _kill(pid, own_group=False)
     unmount_under(Path(node["home"]))
+    _kill(pids.get("dns"))
     remove_network(node, containers)
     remove_cgroups(node["cgroup"])
     stop_images(root)
