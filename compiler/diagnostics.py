@@ -58,6 +58,7 @@ CODES: dict[str, str] = {
     "KC501": "pattern-invalid",
     "KC502": "template-error",
     "KC503": "pattern-warning",
+    "KC504": "unknown-image-port",
     "KC601": "output-not-owned",
     "KC603": "plan-unreadable",
 }

@@ -1,8 +1,9 @@
 """The front end: everything a compile reads from disk, read once, so that the passes do no I/O.
 
 ``read`` runs before the passes: the spec fragments and pattern folders that ``imports`` names,
-the organisation's policy file, and the patterns the spec names, loaded. ``files`` runs once the
-stages are checked, for the files that ``files`` and ``objects`` parameters name.
+the organisation's policy file, the patterns the spec names, loaded, and what kc knows of widely
+used images. ``files`` runs once the stages are checked, for the files that ``files`` and
+``objects`` parameters name.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def read(doc: source.Document, options: ir.Options) -> ir.Source:
     known, shadowing = registry.with_imports(folders) if not problems else (registry.builtins(), [])
     policy_file = source.load_file(options.policy_file) if options.policy_file else None
     named = set(_pattern_names(doc, fragments, options)) | {registry.WORKSPACE}
-    library = registry.Library(known, {n: registry.load(known[n]) for n in sorted(named) if n in known})
+    loaded = {n: registry.load(known[n]) for n in sorted(named) if n in known}
+    library = registry.Library(known, loaded, registry.known_images())
     return ir.Source(doc, options, ir.Inputs(tuple(fragments), policy_file, library, tuple(problems + shadowing)))
 
 

@@ -222,6 +222,8 @@ class ContainerStage(StageBase):
     resources: t.Resources | None = None
     health: Annotated[str, StringConstraints(pattern=r"^/")] | HealthCommand | None = None
     mounts: dict[t.Label, t.Path] = {}
+    # Paths the program writes besides /tmp, each an emptyDir: the root filesystem is read-only.
+    writable: Annotated[list[t.Path], Field(max_length=16)] = []
     pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = Field(None, alias="pull-policy")
     registry: str | None = None
 

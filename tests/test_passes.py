@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+import yaml
 from conftest import codes, compile_text, errors_of
 from kc.compiler import ir, object_names, pods
+from kc.compiler.patterns import registry
 
 
 def objects(program: ir.Program, kind: str | None = None) -> list[dict[str, Any]]:
@@ -56,7 +59,42 @@ def test_defaults_skip_patterns_without_containers(tmp_path: Path) -> None:
 def test_shorthand(tmp_path: Path) -> None:
     program = compile_text("kc: 1\npipeline: p\nstages:\n  web: service nginx:1.27.3\n", tmp_path)
     assert container_of(one(program, "Deployment"))["image"] == "nginx:1.27.3"
+    assert one(program, "Service")["spec"]["ports"][0]["port"] == 80  # what kc knows of nginx
+
+
+def test_a_known_image_gets_its_port_and_writable_paths_and_low_ports_a_sysctl(tmp_path: Path) -> None:
+    program = compile_text("kc: 1\npipeline: p\nstages:\n  web: service nginx:1.27.3\n", tmp_path)
+    pod = one(program, "Deployment")["spec"]["template"]["spec"]
+    mounts = {m["mountPath"]: m["name"] for m in container_of(one(program, "Deployment"))["volumeMounts"]}
+    assert mounts == {"/var/cache/nginx": "writable-0", "/var/run": "writable-1", "/tmp": "tmp"}
+    assert {"name": "writable-1", "emptyDir": {"sizeLimit": "256Mi"}} in pod["volumes"]
+    assert pod["securityContext"]["sysctls"] == [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "80"}]
+    assert container_of(one(program, "Deployment"))["readinessProbe"]["tcpSocket"] == {"port": "http"}
+    assert program.warnings == ()
+
+
+def test_a_stage_says_otherwise_and_keeps_its_writable_paths(tmp_path: Path) -> None:
+    stage = "{pattern: service, image: 'nginx:1', port: 8080, writable: [/srv, /var/run]}"
+    spec = f"kc: 1\npipeline: p\nstages:\n  web: {stage}\n"
+    program = compile_text(spec, tmp_path)
+    paths = [m["mountPath"] for m in container_of(one(program, "Deployment"))["volumeMounts"]]
+    assert paths == ["/var/cache/nginx", "/var/run", "/srv", "/tmp"]
     assert one(program, "Service")["spec"]["ports"][0]["port"] == 8080
+    assert "sysctls" not in one(program, "Deployment")["spec"]["template"]["spec"]["securityContext"]
+    other_registry = compile_text(spec.replace("'nginx:1'", "'ghcr.io/acme/nginx:1'"), tmp_path)
+    paths = [m["mountPath"] for m in container_of(one(other_registry, "Deployment"))["volumeMounts"]]
+    assert paths == ["/srv", "/var/run", "/tmp"]  # not docker.io's nginx: kc knows nothing of it
+
+
+def test_an_unknown_image_on_the_default_port_is_a_warning(tmp_path: Path) -> None:
+    program = compile_text("kc: 1\npipeline: p\nstages:\n  api: service acme/api:1.0\n", tmp_path)
+    (warning,) = program.warnings
+    assert (warning.code, warning.pos.line, warning.severity) == ("KC504", 4, "warning")
+    assert "port 8080, the service pattern's default" in warning.message
+    explicit = compile_text(
+        "kc: 1\npipeline: p\nstages:\n  api: {pattern: service, image: 'acme/api:1.0', port: 8080}\n", tmp_path
+    )
+    assert explicit.warnings == ()
 
 
 def test_shorthand_pattern_alone_takes_its_default_image(tmp_path: Path) -> None:
@@ -353,3 +391,27 @@ def test_set_errors_name_the_flag(tmp_path: Path) -> None:
     assert (found.code, found.pos.file) == ("KC102", "--set api.replicas=lots")
     [found] = errors_of(SET_SPEC, tmp_path, sets=(("workspace.namespce", "x"),))
     assert (found.code, found.pos.file) == ("KC101", "--set workspace.namespce=x")
+
+
+@pytest.mark.parametrize(
+    ("image", "repository"),
+    [
+        ("nginx:1.27.3", "docker.io/library/nginx"),
+        ("nginx", "docker.io/library/nginx"),
+        ("docker.io/library/nginx:1.27.3", "docker.io/library/nginx"),
+        ("bitnami/redis:7", "docker.io/bitnami/redis"),
+        ("ghcr.io/acme/api@sha256:" + "0" * 64, "ghcr.io/acme/api"),
+        ("localhost:5000/app:1", "localhost:5000/app"),
+        ("registry.example.com:5000/a/b", "registry.example.com:5000/a/b"),
+    ],
+)
+def test_image_repository(image: str, repository: str) -> None:
+    assert registry.repository(image) == repository
+
+
+def test_what_kc_knows_of_images_is_well_formed() -> None:
+    with open(registry.IMAGES, encoding="utf-8") as f:
+        table = yaml.safe_load(f)
+    for repo, entry in table.items():
+        assert registry.repository(repo) == repo and set(entry) <= {"port", "writable"}
+        assert all(p.startswith("/") and p != "/tmp" for p in entry.get("writable", []))

@@ -16,6 +16,7 @@ from kc.compiler.passes import (
     defaults,
     dependencies,
     expand,
+    images,
     labels,
     limits,
     naming,
@@ -34,7 +35,7 @@ from kc.compiler.passes import (
 SOURCE_PASSES: tuple[Callable[[ir.Source], ir.Source], ...] = (parse.parse, profiles.profiles)
 # validate: Source -> Draft. Then the factoring passes, in the order docs/design.md gives; the
 # front end reads the files the stages name after ``stages``.
-CHECK_PASSES: tuple[Callable[[ir.Draft], ir.Draft], ...] = (defaults.defaults, stages.stages)
+CHECK_PASSES: tuple[Callable[[ir.Draft], ir.Draft], ...] = (defaults.defaults, images.images, stages.stages)
 DRAFT_PASSES: tuple[Callable[[ir.Draft], ir.Draft], ...] = (
     expand.expand,
     naming.naming,

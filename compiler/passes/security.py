@@ -33,6 +33,7 @@ CONTAINER = {
     "seccompProfile": {"type": "RuntimeDefault"},
 }
 TMP = "tmp"
+UNPRIVILEGED_PORTS = "net.ipv4.ip_unprivileged_port_start"
 
 
 def _fill(target: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
@@ -74,9 +75,22 @@ def _secure_container(c: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _low_ports(spec: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    """A non-root program cannot bind a port below 1024, unless the pod's network namespace says
+    ports from the lowest one it serves up are unprivileged: a safe sysctl, which the restricted
+    profile allows, instead of the NET_BIND_SERVICE capability, which the program would also
+    have to be built to use."""
+    ports = [p.get("containerPort", 1024) for c in pods.containers(spec) for p in c.get("ports") or []]
+    low = min([p for p in ports if isinstance(p, int) and p < 1024], default=None)
+    sysctls = list(context.get("sysctls") or [])
+    if low is None or any(s.get("name") == UNPRIVILEGED_PORTS for s in sysctls):
+        return context
+    return {**context, "sysctls": [*sysctls, {"name": UNPRIVILEGED_PORTS, "value": str(low)}]}
+
+
 def _secure_pod(spec: dict[str, Any]) -> dict[str, Any]:
     out = dict(spec)
-    out["securityContext"] = _fill(spec.get("securityContext") or {}, POD)
+    out["securityContext"] = _low_ports(spec, _fill(spec.get("securityContext") or {}, POD))
     out.setdefault("automountServiceAccountToken", False)
     for key in ("initContainers", "containers"):
         if key in out:
@@ -84,7 +98,7 @@ def _secure_pod(spec: dict[str, Any]) -> dict[str, Any]:
     volumes = list(out.get("volumes") or [])
     uses_tmp = any(m.get("name") == TMP for c in pods.containers(out) for m in c.get("volumeMounts", []))
     if uses_tmp and not any(v.get("name") == TMP for v in volumes):
-        volumes.append({"name": TMP, "emptyDir": {"sizeLimit": "256Mi"}})
+        volumes.append({"name": TMP, "emptyDir": {"sizeLimit": container.WRITABLE_SIZE}})
     if volumes:
         out["volumes"] = volumes
     return out

@@ -7,6 +7,9 @@ from typing import Any
 
 from kc.schemas import types as t
 
+# Each writable path is scratch space, bounded like /tmp (the security pass's).
+WRITABLE_SIZE = "256Mi"
+
 
 def image_ref(image: str, registry: str | None) -> str:
     """Prefix ``registry`` to an image given without one (Docker's rule: a first path component
@@ -87,20 +90,27 @@ def container(stage: str, params: dict[str, Any], patterns_of: dict[str, str], w
     out["resources"] = resources(params)
     if with_probes:
         out.update(probes(params))
-    if mounts:
-        out["volumeMounts"] = [
-            {"name": f"mount-{s}", "mountPath": path, **({"readOnly": True} if patterns_of.get(s) == "config" else {})}
-            for s, path in mounts.items()
-        ]
+    volume_mounts = [
+        {"name": f"mount-{s}", "mountPath": path, **({"readOnly": True} if patterns_of.get(s) == "config" else {})}
+        for s, path in mounts.items()
+    ]
+    volume_mounts += [
+        {"name": f"writable-{i}", "mountPath": path} for i, path in enumerate(params.get("writable") or [])
+    ]
+    if volume_mounts:
+        out["volumeMounts"] = volume_mounts
     return out
 
 
 def volumes(params: dict[str, Any], patterns_of: dict[str, str]) -> list[dict[str, Any]]:
-    """Pod volumes for ``mounts``; the names resolve as references, which also orders the stages."""
+    """Pod volumes for ``mounts`` (the names resolve as references, which also orders the stages)
+    and for ``writable`` paths."""
     out: list[dict[str, Any]] = []
     for stage in params.get("mounts") or {}:
         if patterns_of.get(stage) == "config":
             out.append({"name": f"mount-{stage}", "configMap": {"name": f"${{{stage}.name}}"}})
         else:
             out.append({"name": f"mount-{stage}", "persistentVolumeClaim": {"claimName": f"${{{stage}.name}}"}})
+    for index, _ in enumerate(params.get("writable") or []):
+        out.append({"name": f"writable-{index}", "emptyDir": {"sizeLimit": WRITABLE_SIZE}})
     return out

@@ -15,6 +15,7 @@ from typing import Any
 
 import jinja2
 import pydantic
+import yaml
 from kc.compiler import diagnostics as diag
 from kc.compiler import source
 from kc.compiler.diagnostics import Pos
@@ -25,6 +26,7 @@ from kc.schemas import pattern as pattern_schema
 LIBRARY = os.path.join(os.path.dirname(__file__), "library")
 MANIFEST = "pattern.yaml"
 WORKSPACE = "workspace"  # the internal pattern that renders bundle 0
+IMAGES = os.path.join(os.path.dirname(__file__), "images.yaml")
 
 
 @dataclass(frozen=True)
@@ -53,12 +55,42 @@ def is_builtin(folder: str) -> bool:
 
 
 @dataclass(frozen=True)
+class ImageFacts:
+    """What kc knows about a widely used image (``images.yaml``)."""
+
+    port: int | None = None
+    writable: tuple[str, ...] = ()
+
+
+@functools.cache
+def known_images() -> dict[str, ImageFacts]:
+    """Repository (``docker.io/library/nginx``) -> what kc knows of the image."""
+    with open(IMAGES, encoding="utf-8") as f:
+        table = yaml.safe_load(f)
+    return {repo: ImageFacts(e.get("port"), tuple(e.get("writable", ()))) for repo, e in table.items()}
+
+
+def repository(image: str) -> str:
+    """An image reference's repository as a registry serves it: ``nginx:1.27.3`` is
+    ``docker.io/library/nginx``, ``ghcr.io/acme/api@sha256:…`` is ``ghcr.io/acme/api``."""
+    name = image.split("@", 1)[0]
+    if ":" in name.rsplit("/", 1)[-1]:
+        name = name.rsplit(":", 1)[0]
+    first, _, rest = name.partition("/")
+    if not rest or not ("." in first or ":" in first or first == "localhost"):
+        name = f"docker.io/{name}"
+    host, _, path = name.partition("/")
+    return f"{host}/library/{path}" if host == "docker.io" and "/" not in path else name
+
+
+@dataclass(frozen=True)
 class Library:
     """The patterns a spec can name (built-ins, and those its imports add), and, loaded, the ones
     it does name. The front end fills it, so the passes read no pattern folder themselves."""
 
     folders: dict[str, str] = field(default_factory=dict)  # every known name -> its folder
     loaded: dict[str, Pattern] = field(default_factory=dict)
+    images: dict[str, ImageFacts] = field(default_factory=dict)  # by repository
 
     def get(self, name: str) -> Pattern | None:
         return self.loaded.get(name)
