@@ -530,3 +530,47 @@ def test_a_one_line_stage_runs_on_the_real_node(real: Real, form: str) -> None:
     remove_secrets(real, ns, made)
     real.teardown(spec, flags)
     no_pods_left(real, ns)
+
+
+# --- tasks that pass data, and a cron stage, with stand-in images alone -------------------------------
+
+TASKS_AND_CRON = """\
+kc: 1
+pipeline: flow
+workspace:
+  data: {size: 1Gi}
+stages:
+  produce:
+    pattern: task
+    image: docker.io/library/busybox:1.36.1
+    command: [/bin/sh, -c]
+    args: ["printf 'b\\\\na\\\\nb\\\\n' > /data/out/words/list.txt"]
+    outputs: [words]
+  consume:
+    pattern: task
+    image: docker.io/library/busybox:1.36.1
+    command: [/bin/sh, -c]
+    args: ["sort -u /data/in/words/list.txt | wc -l"]
+    inputs: {words: produce.words}
+  tick:
+    pattern: cron
+    image: docker.io/library/busybox:1.36.1
+    schedule: "0 3 * * *"
+    command: [/bin/sh, -c, "echo tick"]
+"""
+
+
+def test_tasks_pass_data_and_a_cron_stage_runs(real: Real) -> None:
+    """The machinery of the examples' checks with stand-in images only: a task reads what the
+    one before it wrote on the pipeline's data claim, and a Job made from a CronJob completes."""
+    spec = real.tmp / "flow.spec"
+    spec.write_text(on_the_real_node(TASKS_AND_CRON))
+    flags = instance("flow")
+    ns = namespace_of(flags)
+    real.apply(spec, flags)
+    check_running(real, ns)
+    (job,) = stage_jobs(real, ns, "consume")
+    assert job_log(real, ns, job.metadata.name).strip() == "2"
+    assert list(run_cron_jobs(real, ns).values()) == ["tick\n"]
+    real.teardown(spec, flags)
+    no_pods_left(real, ns)
