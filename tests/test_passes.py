@@ -188,10 +188,33 @@ def test_references_resolve_and_order(tmp_path: Path) -> None:
     )
     env = {e["name"]: e.get("value") for e in container_of(one(program, "Deployment"))["env"]}
     assert env["DB"] == "http://shop-db.shop.svc:5432" and env["RAW"] == "${HOME}" and env["NS"] == "shop"
-    assert [b.name for b in program.bundles] == ["workspace", "db", "api"]
+    # Two long-running stages: the reference wires a name and a network permission, no order.
+    assert [b.name for b in program.bundles] == ["workspace", "api+db"]
     policy = next(m for m in objects(program, "NetworkPolicy") if m["metadata"]["name"] == "shop-db-ingress")
     callers = [p["podSelector"]["matchLabels"]["kc.dev/stage"] for p in policy["spec"]["ingress"][0]["from"]]
     assert callers == ["db", "api"]
+
+
+def test_services_that_call_each_other_are_no_cycle(tmp_path: Path) -> None:
+    program = compile_text(
+        BASE
+        + """  a: {pattern: service, image: "a:1", port: 8080, env: {B: "${b.url}"}}
+  b: {pattern: service, image: "b:1", port: 8080, env: {A: "${a.url}"}}
+  seed: {pattern: job, image: "s:1", env: {A: "${a.url}"}}
+  files: {pattern: volume, size: 1Gi}
+  web: {pattern: service, image: "w:1", port: 8080, mounts: {files: /srv}}
+""",
+        tmp_path,
+    )
+    # A job is ordered after what it calls; a service after the claim it mounts.
+    assert [b.name for b in program.bundles] == ["workspace", "a+b+files", "seed+web"]
+    seed = next(s for s in program.stages if s.name == "seed")
+    assert [(d.target, d.kind) for d in seed.deps] == [("a", "reference")]
+    cycle = errors_of(
+        BASE + '  a: {pattern: service, image: "a:1", after: b}\n  b: {pattern: service, image: "b:1", after: a}\n',
+        tmp_path,
+    )
+    assert codes(cycle) == ["KC204"]
 
 
 def test_open_network_has_no_policies(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ def draft(text: str = SPEC, **fields: Any) -> ir.Draft:
     # The patterns' manifests, which dependencies reads for inputs and outputs; loaded here,
     # as the front end would.
     folders = registry.builtins()
-    library = registry.Library(folders, {n: registry.load(folders[n]) for n in ("postgres", "service")})
+    library = registry.Library(folders, {n: registry.load(folders[n]) for n in ("postgres", "service", "job")})
     return dataclasses.replace(ir.Draft(doc, ir.Options(), spec, spec.policy, library, raw), **fields)
 
 
@@ -45,10 +45,10 @@ def step(id: str, *objects: ir.Object, deps: tuple[ir.Dep, ...] = ()) -> ir.Step
 
 
 def test_dependencies_makes_a_reference_an_edge_and_refuses_an_unknown_stage() -> None:
-    text = SPEC.replace("image: a:1}", "image: a:1, env: {DB: '${db.host}'}}")
+    text = SPEC.replace("{pattern: service, image: a:1}", "{pattern: job, image: a:1, env: {DB: '${db.host}'}}")
     given = draft(
         text,
-        stages=(stage("db", "postgres", {"host": "shop-db.shop.svc"}), stage("api", "service")),
+        stages=(stage("db", "postgres", {"host": "shop-db.shop.svc"}), stage("api", "job")),
         steps=(step("workspace"), step("db"), step("api")),
     )
     out = dependencies.dependencies(given)

@@ -1,8 +1,15 @@
 """dependencies: every edge of the stage graph, in one place. A stage comes after the stages its
 ``after`` names, after the one before it under ``flow: sequential``, after the stages whose
-outputs its inputs read, and after every stage a ``${stage.field}`` reference (or a mount, or a
-config env entry) names; each of a stage's later steps comes after the one before it. References
-and inputs are checked here, since each is a dependency on something that must exist."""
+outputs its inputs read, and after the stages a ``${stage.field}`` reference (or a mount, or a
+config env entry) names, unless both run for good; each of a stage's later steps comes after the
+one before it. References and inputs are checked here, since each names something that must exist.
+
+A reference between two long-running stages (a service calling a database, two services calling
+each other) only wires a name and a network permission: such programs retry their connections,
+and an edge would make services that call each other a cycle. A stage that runs to completion
+(a job, a task, a cron job's runs) is ordered after what it refers to, since it gets one chance
+at it, and every stage is ordered after a run-to-completion stage, a claim or a config it refers
+to, since it needs that to exist or to have finished (docs/language.md, Dependencies)."""
 
 from __future__ import annotations
 
@@ -11,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from kc.compiler import diagnostics as diag
-from kc.compiler import ir, source
+from kc.compiler import ir, kinds, source
 from kc.compiler.diagnostics import Pos
 from kc.compiler.passes.references import REF, no_data_claim
 from kc.compiler.passes.stages import enabled
@@ -186,11 +193,16 @@ def _after(draft: ir.Draft, stage: ir.Stage, on: set[str]) -> Iterator[ir.Dep]:
             yield ir.Dep(target, draft.doc.pos(path), "after", "after")
 
 
+def _long_running(draft: ir.Draft) -> set[str]:
+    mains = {s.name: draft.library[s.pattern].manifest.main for s in draft.stages}
+    return {name for name, main in mains.items() if main is not None and kinds.long_running(main)}
+
+
 def _stage_deps(draft: ir.Draft, refs: list[Ref], inputs: dict[str, list[ir.Dep]]) -> dict[str, tuple[ir.Dep, ...]]:
-    on = enabled(draft)
+    on, serving = enabled(draft), _long_running(draft)
     referenced: dict[str, list[ir.Dep]] = {}
     for r in refs:
-        if r.target not in ("pipeline", r.stage):
+        if r.target not in ("pipeline", r.stage) and not {r.stage, r.target} <= serving:
             referenced.setdefault(r.stage, []).append(ir.Dep(r.target, r.pos, f"reference {r.text}", "reference"))
     out: dict[str, tuple[ir.Dep, ...]] = {}
     previous: str | None = None
