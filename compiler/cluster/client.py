@@ -23,6 +23,8 @@ APPLY_PATCH = "application/apply-patch+yaml"  # JSON is YAML, so the body is sen
 REQUEST_TIMEOUT = (10.0, 60.0)  # seconds to connect, seconds to wait for an answer
 PAGE = "500"
 DISCOVERY_WAIT = 10.0  # seconds a kind may take to appear in discovery
+LOG_TIMEOUT = (5.0, 10.0)  # a container's log comes through the node's kubelet: give up sooner
+LOG_BYTES = "16384"
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +129,14 @@ class Client:
     # --- requests ------------------------------------------------------------------------------
 
     def _send(
-        self, method: str, path: str, query: dict[str, str], body: Any, content_type: str, timeout: tuple[float, float]
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: Any,
+        content_type: str,
+        timeout: tuple[float, float],
+        accept: str = "application/json",
     ) -> Any:
         """One request through the client; a transport failure is a ClusterError."""
         try:
@@ -135,7 +144,7 @@ class Client:
                 method=method,
                 resource_path=path,
                 query_params=list(query.items()),
-                header_params={"Accept": "application/json", "Content-Type": content_type},
+                header_params={"Accept": accept, "Content-Type": content_type},
                 body=body,
                 auth_settings=["BearerToken"],
             )
@@ -264,6 +273,23 @@ class Client:
             raise self._unreachable(exc) from None
         finally:
             stream.close()
+
+    def log(self, namespace: str, pod: str, container: str, *, tail: int, previous: bool = False) -> str:
+        """The last ``tail`` lines of a container's log (of its previous run with ``previous``),
+        at most 16 KiB; the API server fetches it from the node's kubelet."""
+        query = {"container": container, "tailLines": str(tail), "limitBytes": LOG_BYTES}
+        if previous:
+            query["previous"] = "true"
+        path = Kind("v1", "Pod", "pods", True).path(namespace, pod) + "/log"
+        response = self._send("GET", path, query, None, "application/json", LOG_TIMEOUT, accept="text/plain, */*")
+        try:
+            raw = response.read()
+        except self._transport_errors as exc:
+            raise self._unreachable(exc) from None
+        if int(response.status) >= 400:
+            status = int(response.status)
+            raise ClusterError(_failure("get", "pods/log", namespace, pod, status, _payload(raw), self.host), status)
+        return bytes(raw).decode("utf-8", "replace")
 
     def get(self, kind: Kind, namespace: str | None, name: str) -> dict[str, Any] | None:
         status, data = self._call(

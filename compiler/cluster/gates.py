@@ -7,12 +7,12 @@ controllers wrote something; where the cluster refuses watches, it polls."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kc.cluster import client as cluster_client
+from kc.cluster import pod_watch, timing
 from kc.cluster import progress as progress_display
-from kc.cluster import timing
 from kc.cluster.errors import ClusterError, GateTimeout
 from kc.compiler import contract, ir
 
@@ -24,6 +24,7 @@ class Check:
     done: bool
     detail: str = ""  # how far it got: "1/2 available"
     failed: str = ""  # why it can never pass: a failed Job, an exceeded progress deadline
+    pods: list[dict[str, Any]] | None = field(default=None, compare=False)  # listed to decide it
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,9 +150,7 @@ def _ready(obj: dict[str, Any]) -> Check:
     return Check(True, "nothing to wait for")
 
 
-def _match_labels(obj: dict[str, Any]) -> str:
-    found = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-    return ",".join(f"{k}={v}" for k, v in sorted(found.items()))
+_match_labels = pod_watch.selector
 
 
 def check(client: cluster_client.Client, target: Target, obj: dict[str, Any] | None) -> Check:
@@ -170,7 +169,7 @@ def check(client: cluster_client.Client, target: Target, obj: dict[str, Any] | N
         pod_kind = client.require("v1", "Pod")
         pods = client.list(pod_kind, target.namespace, _match_labels(obj)) if _match_labels(obj) else []
         running = sum((p.get("status") or {}).get("phase") == "Running" for p in pods)
-        return Check(running >= want, f"{running}/{want} pods running")
+        return Check(running >= want, f"{running}/{want} pods running", pods=pods)
     if kind == "rollout" and obj.get("kind") == "Deployment":
         return _deployment(obj)
     if kind == "rollout" and obj.get("kind") == "DaemonSet":
@@ -186,35 +185,37 @@ def wait(
     label: str,
 ) -> float:
     """Poll until every target passes its gate; returns the seconds it took. Raises
-    GateTimeout naming the gate and the object when one fails or the time is up."""
+    GateTimeout naming the gate and the object, and the pod that cannot run and why, when one
+    fails or the time is up."""
     deadline = timing.Deadline(timeout)
     pending = list(targets)
-    announced, watching = False, True
+    shown = _Shown(progress, label, pod_watch.PodWatch(client))
+    watching = True
     for interval in timing.intervals():
         waiting: list[tuple[Target, Check, dict[str, Any] | None]] = []
         for target in pending:
             obj = client.get(target.kind, target.namespace, target.name)
             result = check(client, target, obj)
             if result.failed:
-                raise GateTimeout(f"gate '{target.gate_text}' cannot pass: {target.text}: {result.failed}")
+                shown.pods.look(target.namespace, obj, result.pods)
+                raise GateTimeout(
+                    f"gate '{target.gate_text}' cannot pass: {target.text}: {result.failed}" + shown.closing()
+                )
             if not result.done:
                 waiting.append((target, result, obj))
         if not waiting:
             return deadline.elapsed
         pending = [t for t, _, _ in waiting]
         first, state, obj = waiting[0]
+        shown.pods.look(first.namespace, obj, state.pods)
         if deadline.passed:
             raise GateTimeout(
                 f"gate '{first.gate_text}' timed out after {timing.text(timeout)}: "
-                f"{first.text} did not get there ({state.detail})"
+                f"{first.text} did not get there ({state.detail})" + shown.closing()
             )
         more = f" and {len(waiting) - 1} more" if len(waiting) > 1 else ""
-        text = f"{label}: waiting for {first.gate_text}: {first.text} ({state.detail}){more}"
-        if announced:
-            progress.status(f"{text} ({timing.text(deadline.elapsed)})")
-        else:  # in a log: one line when the wait begins, none per poll
-            progress.note(text)
-            announced = True
+        text = f"waiting for {first.gate_text}: {first.text} ({state.detail}){more}"
+        shown.waiting(first.gate_text, text, deadline.elapsed)
         if watching:
             try:
                 if _watch(client, first, obj, deadline):
@@ -223,6 +224,34 @@ def wait(
                 watching = False
         deadline.sleep(interval)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _Shown:
+    """What a wait has shown: on a terminal the progress line (the wait, and the pod that cannot
+    run), in a log one line when the wait begins and one when a pod's trouble changes."""
+
+    def __init__(self, progress: progress_display.Progress, label: str, pods: pod_watch.PodWatch) -> None:
+        self.progress, self.label, self.pods = progress, label, pods
+        self.announced = False
+        self.told: tuple[str, str, str] | None = None
+
+    def waiting(self, gate: str, text: str, elapsed: float) -> None:
+        report = self.pods.report
+        if self.progress.live:  # the pod's trouble before the wait's detail, which it explains
+            shown = f"{self.label}: {gate}: {report.short}" if report else f"{self.label}: {text}"
+            self.progress.status(shown, f" ({timing.text(elapsed)})")
+            return
+        if not self.announced:  # in a log: one line when the wait begins, none per poll
+            self.progress.line(f"{self.label}: {text}")
+            self.announced = True
+        if report is not None and report.trouble.key != self.told:
+            self.progress.line(f"{self.label}: {report.line}")
+            self.told = report.trouble.key
+
+    def closing(self) -> str:
+        """The pod in trouble, its log tail and events, as lines under a gate's failure."""
+        report = self.pods.final()
+        return "\n" + report.details() if report else ""
 
 
 def _watch(

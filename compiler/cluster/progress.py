@@ -18,12 +18,13 @@ class Progress:
         self.color = color
         self._shown = False
 
-    def status(self, text: str) -> None:
-        """A transient state ("waiting … 3/4 ready (12s)"): shown only on a terminal."""
+    def status(self, text: str, end: str = "") -> None:
+        """A transient state ("waiting … 3/4 ready (12s)"): shown only on a terminal, cut to its
+        width; ``end`` ("(12s)") is never cut."""
         if not self.live:
             return
-        width = max(shutil.get_terminal_size().columns - 1, 20)
-        self.stream.write(_CLEAR + (text if len(text) <= width else text[: width - 1] + "…"))
+        width = max(shutil.get_terminal_size().columns - 1 - len(end), 20)
+        self.stream.write(_CLEAR + (text if len(text) <= width else text[: width - 1] + "…") + end)
         self.stream.flush()
         self._shown = True
 
