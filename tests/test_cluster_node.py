@@ -152,3 +152,61 @@ def test_a_pod_of_uid_10001_writes_its_claim(core: client.CoreV1Api, namespace: 
     assert done.status.phase == "Succeeded", log
     assert done.spec.node_name == "kc-node"
     assert log == "kept\n10001\n"
+
+
+def ready(core: client.CoreV1Api, namespace: str, name: str, timeout: float = 90) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        pod = core.read_namespaced_pod(name, namespace)
+        conditions = pod.status.conditions or []
+        if any(c.type == "Ready" and c.status == "True" for c in conditions) or time.monotonic() > deadline:
+            return pod
+        time.sleep(0.5)
+
+
+def test_a_pod_reaches_another_through_a_service_by_its_name(core: client.CoreV1Api, namespace: str) -> None:
+    """``<service>.<namespace>.svc``, as kc's references compile, resolves through the cluster DNS
+    (CoreDNS) to the Service's cluster IP, and kube-proxy takes port 80 of that address to the
+    server pod's port 8080: both run on the real node's host (tests/cluster/services.py)."""
+    (real,) = core.list_node(label_selector=REAL).items
+    annotations = real.metadata.annotations or {}
+    have = (annotations.get("kc.dev/service-proxy"), annotations.get("kc.dev/cluster-dns"))
+    if have != ("kube-proxy", "coredns"):
+        message = f"the real node has no Services (service proxy, DNS: {have}); tests/cluster/up says why"
+        if os.environ.get("CI") and not os.environ.get("KC_TEST_KUBECONFIG"):
+            pytest.fail(message)
+        pytest.skip(message)
+    server = restricted_pod(
+        "mkdir /tmp/www && echo hello from $(hostname) > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www"
+    )
+    server["metadata"] = {"name": "web", "labels": {"app": "web"}}
+    server["spec"]["restartPolicy"] = "Always"
+    server["spec"]["volumes"][0] = {"name": "data", "emptyDir": {}}
+    (container,) = server["spec"]["containers"]
+    container["ports"] = [{"containerPort": 8080}]
+    container["readinessProbe"] = {"tcpSocket": {"port": 8080}, "periodSeconds": 1}
+    core.create_namespaced_pod(namespace, server)
+    service = {
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]},
+    }
+    cluster_ip = core.create_namespaced_service(namespace, service).spec.cluster_ip
+    assert ready(core, namespace, "web").spec.node_name == "kc-node"
+    name = f"web.{namespace}.svc"  # what kc writes for ${web.host}
+    script = (
+        "grep ^search /etc/resolv.conf;"
+        f" nslookup {name} | grep -A1 '^Name:' | grep -o 'Address: [0-9.]*';"
+        f" for i in $(seq 20); do wget -q -T 2 -O - http://{name}/ && exit 0; sleep 1; done; exit 1"
+    )
+    client_pod = restricted_pod(script)
+    client_pod["spec"]["volumes"][0] = {"name": "data", "emptyDir": {}}
+    core.create_namespaced_pod(namespace, client_pod)
+    done = wait_for_phase(core, namespace, {"Succeeded", "Failed"})
+    log = core.read_namespaced_pod_log("hello", namespace)
+    assert done.status.phase == "Succeeded", log
+    assert log.split("\n") == [
+        f"search {namespace}.svc.cluster.local svc.cluster.local cluster.local",
+        f"Address: {cluster_ip}",
+        "hello from web",
+        "",
+    ]

@@ -46,7 +46,14 @@ HERE = Path(__file__).resolve().parent
 KUBERNETES_MODULE = HERE / "kubernetes"
 KWOK_MODULE = HERE / "kwok"
 FAKE_NODES = 2
-KUBERNETES_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kubelet")
+KUBERNETES_COMMANDS = (
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-proxy",
+    "kube-scheduler",
+    "kubectl",
+    "kubelet",
+)
 COMPONENTS = (*KUBERNETES_COMMANDS, "etcd", "kwok")
 
 

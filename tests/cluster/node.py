@@ -21,13 +21,13 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import busybox
+import services
 from support import Api, ClusterError, alive, free_port, issue, save_state, say, start, wait_for
 
 HERE = Path(__file__).resolve().parent
@@ -52,6 +52,7 @@ PACKAGES = {
     "runc": "runc",
     "/usr/lib/cni/bridge": "containernetworking-plugins",
     "busybox": "busybox-static",
+    "iptables": "iptables",  # kube-proxy (services.py)
 }
 CNI_BIN = Path("/usr/lib/cni")
 CGROUP_FS = Path("/sys/fs/cgroup")
@@ -207,6 +208,7 @@ def cni_config(node: dict[str, Any]) -> dict[str, Any]:
     ipam = {
         "type": "host-local",
         "ranges": [[{"subnet": node["subnet"]}]],
+        "routes": services.pod_routes(node),  # the service range, where kube-proxy handles it
         "dataDir": f"{node['home']}/cni/ipam",
     }
     bridge = {"type": "bridge", "bridge": node["bridge"], "isGateway": True, "ipMasq": False, "ipam": ipam}
@@ -237,7 +239,7 @@ def kubelet_config(node: dict[str, Any], pki: Path) -> dict[str, Any]:
         "registerWithTaints": [TAINT],
         "failSwapOn": False,
         "resolvConf": "",  # no name servers of the host's in the pods: there is no route out
-        "clusterDNS": [node["dns"]],  # dns.py: Service names from the API server
+        "clusterDNS": [node["dns"]],  # services.py: CoreDNS, or dns.py
         "clusterDomain": "cluster.local",
         "podLogsDir": f"{home}/pod-logs",
         "serializeImagePulls": False,
@@ -269,12 +271,13 @@ def start_node(root: Path, bin_dir: Path, api: Api, kubeconfig: dict[str, Any], 
     made = [path for path in outside if not Path(path).exists()]  # the CNI library and the shims use them
     state["node"] = {**node, "ip_forward": IP_FORWARD.read_text().strip(), "made": made}
     save_state(root, state)
+    services.claim_proxy(root, bin_dir, node, state)  # before the CNI configuration
     write_files(node, root / "pki", kubeconfig)
     create_cgroups(node["cgroup"])
     state["node"]["registry"] = serve_images(root)
     save_state(root, state)
     make_bridge(node)
-    start("dns", [sys.executable, str(HERE / "dns.py"), str(root), node["dns"]], root, state)
+    services.start_dns(root, node, api, state)
     start("containerd", ["containerd", "--config", f"{node['home']}/containerd.toml"], root, state)
     wait_for("containerd", lambda: ctr(node, "version").returncode == 0, root, timeout=30)
     imported = ctr(node, "images", "import", f"{node['home']}/images.tar")
@@ -284,6 +287,7 @@ def start_node(root: Path, bin_dir: Path, api: Api, kubeconfig: dict[str, Any], 
     wait_for(f"node {NAME} to register", lambda: api.call("GET", f"/api/v1/nodes/{NAME}")[0] == 200, root, 60)
     initialise(api)
     wait_for(f"node {NAME} to be Ready", lambda: node_ready(api), root, timeout=60)
+    services.finish(root, bin_dir, node, api, state)  # kube-proxy
 
 
 def make_bridge(node: dict[str, Any]) -> None:
@@ -386,6 +390,7 @@ def stop_node(root: Path, state: dict[str, Any]) -> None:
     node = state.get("node")
     if not node:
         return
+    services.stop(root, state)  # kube-proxy and its rules
     pids = state.get("pids", {})
     _kill(pids.get("kubelet"))
     containers = runc(node, "list", "--quiet").stdout.split()
