@@ -29,6 +29,9 @@ INSTANCE = "app.kubernetes.io/instance"
 SOURCE = "kc.dev/source"  # the spec line (file:line) that produced the object
 BUNDLE = "kc.dev/bundle"
 REVISION = "kc.dev/revision"
+# On a Secret whose values kc apply generates when they are absent: JSON {"keys": [...],
+# "length": N, "alphabet": "alnum" | "hex"}. The values are never in the plan or the output files.
+GENERATE = "kc.dev/generate"
 
 Selector = tuple[tuple[str, str], ...]  # label key and value pairs, all of which must match
 

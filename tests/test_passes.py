@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -438,3 +439,36 @@ def test_what_kc_knows_of_images_is_well_formed() -> None:
     for repo, entry in table.items():
         assert registry.repository(repo) == repo and set(entry) <= {"port", "writable"}
         assert all(p.startswith("/") and p != "/tmp" for p in entry.get("writable", []))
+
+
+def test_generated_secrets_are_declared_never_filled_and_read_by_stage_name(tmp_path: Path) -> None:
+    spec = """\
+kc: 1
+pipeline: p
+stages:
+  db: postgres
+  api-keys: {pattern: secret, keys: [token, signing], length: 40, alphabet: hex}
+  seed:
+    pattern: job
+    image: "docker.io/library/postgres:16.4"
+    env: {PGHOST: "${db.host}", PGPASSWORD: {secret: db/password}, TOKEN: {secret: api-keys/token}}
+"""
+    program = compile_text(spec, tmp_path)
+    secrets = {m["metadata"]["name"]: m for m in objects(program, "Secret")}
+    assert set(secrets) == {"p-db-password", "p-api-keys"}
+    for secret in secrets.values():
+        assert "data" not in secret and "stringData" not in secret
+    assert json.loads(secrets["p-api-keys"]["metadata"]["annotations"]["kc.dev/generate"]) == {
+        "keys": ["token", "signing"],
+        "length": 40,
+        "alphabet": "hex",
+    }
+    env = {e["name"]: e.get("valueFrom") for e in container_of(one(program, "Job"))["env"]}
+    assert env["PGPASSWORD"] == {"secretKeyRef": {"name": "p-db-password", "key": "password"}}
+    assert env["TOKEN"] == {"secretKeyRef": {"name": "p-api-keys", "key": "token"}}
+    pod = one(program, "StatefulSet")["spec"]["template"]["spec"]
+    assert next(v for v in pod["volumes"] if v["name"] == "password")["secret"]["secretName"] == "p-db-password"
+    assert [b.name for b in program.bundles] == ["workspace", "db+api-keys", "seed"]
+    external = compile_text(spec.replace("{secret: db/password}", "{secret: db-creds/password}"), tmp_path)
+    env = {e["name"]: e.get("valueFrom") for e in container_of(one(external, "Job"))["env"]}
+    assert env["PGPASSWORD"] == {"secretKeyRef": {"name": "db-creds", "key": "password"}}  # not a stage: as written

@@ -24,7 +24,9 @@ from kc.compiler.passes.references import REF, no_data_claim
 from kc.compiler.passes.stages import enabled
 from kc.compiler.patterns import wiring
 
-FIELDS = ("host", "port", "url", "name")
+FIELDS = ("host", "port", "url", "name", "secret")
+# References that need the object to exist before the referring pod starts: they always order.
+_EXISTENCE = ("mounts:", "config:", "secret:")
 PIPELINE_FIELDS = ("name", "namespace", "instance", "data")
 
 
@@ -83,6 +85,11 @@ def _scan(program: ir.Draft, stage: str, raw: dict[str, Any]) -> list[Ref]:
                     if raw_pattern(program, target) == "config":
                         pos = doc.pos(("stages", stage, "env", name, "config"))
                         refs.append(Ref(stage, target, "name", pos, f"config: {item['config']}"))
+                elif isinstance(item, dict) and isinstance(item.get("secret"), str):
+                    target = item["secret"].split("/")[0]
+                    if target in program.raw_stages:  # a stage's generated Secret
+                        pos = doc.pos(("stages", stage, "env", name, "secret"))
+                        refs.append(Ref(stage, target, "secret", pos, f"secret: {item['secret']}"))
     return refs
 
 
@@ -113,6 +120,9 @@ def _check(program: ir.Draft, ref: Ref, facts: dict[str, dict[str, str]]) -> dia
             diag.did_you_mean(ref.target, [*facts, "pipeline"]),
         )
     if ref.field not in facts[ref.target]:
+        if ref.field == "secret":
+            hint = "a secret stage generates one, and postgres without password-secret"
+            return diag.error("KC302", ref.pos, f"{ref.text}: stage '{ref.target}' generates no Secret", hint)
         if ref.field in FIELDS:
             why = "its name carries a hash of its content" if ref.field == "name" else "it has no Service"
             return diag.error("KC302", ref.pos, f"{ref.text}: stage '{ref.target}' has no {ref.field}: {why}")
@@ -202,7 +212,8 @@ def _stage_deps(draft: ir.Draft, refs: list[Ref], inputs: dict[str, list[ir.Dep]
     on, serving = enabled(draft), _long_running(draft)
     referenced: dict[str, list[ir.Dep]] = {}
     for r in refs:
-        if r.target not in ("pipeline", r.stage) and not {r.stage, r.target} <= serving:
+        ordering = r.text.startswith(_EXISTENCE) or not {r.stage, r.target} <= serving
+        if r.target not in ("pipeline", r.stage) and ordering:
             referenced.setdefault(r.stage, []).append(ir.Dep(r.target, r.pos, f"reference {r.text}", "reference"))
     out: dict[str, tuple[ir.Dep, ...]] = {}
     previous: str | None = None

@@ -1,12 +1,13 @@
 """naming: check every object's name, find duplicates, and record what each stage's
-``${stage.name}``, ``${stage.host}``, ``${stage.port}`` and ``${stage.url}`` resolve to."""
+``${stage.name}``, ``${stage.host}``, ``${stage.port}``, ``${stage.url}`` and ``${stage.secret}`` (the
+Secret whose values kc generates) resolve to."""
 
 from __future__ import annotations
 
 import dataclasses
 
+from kc.compiler import contract, ir
 from kc.compiler import diagnostics as diag
-from kc.compiler import ir
 from kc.schemas import types as t
 
 # Job names are content-addressed later (seal), so a Job's name is no fact to refer to.
@@ -19,6 +20,9 @@ def _facts(program: ir.Draft, stage: ir.Stage, objects: list[ir.Object]) -> dict
     main = next((o for o in objects if o.kind == manifest.main), objects[0] if objects else None)
     if main is not None and main.kind not in _UNNAMEABLE:
         facts["name"] = main.name
+    generated = next((o for o in objects if o.kind == "Secret" and contract.GENERATE in _annotations(o)), None)
+    if generated is not None:
+        facts["secret"] = generated.name
     service = next((o for o in objects if o.kind == "Service" and manifest.service), None)
     if service is not None:
         facts["host"] = f"{service.name}.{program.namespace}.svc"
@@ -27,6 +31,10 @@ def _facts(program: ir.Draft, stage: ir.Stage, objects: list[ir.Object]) -> dict
             facts["port"] = str(ports[0]["port"])
             facts["url"] = f"http://{facts['host']}:{facts['port']}"
     return facts
+
+
+def _annotations(obj: ir.Object) -> dict[str, str]:
+    return obj.manifest["metadata"].get("annotations") or {}
 
 
 def naming(program: ir.Draft) -> ir.Draft:

@@ -26,7 +26,9 @@ def env_list(env: dict[str, Any], patterns_of: dict[str, str]) -> list[dict[str,
     for name, value in env.items():
         if isinstance(value, dict) and "secret" in value:
             secret, key = value["secret"].split("/", 1)
-            out.append({"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
+            # A stage's name means the Secret it generates; any other name, a Secret in the cluster.
+            ref = f"${{{secret}.secret}}" if secret in patterns_of else secret
+            out.append({"name": name, "valueFrom": {"secretKeyRef": {"name": ref, "key": key}}})
         elif isinstance(value, dict) and "config" in value:
             config, key = value["config"].split("/", 1)
             # A kc config stage's ConfigMap name carries a content hash: refer to it by reference.
