@@ -32,6 +32,7 @@ ANNOTATIONS = {
     "scheduler.alpha.kubernetes.io/defaultTolerations": json.dumps([TOLERATION]),
 }
 IMAGE = "kc.dev/busybox:local"  # imported into the node's containerd by tests/cluster/up
+PYTHON = "docker.io/library/python:3.12-slim"  # a stand-in image (tests/cluster/images.py)
 
 
 @pytest.fixture
@@ -193,12 +194,22 @@ def test_a_pod_reaches_another_through_a_service_by_its_name(core: client.CoreV1
     cluster_ip = core.create_namespaced_service(namespace, service).spec.cluster_ip
     assert ready(core, namespace, "web").spec.node_name == "kc-node"
     name = f"web.{namespace}.svc"  # what kc writes for ${web.host}
+    # Python's stand-in image: busybox-static's name lookups (static glibc) crash without NSS modules.
     script = (
-        "grep ^search /etc/resolv.conf;"
-        f" nslookup {name} | grep -A1 '^Name:' | grep -o 'Address: [0-9.]*';"
-        f" for i in $(seq 20); do wget -q -T 2 -O - http://{name}/ && exit 0; sleep 1; done; exit 1"
+        "import socket, time, urllib.request\n"
+        "print(next(l for l in open('/etc/resolv.conf').read().splitlines() if l.startswith('search')))\n"
+        f"print('Address:', socket.gethostbyname({name!r}))\n"
+        "for _ in range(20):\n"
+        "    try:\n"
+        f"        print(urllib.request.urlopen('http://{name}/', timeout=2).read().decode(), end='')\n"
+        "        break\n"
+        "    except OSError:\n"
+        "        time.sleep(1)\n"
+        "else:\n"
+        "    raise SystemExit(1)\n"
     )
-    client_pod = restricted_pod(script)
+    client_pod = restricted_pod("")
+    client_pod["spec"]["containers"][0].update(image=PYTHON, command=["python3", "-c", script])
     client_pod["spec"]["volumes"][0] = {"name": "data", "emptyDir": {}}
     core.create_namespaced_pod(namespace, client_pod)
     done = wait_for_phase(core, namespace, {"Succeeded", "Failed"})
