@@ -478,11 +478,12 @@ def test_gate_timeout_names_the_gate_and_the_object(target: Target, tmp_path: Pa
     ns = namespace_of(flags)
     run = target.kc("apply", str(path), *flags, "--timeout", "3s")
     assert run.code == 4, run.err
-    last = run.err.strip().splitlines()[-1]
+    last = next(line for line in run.err.splitlines() if line.startswith("kc apply:"))  # then the pod's trouble
     assert last == (
         f"kc apply: gate 'api: rollout complete' timed out after 3s: Deployment {ns}/{ns}-api did not get there "
         "(0/2 available)"
     )
+    assert f"  Pod {ns}/{ns}-api-" in run.err and ": Unschedulable: the scheduler says: " in run.err, run.err
     assert "report" not in run.err, "nothing after the gate is applied"
 
 
@@ -505,7 +506,7 @@ def test_a_failed_job_stops_the_apply_with_its_reason(target: Target, tmp_path: 
     ns = namespace_of(flags)
     run = target.kc("apply", str(path), *flags, "--timeout", target.timeout)
     assert run.code == 4, run.err
-    last = run.err.strip().splitlines()[-1]
+    last = next(line for line in run.err.splitlines() if line.startswith("kc apply:"))  # then the pod's trouble
     assert re.fullmatch(
         rf"kc apply: gate 'migrate: job complete' cannot pass: Job {ns}/{ns}-migrate-\w+: "
         r"the Job failed \(BackoffLimitExceeded: Job has reached the specified backoff limit\)",

@@ -7,6 +7,8 @@
     diff          to create, to change, orphaned, unchanged, conflicts; against the cluster or a DIR
     diff_text     a diff report as text (coloured on a terminal) or JSON
     gates         what each gate waits for, and the waiting
+    pod_trouble   why a pod cannot run, read from its status, and what to do about it
+    pod_watch     the pods behind a waiting gate: the one in trouble, its log tail and events
     apply         server-side apply bundle by bundle, then pruning
     run_teardown  the teardown plan (``kc.compiler.teardown``) executed step by step
     progress      the progress display on standard error

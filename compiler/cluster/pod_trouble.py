@@ -159,7 +159,7 @@ def _ended(trouble: Trouble, log: Sequence[str]) -> str:
     code = "" if trouble.exit_code is None else f" with code {trouble.exit_code}"
     restarts = f" ({trouble.restarts} restart{'s' if trouble.restarts > 1 else ''})" if trouble.restarts else ""
     last = next((line.strip() for line in reversed(log) if line.strip()), "")
-    said = f'; its log ends: "{_clip(last, 200)}"' if last else ("; it logged nothing" if trouble.ran else "")
+    said = f'; its log ends: "{clip(last, 200)}"' if last else ("; it logged nothing" if trouble.ran else "")
     return f"it exited{code}{restarts}{said}"
 
 
@@ -184,10 +184,10 @@ def line(trouble: Trouble, log: Sequence[str] = ()) -> str:
     out = f"{trouble.where}: {trouble.reason}"
     message = " ".join(trouble.message.split())
     if message and trouble.reason not in ("Unschedulable", "CrashLoopBackOff", "Error", "OOMKilled"):
-        out += f": {_clip(message, 300)}"
+        out += f": {clip(message, 300)}"
     advice = hint(trouble, log)
     return f"{out}: {advice}" if advice else out
 
 
-def _clip(text: str, most: int) -> str:
+def clip(text: str, most: int) -> str:
     return text if len(text) <= most else text[: most - 1] + "…"

@@ -125,9 +125,9 @@ class PodWatch:
                     trouble.namespace, trouble.pod, trouble.container, tail=LOG_LINES, previous=trouble.previous
                 )
                 report.log = text.splitlines()[-LOG_LINES:]
-                report.log_note = "" if report.log else "empty"
-            except ClusterError as exc:
-                report.log_note = f"not available ({exc})"
+                report.log_note = "" if report.log else "it logged nothing"
+            except ClusterError as exc:  # a node whose kubelet serves no logs, a log rotated away
+                report.log_note = f"not available ({pod_trouble.clip(str(exc), 160)})"
         report.events = self._events(trouble)
         return report
 
