@@ -253,6 +253,7 @@ DECL_KEYS = {
     "values",
     "keys",
     "properties",
+    "conflicts",  # other parameter -> why the two cannot both be given
 }
 
 
@@ -284,6 +285,23 @@ def _field_type(name: str, decl: dict[str, Any]) -> Any:
     raise ParamError(f"parameter '{name}': unknown type '{kind}'", ("parameters", name))
 
 
+def _conflicts(parameters: dict[str, Any]) -> dict[str, Any]:
+    """A validator refusing two parameters given together that a declaration's ``conflicts``
+    names, rather than silently preferring one."""
+    pairs = [(k, other, why) for k, d in parameters.items() for other, why in (d.get("conflicts") or {}).items()]
+    if not pairs:
+        return {}
+
+    def check(self: BaseModel) -> BaseModel:
+        given = self.model_fields_set
+        for one, other, why in pairs:
+            if one.replace("-", "_") in given and other.replace("-", "_") in given:
+                raise PydanticCustomError("value_error", f"'{one}' and '{other}' cannot both be given: {why}")
+        return self
+
+    return {"_conflicts": model_validator(mode="after")(check)}
+
+
 def model_for(name: str, parameters: dict[str, Any], base: type[BaseModel]) -> type[BaseModel]:
     """A pydantic model for a parameter block; keys keep their kebab-case spelling as aliases."""
     fields: dict[str, Any] = {}
@@ -305,7 +323,7 @@ def model_for(name: str, parameters: dict[str, Any], base: type[BaseModel]) -> t
             typ,
             Field(default, alias=key, description=decl.get("description")),
         )
-    return create_model(name, __base__=base, **fields)
+    return create_model(name, __base__=base, __validators__=_conflicts(parameters), **fields)
 
 
 def _container_base(omit: list[str]) -> type[BaseModel]:

@@ -30,8 +30,9 @@ STRUCTURAL = {
     "KC106",  # value outside its set or pattern
     "KC201",  # unknown pattern, in a spec without imports
 }
-# A patch's kind is checked against the objects the stage's templates render, not its fields.
-NOT_STRUCTURAL = {"patch-unknown-kind"}
+# A patch's kind is checked against the objects the stage's templates render, not its fields;
+# two parameters that exclude each other are checked by kc, not by the schema.
+NOT_STRUCTURAL = {"patch-unknown-kind", "replicas-and-autoscale"}
 
 
 def errors(doc: Any) -> list[str]:
