@@ -194,7 +194,7 @@ def test_a_pod_reaches_another_through_a_service_by_its_name(core: client.CoreV1
     cluster_ip = core.create_namespaced_service(namespace, service).spec.cluster_ip
     assert ready(core, namespace, "web").spec.node_name == "kc-node"
     name = f"web.{namespace}.svc"  # what kc writes for ${web.host}
-    # Python's stand-in image: busybox-static's name lookups (static glibc) crash without NSS modules.
+    # Python's stand-in image: busybox-static's wget crashes in a pod here (even for an IP address).
     script = (
         "import socket, time, urllib.request\n"
         "print(next(l for l in open('/etc/resolv.conf').read().splitlines() if l.startswith('search')))\n"
