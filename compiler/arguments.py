@@ -54,6 +54,24 @@ Secret data is never printed, only that it changed. docs/cluster.md has the comp
 
 exit codes: 0 applied, 2 invalid spec, 3 cluster error or a conflict (nothing adopted),
 4 a gate timed out or failed (the message names the gate and the object).""",
+    "status": """examples:
+  kc status shop.spec                              each bundle and step: its gate, why, its pods
+  kc status out/                                   an earlier 'kc compile -o out/', not compiled again
+  kc status shop.spec -o json | jq .health         healthy, waiting or failed (docs/cluster.md: the shape)
+  kc status shop.spec --watch                      redraw on every change (a line per change in a log)
+  until kc status shop.spec >/dev/null; do sleep 5; done
+
+Objects are missing (not in the cluster), drifted (fields kc sets differ), or a conflict (not kc's).
+exit codes: 0 healthy (every gate passed, nothing missing), 1 a gate waits or an object is missing,
+2 invalid spec, 3 cluster error, 4 a gate failed (a failed Job, a pod that cannot run).""",
+    "logs": """examples:
+  kc logs shop.spec api                            every replica's log, each line prefixed [pod/NAME/CONTAINER]
+  kc logs shop.spec api -f --since 10m             follow them all; Ctrl-C stops
+  kc logs shop.spec migrate                        a job stage: its Job's pod(s)
+  kc logs crdb.spec db --step init                 a later step of the stage (cockroachdb's init Job)
+  kc logs out/ api --tail 20                       the last 20 lines of each, from an earlier compile
+
+exit codes: 0 shown, 1 no pods (yet), 2 invalid spec or unknown stage or step, 3 cluster error.""",
 }
 
 
@@ -142,6 +160,21 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--timeout", type=_duration, metavar="T", help="how long each wait may take (the plan's: 300s)")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="with --dry-run: text or JSON")
+
+    p = command("status", "the live state of a spec's pipeline, or of DIR's: each step's gate, its pods, what is missing")
+    _compile_flags(p)
+    _cluster_flags(p)
+    p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="text for people, or JSON")
+    p.add_argument("--watch", action="store_true", help="redraw on every change until Ctrl-C (a line per change in a log)")
+
+    p = command("logs", "the logs of a stage's pods, each line prefixed with its pod and container")
+    _compile_flags(p)
+    _cluster_flags(p)
+    p.add_argument("stage", help="the stage whose pods to show")
+    p.add_argument("-f", "--follow", action="store_true", help="follow every pod's log until Ctrl-C")
+    p.add_argument("--step", metavar="S", help="a later step of the stage (e.g. init), not its first")
+    p.add_argument("--since", type=_duration, metavar="T", help="only lines of the last T (90s, 10m, 1h)")
+    p.add_argument("--tail", type=int, metavar="N", help="only the last N lines of each container")
 
     p = command("validate", "report every diagnostic of one or more specs; write nothing")
     _compile_flags(p)

@@ -154,6 +154,93 @@ def cmd_apply(args: argparse.Namespace) -> int:
     return _on_cluster("apply", work)
 
 
+def _view(args: argparse.Namespace, command: str) -> object:
+    """The plan ``kc status`` and ``kc logs`` read: a spec compiled, or DIR from an earlier compile."""
+    from kc.cluster import view
+
+    if os.path.isdir(args.spec):
+        if args.profile or args.instance or args.set or args.policy:
+            sys.stderr.write(f"kc {command}: --profile, --instance, --set and --policy apply to a spec, not to DIR\n")
+            return None
+        return view.of_directory(args.spec)
+    program = build(args)
+    report(program.warnings)
+    return view.of_program(program)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from kc.cluster import client, status, status_text, view
+
+    plan = _view(args, "status")
+    if not isinstance(plan, view.Plan):
+        return EXIT_INVALID
+    codes = {status.HEALTHY: EXIT_OK, status.WAITING: EXIT_DIFFERENT, status.FAILED: EXIT_TIMEOUT}
+
+    def work() -> int:
+        with client.connect(args.kubeconfig, args.context) as cluster:
+            if not args.watch:
+                now = status.observe(cluster, plan)
+                out = status_text.json_text(now) if args.output == "json" else status_text.text(now, use_color(sys.stdout))
+                sys.stdout.write(out)
+                return codes[now.health]
+            return _watch_status(cluster, plan, args.output, codes)
+
+    return _on_cluster("status", work)
+
+
+def _watch_status(cluster: object, plan: object, fmt: str, codes: dict[str, int]) -> int:
+    """Redraw on a terminal; elsewhere the whole report once, then a line per change. Ctrl-C
+    ends it with the exit code of the last report."""
+    import time
+
+    from kc.cluster import status, status_text
+
+    terminal = sys.stdout.isatty() and os.environ.get("TERM") != "dumb" and fmt == "text"
+    shown: dict[str, str] | None = None
+    code = EXIT_OK
+    try:
+        for now in status.watching(cluster, plan):  # type: ignore[arg-type]
+            code = codes[now.health]
+            entries = status_text.entries(now)
+            if entries == shown:
+                continue
+            if terminal:
+                sys.stdout.write("\033[H\033[2J" + status_text.text(now, use_color(sys.stdout)))
+            elif fmt == "json":
+                sys.stdout.write(json.dumps(status_text.data(now), ensure_ascii=False) + "\n")
+            elif shown is None:
+                sys.stdout.write(status_text.text(now))
+            else:
+                stamp = time.strftime("%H:%M:%S")
+                sys.stdout.write("".join(f"{stamp} {line}\n" for line in status_text.changes(shown, entries)))
+            sys.stdout.flush()
+            shown = entries
+    except KeyboardInterrupt:
+        return code
+    return code
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from kc.cluster import client, logs, view
+
+    plan = _view(args, "logs")
+    if not isinstance(plan, view.Plan):
+        return EXIT_INVALID
+
+    def work() -> int:
+        step = logs.choose(plan, args.stage, args.step)
+        with client.connect(args.kubeconfig, args.context) as cluster:
+            found = logs.pods(cluster, plan, step)
+            if not found:
+                sys.stderr.write(f"kc logs: no pods of step {step.id} in namespace {plan.namespace} (yet)\n")
+                return EXIT_DIFFERENT
+            printer = logs.Printer(sys.stdout, sys.stderr)
+            whole = logs.show(cluster, found, printer, follow=args.follow, since=args.since, tail=args.tail)
+        return EXIT_OK if whole else EXIT_CLUSTER
+
+    return _on_cluster("logs", work)
+
+
 def _run_teardown(args: argparse.Namespace, plan: teardown_model.TeardownPlan) -> int:
     from kc.cluster import client, errors, progress
     from kc.cluster import run_teardown as execute
@@ -250,6 +337,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "diff": cmd_diff,
     "apply": cmd_apply,
     "teardown": cmd_teardown,
+    "status": cmd_status,
+    "logs": cmd_logs,
     "validate": cmd_validate,
     "graph": cmd_graph,
     "patterns": cmd_patterns,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -233,6 +234,15 @@ class Client:
                 return items
             query["continue"] = token
 
+    def list_version(self, kind: Kind, namespace: str | None, selector: str = "") -> str:
+        """The resource version of a LIST of ``kind`` (one item asked for): where a watch of
+        what changes after now starts."""
+        query = {"limit": "1"}
+        if selector:
+            query["labelSelector"] = selector
+        _, data = self._call("list", "GET", kind.path(namespace), kind.resource, namespace=namespace, query=query)
+        return str((data.get("metadata") or {}).get("resourceVersion") or "")
+
     def by_resource(self, resource: str) -> Kind | None:
         """The kind kubectl means by ``deployments.apps`` or ``pods``, in the group's preferred
         version; None when the cluster does not serve it."""
@@ -291,6 +301,52 @@ class Client:
             raise ClusterError(_failure("get", "pods/log", namespace, pod, status, _payload(raw), self.host), status)
         return bytes(raw).decode("utf-8", "replace")
 
+    def pod_logs(
+        self,
+        namespace: str,
+        name: str,
+        container: str,
+        *,
+        since: float | None = None,
+        follow: bool = False,
+        tail: int | None = None,
+    ) -> Iterator[str]:
+        """The lines of a container's log: the last ``tail`` lines, or those of the last
+        ``since`` seconds; with ``follow``, and the lines it writes after, until it ends or the
+        caller stops reading. The request is made here, so a refusal raises before any line."""
+        query = {"container": container}
+        if since is not None:
+            query["sinceSeconds"] = str(max(1, int(since)))
+        if tail is not None and tail >= 0:
+            query["tailLines"] = str(tail)
+        if follow:
+            query["follow"] = "true"
+        path = Kind("v1", "Pod", "pods", True).path(namespace, name) + "/log"
+        read = None if follow else REQUEST_TIMEOUT[1]
+        response = self._send("GET", path, query, None, "application/json", (LOG_TIMEOUT[0], read), "text/plain, */*")
+        if int(response.status) >= 400:
+            status = int(response.status)
+            try:
+                payload = _payload(response.read())
+            except self._transport_errors as exc:
+                raise self._unreachable(exc) from None
+            raise ClusterError(_failure("get", "pods/log", namespace, name, status, payload, self.host), status)
+        return self._lines(response.response)
+
+    def _lines(self, stream: Any) -> Iterator[str]:
+        rest = b""
+        try:
+            for chunk in stream.stream(4096, decode_content=True):
+                *whole, rest = (rest + chunk).split(b"\n")
+                for line in whole:
+                    yield line.decode("utf-8", "replace")
+            if rest:
+                yield rest.decode("utf-8", "replace")
+        except self._transport_errors as exc:
+            raise self._unreachable(exc) from None
+        finally:
+            stream.close()
+
     def get(self, kind: Kind, namespace: str | None, name: str) -> dict[str, Any] | None:
         status, data = self._call(
             "get", "GET", kind.path(namespace, name), kind.resource, namespace=namespace, name=name
@@ -323,6 +379,26 @@ class Client:
         if status == 404:  # the namespace is missing, or the kind went away
             raise ClusterError(_failure("patch", kind.resource, namespace, name, status, data, self.host), status)
         return dict(data), status == 201
+
+    def merge(self, kind: Kind, namespace: str | None, name: str, body: dict[str, Any], manager: str) -> dict[str, Any]:
+        """A JSON merge patch as field manager ``manager``: it sets the fields it names and
+        removes none; a ``metadata.resourceVersion`` in it makes the server refuse (409) when the
+        object changed since it was read.
+        https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/object-meta/"""
+        status, data = self._call(
+            "patch",
+            "PATCH",
+            kind.path(namespace, name),
+            kind.resource,
+            namespace=namespace,
+            name=name,
+            query={"fieldManager": manager},
+            body=body,
+            content_type="application/merge-patch+json",
+        )
+        if status == 404:
+            raise ClusterError(_failure("patch", kind.resource, namespace, name, status, data, self.host), status)
+        return dict(data)
 
     def delete(self, kind: Kind, namespace: str | None, name: str, propagation: str, uid: str | None = None) -> bool:
         """Ask for the deletion; False when the object was already gone. With ``uid``, only
