@@ -58,6 +58,11 @@ TEARDOWN_WHY: dict[Phase, str] = {
     "data": "a claim: deleting it deletes its data; kept unless data is deleted",
     "definitions": "after its custom resources; skipped while custom resources that kc did not delete remain",
 }
+# A Secret that carries kc.dev/generate: its values exist nowhere else, so it is data too.
+GENERATED_SECRET_WHY = (
+    "a Secret whose values kc apply generated: deleting it loses them, and readers get new ones; "
+    "kept unless data is deleted"
+)
 
 # Where an object keeps the pods it runs: its pod template, its Job template's pod template, or
 # the object is the pod.

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kc.cluster import client as cluster_client
-from kc.cluster import diff, essence, gates, live, timing
+from kc.cluster import diff, essence, gates, live, secrets, timing
 from kc.cluster import progress as progress_display
 from kc.cluster.errors import ClusterError, GateTimeout
 from kc.compiler import contract, ir, kinds
@@ -65,6 +65,7 @@ def apply(
             f"refusing to adopt {len(found.conflicts)} object(s) that kc does not own; nothing was applied "
             f"(delete or rename them, or give them the labels {contract.ownership_text(program.instance)})"
         )
+    secrets.check(client, [o.manifest for o in objects], program.namespace, progress.line)  # nothing applied yet
     outcome = Outcome()
     total = len(program.bundles)
     for number, bundle in enumerate(program.bundles, 1):
@@ -78,6 +79,8 @@ def apply(
             progress.status(f"[{number}/{total}] {label}: applying {ref}")
             before = found.twins.get(live.key_of(obj.manifest))
             result, created = client.apply(kind, obj.manifest)
+            if added := secrets.fill(client, kind, obj.manifest):  # the keys it lacked, never their values
+                progress.line(f"  generated {ref}: {', '.join(added)}")
             if created or before is None:
                 counts.created.append(ref)
                 progress.line(f"  created {ref}")
@@ -119,7 +122,10 @@ def _prune(
         if (
             kind is None
             or orphan["kind"] in ("Namespace", "CustomResourceDefinition")
-            or (orphan["kind"] == "PersistentVolumeClaim" and policy != "delete")
+            or (
+                (orphan["kind"] == "PersistentVolumeClaim" or secrets.generates(orphan) is not None)
+                and policy != "delete"
+            )
         ):
             outcome.kept.append(f"{ref}: {diff.orphan_note(orphan, policy)}")
             progress.line(f"  kept {ref}: {diff.orphan_note(orphan, policy)}")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kc.cluster import client as cluster_client
-from kc.cluster import essence, live
+from kc.cluster import essence, live, secrets
 from kc.cluster.errors import ClusterError
 from kc.compiler import contract, ir
 from kc.compiler.contract import Ref
@@ -49,6 +49,8 @@ def orphan_note(manifest: dict[str, Any], data_policy: str) -> str:
         return "not pruned: deleting it deletes every resource of its kind, anyone's; 'kc teardown' removes it"
     if kind == "PersistentVolumeClaim" and data_policy != "delete":
         return "a claim: kept by --prune unless the policy says data: delete"
+    if secrets.generates(manifest) is not None and data_policy != "delete":
+        return "a Secret whose values kc generated: kept by --prune, like a claim, unless the policy says data: delete"
     return "no longer in the plan: 'kc apply --prune' deletes it"
 
 

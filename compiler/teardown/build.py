@@ -227,15 +227,27 @@ def build(
                 _claims(p, index, objs, [o for o in by_phase.get("workloads", []) if _claim_templates(o.manifest)])
             elif phase == "namespace":
                 for obj in objs:
-                    # Deleting a namespace deletes the claims in it: a kept claim keeps it too.
-                    holds = any(s.data and s.namespace == obj.name for s in p.steps)
+                    # Deleting a namespace deletes the claims in it: a kept claim (or generated Secret) keeps it too.
+                    kept = [s.kind for s in p.steps if s.data and s.namespace == obj.name]
+                    holds = "claims" if "PersistentVolumeClaim" in kept else "generated Secrets" if kept else ""
                     why = "kc created the namespace (workspace.create): last, when nothing of kc's is left in it"
                     p.named(
-                        index, obj, why + ("; it holds claims, so it goes only with them" if holds else ""), data=holds
+                        index,
+                        obj,
+                        why + (f"; it holds {holds}, so it goes only with them" if holds else ""),
+                        data=bool(holds),
                     )
             else:
                 for obj in objs:
-                    p.named(index, obj, kinds.TEARDOWN_WHY[phase])
+                    generated = obj.kind == "Secret" and contract.GENERATE in obj.manifest["metadata"].get(
+                        "annotations", {}
+                    )
+                    p.named(
+                        index,
+                        obj,
+                        kinds.GENERATED_SECRET_WHY if generated else kinds.TEARDOWN_WHY[phase],
+                        data=generated,
+                    )
             p.swept(index, phase)
     return model.TeardownPlan(
         **header.header_fields(), delete_data=delete_data or header.data_policy == "delete", steps=p.done()
