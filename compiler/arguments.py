@@ -161,11 +161,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=_duration, metavar="T", help="how long each wait may take (the plan's: 300s)")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="with --dry-run: text or JSON")
 
-    p = command("status", "the live state of a spec's pipeline, or of DIR's: each step's gate, its pods, what is missing")
+    p = command("status", "the live state of a spec's pipeline (or DIR's): each step's gate, its pods, what is missing")
     _compile_flags(p)
     _cluster_flags(p)
     p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="text for people, or JSON")
-    p.add_argument("--watch", action="store_true", help="redraw on every change until Ctrl-C (a line per change in a log)")
+    p.add_argument(
+        "--watch", action="store_true", help="redraw on each change until Ctrl-C (a line per change in a log)"
+    )
 
     p = command("logs", "the logs of a stage's pods, each line prefixed with its pod and container")
     _compile_flags(p)

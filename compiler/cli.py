@@ -180,8 +180,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         with client.connect(args.kubeconfig, args.context) as cluster:
             if not args.watch:
                 now = status.observe(cluster, plan)
-                out = status_text.json_text(now) if args.output == "json" else status_text.text(now, use_color(sys.stdout))
-                sys.stdout.write(out)
+                json_out = args.output == "json"
+                sys.stdout.write(
+                    status_text.json_text(now) if json_out else status_text.text(now, use_color(sys.stdout))
+                )
                 return codes[now.health]
             return _watch_status(cluster, plan, args.output, codes)
 

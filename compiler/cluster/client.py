@@ -136,7 +136,7 @@ class Client:
         query: dict[str, str],
         body: Any,
         content_type: str,
-        timeout: tuple[float, float],
+        timeout: tuple[float, float | None],
         accept: str = "application/json",
     ) -> Any:
         """One request through the client; a transport failure is a ClusterError."""

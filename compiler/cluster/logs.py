@@ -134,8 +134,7 @@ def show(
         return all([_copy(fetch, prefix, printer) for fetch, prefix in jobs])
     results: list[bool] = []
     threads = [
-        threading.Thread(target=lambda f=f, p=p: results.append(_copy(f, p, printer)), daemon=True)
-        for f, p in jobs
+        threading.Thread(target=lambda f=f, p=p: results.append(_copy(f, p, printer)), daemon=True) for f, p in jobs
     ]
     for thread in threads:
         thread.start()

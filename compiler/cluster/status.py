@@ -110,9 +110,7 @@ class _Look:
 def observe(client: cluster_client.Client, plan: view.Plan) -> Status:
     """Where every step of ``plan`` stands in the cluster now."""
     look = _Look(client, live.observe(client, plan.objects, plan.instance, plan.namespace))
-    bundles = tuple(
-        BundleState(b.index, b.name, tuple(_step(look, plan, s) for s in b.steps)) for b in plan.bundles
-    )
+    bundles = tuple(BundleState(b.index, b.name, tuple(_step(look, plan, s) for s in b.steps)) for b in plan.bundles)
     return Status(plan.pipeline, plan.instance, plan.namespace, client.where, bundles)
 
 

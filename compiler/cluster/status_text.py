@@ -115,6 +115,9 @@ def entries(status: st.Status) -> dict[str, str]:
 def changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
     """The lines of what changed from ``before`` to ``after``; a pod that went says so."""
     out = [line for key, line in after.items() if before.get(key) != line]
-    out += [f"{line.partition(': pod ')[0]}: pod {key[4:]}: gone" for key, line in before.items()
-            if key.startswith("pod ") and key not in after]
+    out += [
+        f"{line.partition(': pod ')[0]}: pod {key[4:]}: gone"
+        for key, line in before.items()
+        if key.startswith("pod ") and key not in after
+    ]
     return out
