@@ -55,6 +55,7 @@ CODES: dict[str, str] = {
     "KC411": "policy-root",
     "KC412": "policy-unconfined",
     "KC413": "policy-volume-type",
+    "KC414": "quota-too-small",
     "KC501": "pattern-invalid",
     "KC502": "template-error",
     "KC503": "pattern-warning",

@@ -472,3 +472,18 @@ stages:
     external = compile_text(spec.replace("{secret: db/password}", "{secret: db-creds/password}"), tmp_path)
     env = {e["name"]: e.get("valueFrom") for e in container_of(one(external, "Job"))["env"]}
     assert env["PGPASSWORD"] == {"secretKeyRef": {"name": "db-creds", "key": "password"}}  # not a stage: as written
+
+
+def test_the_quota_must_hold_the_workloads_at_their_peak(tmp_path: Path) -> None:
+    base = "kc: 1\npipeline: p\nworkspace: {quota: {cpu: '4', memory: 8Gi, pods: QUOTA}}\nstages:\n"
+    stages = (
+        "  web: {pattern: service, image: 'a:1', port: 8080, autoscale: {max: 6}}\n"
+        "  db: {pattern: stateful, image: 'b:1', replicas: 2}\n"
+        "  nightly: {pattern: cron, image: 'c:1', schedule: '@daily'}\n"
+        "  load: {pattern: job, image: 'd:1', parallelism: 3}\n"
+    )
+    # 6 autoscaled + 2 + 1 per cron run, and the largest one-off: the job's 3 (the rollout adds 2).
+    assert compile_text(base.replace("QUOTA", "12") + stages, tmp_path).bundles
+    found = errors_of(base.replace("QUOTA", "11") + stages, tmp_path)
+    assert codes(found) == ["KC414"]
+    assert "workspace.quota.pods is 11, but the workloads may need 12 at once: web: 6 pods" in found[0].message

@@ -13,6 +13,7 @@ from kc.compiler import diagnostics as diag
 from kc.compiler import frontend, ir, source
 from kc.compiler.passes import (
     annotate,
+    budget,
     defaults,
     dependencies,
     expand,
@@ -47,6 +48,7 @@ DRAFT_PASSES: tuple[Callable[[ir.Draft], ir.Draft], ...] = (
     seal.seal,
     policy.policy,
     limits.limits,
+    budget.budget,
 )
 # ordering: Draft -> Program. Then:
 PROGRAM_PASSES: tuple[Callable[[ir.Program], ir.Program], ...] = (annotate.annotate,)

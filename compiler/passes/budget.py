@@ -1,0 +1,132 @@
+"""budget: a spec whose own ``workspace.quota`` cannot hold its workloads is an error here, with
+the numbers, rather than pods the API server refuses later.
+
+The demand counted is the most the pipeline runs at once: every long-running workload at its
+replicas (an autoscaled one at its maximum), every CronJob's runs (schedules may coincide), and
+on top the largest one-off: a Deployment's rollout surge (25% of its replicas unless its strategy
+says otherwise, since a rollout adds pods before it removes old ones) or a Job's parallelism.
+A pod counts its containers' requests and limits (init containers run first, so a pod needs the
+larger of the two); the quota holds both at its value, so the larger, the limits, is checked.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from kc.compiler import diagnostics as diag
+from kc.compiler import ir, pods
+from kc.schemas import units
+
+_RESOURCES = ("cpu", "memory")
+
+
+@dataclass(frozen=True)
+class _Demand:
+    what: str  # "api: 2 pods", for the message
+    pods: int
+    per_pod: dict[str, Decimal]
+
+
+def _per_pod(template: dict[str, Any]) -> dict[str, Decimal]:
+    spec = template.get("spec") or {}
+
+    def total(containers: list[dict[str, Any]], name: str) -> Decimal:
+        return sum((_limit(c, name) for c in containers), Decimal(0))
+
+    main, init = spec.get("containers") or [], spec.get("initContainers") or []
+    return {r: max(total(main, r), max((_limit(c, r) for c in init), default=Decimal(0))) for r in _RESOURCES}
+
+
+def _limit(container: dict[str, Any], name: str) -> Decimal:
+    resources = container.get("resources") or {}
+    found = (resources.get("limits") or {}).get(name, (resources.get("requests") or {}).get(name))
+    return units.quantity(found) or Decimal(0)
+
+
+def _surge(spec: dict[str, Any], replicas: int) -> int:
+    given = ((spec.get("strategy") or {}).get("rollingUpdate") or {}).get("maxSurge", "25%")
+    if (spec.get("strategy") or {}).get("type") == "Recreate":
+        return 0
+    if isinstance(given, str) and given.endswith("%"):
+        return math.ceil(replicas * int(given[:-1]) / 100)
+    return int(given)
+
+
+def _demands(draft: ir.Draft) -> Iterator[tuple[str, _Demand]]:
+    """("running" | "cron" | "once", demand) for every workload."""
+    scaled = {
+        o.manifest["spec"]["scaleTargetRef"]["name"]: int(o.manifest["spec"]["maxReplicas"])
+        for o in draft.objects
+        if o.kind == "HorizontalPodAutoscaler"
+    }
+    for obj in draft.objects:
+        spec = obj.manifest.get("spec") or {}
+        for template in pods.templates(obj.manifest):
+            each = _per_pod(template)
+            if obj.kind in ("Deployment", "StatefulSet", "ReplicaSet"):
+                count = scaled.get(obj.name, int(spec.get("replicas", 1)))
+                yield "running", _Demand(f"{obj.stage}: {count} pods", count, each)
+                if obj.kind == "Deployment" and _surge(spec, count):
+                    yield (
+                        "once",
+                        _Demand(f"{obj.stage}'s rollout: {_surge(spec, count)} more", _surge(spec, count), each),
+                    )
+            elif obj.kind == "CronJob":
+                count = int(spec["jobTemplate"]["spec"].get("parallelism", 1))
+                yield "cron", _Demand(f"{obj.stage}: {count} pods per run", count, each)
+            elif obj.kind == "Job":
+                yield (
+                    "once",
+                    _Demand(
+                        f"{obj.stage}: {int(spec.get('parallelism', 1))} pods", int(spec.get("parallelism", 1)), each
+                    ),
+                )
+            elif obj.kind == "DaemonSet":
+                continue  # one per node: no number to count at compile time
+            else:
+                yield "running", _Demand(f"{obj.stage or obj.name}: 1 pod", 1, each)
+
+
+def _peak(draft: ir.Draft) -> list[_Demand]:
+    found = list(_demands(draft))
+    steady = [d for kind, d in found if kind in ("running", "cron")]
+    once = [d for kind, d in found if kind == "once"]
+    return steady + ([max(once, key=lambda d: d.pods * sum(d.per_pod.values()))] if once else [])
+
+
+def _shown(name: str, amount: Decimal) -> str:
+    if name == "memory":
+        return f"{amount / 2**30:.2f}Gi".replace(".00Gi", "Gi")
+    return f"{amount.normalize():f}"
+
+
+def budget(draft: ir.Draft) -> ir.Draft:
+    quota = draft.spec.workspace.quota
+    if quota is None:
+        return draft
+    peak = _peak(draft)
+    errors: list[diag.Diagnostic] = []
+    needed: dict[str, Decimal] = {"pods": Decimal(sum(d.pods for d in peak))}
+    needed.update({r: sum((d.pods * d.per_pod[r] for d in peak), Decimal(0)) for r in _RESOURCES})
+    for name in ("pods", *_RESOURCES):
+        limit = getattr(quota, name)
+        have = None if limit is None else Decimal(limit) if name == "pods" else units.quantity(limit)
+        if have is None or needed[name] <= have:
+            continue
+        parts = ", ".join(d.what for d in peak if d.pods)
+        errors.append(
+            diag.error(
+                "KC414",
+                draft.doc.pos(("workspace", "quota", name)),
+                f"workspace.quota.{name} is {limit}, but the workloads may need {_shown(name, needed[name])}"
+                + ("" if name == "pods" else " (limits)")
+                + f" at once: {parts}",
+                f"raise quota.{name}, or lower replicas, sizes or parallelism",
+            )
+        )
+    diag.raise_if_errors(errors)
+    return draft
