@@ -12,6 +12,10 @@
     apply         server-side apply bundle by bundle, then pruning
     run_teardown  the teardown plan (``kc.compiler.teardown``) executed step by step
     progress      the progress display on standard error
+    view          the plan of a spec or of a compiled DIR, as status and logs read it
+    status        ``kc status``: each step's gate, its pods, missing and drifted objects
+    status_text   a status report as text, JSON and --watch's change lines
+    logs          ``kc logs``: a stage's pods and their logs, prefixed per pod
     timing        durations and polling intervals
 
 The Kubernetes client is imported only by ``client.connect``, so importing any of these modules
