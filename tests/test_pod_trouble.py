@@ -227,8 +227,11 @@ def test_the_closing_message_carries_the_pod_the_reason_the_log_and_the_events()
     stand = Stand([crashing(2)])
     watch = pod_watch.PodWatch(stand)  # type: ignore[arg-type]
     watch.look("shop", DEPLOYMENT)
+    assert watch.final() is watch.report and len(stand.asked) == 3, "just fetched: not again"
+    assert watch.report is not None
+    watch.report.fetched -= 60
     report = watch.final()
-    assert report is not None
+    assert report is not None and len(stand.asked) == 5, "the log and events again, for the closing message"
     assert report.details().splitlines() == [
         "  Pod shop/web-1, container web: CrashLoopBackOff: it exited with code 1 (2 restarts); its log ends: "
         '"fatal: no database"',

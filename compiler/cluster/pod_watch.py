@@ -8,6 +8,7 @@ trouble is news (another pod, container or reason), not on every look."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from kc.cluster.errors import ClusterError
 
 LOG_LINES = 10  # lines of the failing container's log that a timed-out gate shows
 EVENTS = 5  # latest Warning events of the pod
+FRESH = 1.0  # seconds for which a fetched log and events need not be fetched again
 WORKLOADS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet"})
 
 
@@ -29,6 +31,7 @@ class Report:
     log_note: str = ""  # why there is no log, when it could not be fetched
     events: list[str] = field(default_factory=list)
     others: int = 0  # more pods of the same workload in trouble
+    fetched: float = field(default_factory=time.monotonic)
 
     @property
     def line(self) -> str:
@@ -96,8 +99,9 @@ class PodWatch:
         return self.report
 
     def final(self) -> Report | None:
-        """The last report with its log and events fetched again, for the closing message."""
-        if self.report is not None:
+        """The last report with its log and events fetched again, for the closing message
+        (unless they were fetched a moment ago)."""
+        if self.report is not None and time.monotonic() - self.report.fetched > FRESH:
             others = self.report.others
             self.report = self.fetch(self.report.trouble)
             self.report.others = others
