@@ -400,26 +400,6 @@ class Client:
             raise ClusterError(_failure("patch", kind.resource, namespace, name, status, data, self.host), status)
         return dict(data)
 
-    def merge(self, kind: Kind, namespace: str | None, name: str, body: dict[str, Any], manager: str) -> dict[str, Any]:
-        """A JSON merge patch as field manager ``manager``: it sets the fields it names and
-        removes none; a ``metadata.resourceVersion`` in it makes the server refuse (409) when the
-        object changed since it was read.
-        https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/object-meta/"""
-        status, data = self._call(
-            "patch",
-            "PATCH",
-            kind.path(namespace, name),
-            kind.resource,
-            namespace=namespace,
-            name=name,
-            query={"fieldManager": manager},
-            body=body,
-            content_type="application/merge-patch+json",
-        )
-        if status == 404:
-            raise ClusterError(_failure("patch", kind.resource, namespace, name, status, data, self.host), status)
-        return dict(data)
-
     def delete(self, kind: Kind, namespace: str | None, name: str, propagation: str, uid: str | None = None) -> bool:
         """Ask for the deletion; False when the object was already gone. With ``uid``, only
         that very object: one made since under the same name is left alone (409)."""
