@@ -27,10 +27,11 @@ def test_compile_to_directory_is_quiet(tmp_path: Path, capsys: pytest.CaptureFix
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert names == [
         "00-workspace.yaml",
-        "01-db.yaml",
-        "02-migrate.yaml",
-        "03-api.yaml",
-        "04-report.yaml",
+        "01-db-creds.yaml",
+        "02-db.yaml",
+        "03-migrate.yaml",
+        "04-api.yaml",
+        "05-report.yaml",
         "kc",
     ]
 
@@ -40,7 +41,7 @@ def test_stream_without_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     headers = [line for line in out.splitlines() if line.startswith("# bundle")]
     assert headers[0] == "# bundle 00: workspace (gate: none)"
-    assert headers[2] == "# bundle 02: migrate (gate: migrate: job complete)"
+    assert headers[3] == "# bundle 03: migrate (gate: migrate: job complete)"
     kinds = [d["kind"] for d in yaml.safe_load_all(out) if d]
     assert kinds[0] == "Namespace" and kinds[-1] == "CronJob"
 
@@ -71,8 +72,8 @@ def test_removes_own_stale_files(tmp_path: Path, capsys: pytest.CaptureFixture[s
     text = Path(SHOP).read_text()
     smaller.write_text(text[: text.index("  report:")] + text[text.index("profiles:") :])
     assert run(["compile", str(smaller), "-o", str(out)], capsys)[0] == 0
-    assert not (out / "04-report.yaml").exists()
-    assert (out / "README.md").exists() and (out / "03-api.yaml").exists()
+    assert not (out / "05-report.yaml").exists()
+    assert (out / "README.md").exists() and (out / "04-api.yaml").exists()
 
 
 def test_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -81,7 +82,7 @@ def test_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["compile", SHOP, "-o", str(out)], capsys)[0] == 0
     assert run(["compile", SHOP, "-o", str(out), "--check"], capsys)[:2] == (0, "")
     code, _, err = run(["compile", SHOP, "-o", str(out), "--check", "--set", "api.replicas=3"], capsys)
-    assert code == 1 and "03-api.yaml: stale" in err
+    assert code == 1 and "04-api.yaml: stale" in err
 
 
 def test_set_and_profile(capsys: pytest.CaptureFixture[str]) -> None:

@@ -26,17 +26,18 @@ def test_shop_order() -> None:
     program = cli.build(arguments.parser().parse_args(["compile", SHOP]))
     got = summary(teardown.plan(program))
     assert got[:9] == [
-        (4, "workloads", "delete", "CronJob shop/shop-report"),
-        (4, "workloads", "wait", "CronJob shop/shop-report"),
-        (4, "workloads", "delete", "every Job in shop with kc.dev/stage=report"),
-        (4, "workloads", "delete", "every Pod in shop with kc.dev/stage=report"),
-        (3, "workloads", "delete", "Deployment shop/shop-api"),
-        (3, "workloads", "wait", "Deployment shop/shop-api"),
-        (3, "services", "delete", "Ingress shop/shop-api"),
-        (3, "services", "delete", "Service shop/shop-api"),
-        (3, "budgets", "delete", "PodDisruptionBudget shop/shop-api"),
+        (5, "workloads", "delete", "CronJob shop/shop-report"),
+        (5, "workloads", "wait", "CronJob shop/shop-report"),
+        (5, "workloads", "delete", "every Job in shop with kc.dev/stage=report"),
+        (5, "workloads", "delete", "every Pod in shop with kc.dev/stage=report"),
+        (4, "workloads", "delete", "Deployment shop/shop-api"),
+        (4, "workloads", "wait", "Deployment shop/shop-api"),
+        (4, "services", "delete", "Ingress shop/shop-api"),
+        (4, "services", "delete", "Service shop/shop-api"),
+        (4, "budgets", "delete", "PodDisruptionBudget shop/shop-api"),
     ]
-    assert (1, "data", "delete", "PersistentVolumeClaim shop/data-shop-db-0") in got
+    assert (2, "data", "delete", "PersistentVolumeClaim shop/data-shop-db-0") in got
+    assert (1, "config", "delete", "Secret shop/shop-db-creds") in got  # generated: data, kept by default
     assert got[-1] == (0, "namespace", "delete", "Namespace shop")
 
 

@@ -52,9 +52,10 @@ def test_script_issues_the_plan(case: str, tmp_path: Path) -> None:
     result, with_data = run_script(script, tmp_path, "--delete-data")
     assert result.returncode == 0, result.stderr
     assert with_data == list(teardown.deleting_data(plan).commands())
-    # The additions are the data steps (claims, and the namespace that holds them), in place.
+    # The additions are the data steps (claims, generated Secrets, and the namespace that holds
+    # them), in place.
     extra = [s for s in plan.steps if s.data]
-    assert all(s.kind in ("PersistentVolumeClaim", "Namespace") for s in extra)
+    assert all(s.kind in ("PersistentVolumeClaim", "Secret", "Namespace") for s in extra)
     added = list(with_data)
     for call in calls:
         added.remove(call)
