@@ -41,7 +41,11 @@ exit codes: 0 done (kept objects are listed), 2 invalid spec or not confirmed, 3
   kc diff shop.spec                                what 'kc apply' would change in the cluster
   kc diff shop.spec --profile prod --context prod -o json
   kc diff shop.spec --against out/                 offline: against an earlier 'kc compile -o out/'
+  kc diff out/                                     exactly the objects of 'kc compile -o out/' (reviewed)
   kc diff shop.spec && echo "cluster is up to date"
+
+SPEC or DIR: an existing directory is a compiled 'kc compile -o DIR', read as it is (compile flags
+are refused; a bundle file edited since kc wrote it is refused, exit 2).
 
 + to create   ~ to change (field by field, with the spec line)   - orphaned   ! conflict (not kc's)
 exit codes: 0 no differences, 1 differences, 2 invalid spec, 3 cluster error.
@@ -51,9 +55,17 @@ Secret data is never printed, only that it changed. docs/cluster.md has the comp
   kc apply shop.spec --profile prod --timeout 10m  each bundle's gates may take up to 10 minutes
   kc apply shop.spec --prune                       then delete the orphans (claims only with data: delete)
   kc diff shop.spec; kc apply shop.spec && kc diff shop.spec   the last diff exits 0
+  kc apply shop.spec --rerun migrate               delete the stage's (failed) Job first, so it runs again
+  kc apply shop.spec --rerun report                a cron stage: run its CronJob's job now and wait for it
+  kc compile shop.spec -o out/; kc diff out/; kc apply out/   apply exactly what was reviewed
+  kc apply out/ --no-wait                          every bundle in order, no waiting on gates (GitOps-style)
 
-exit codes: 0 applied, 2 invalid spec, 3 cluster error or a conflict (nothing adopted),
-4 a gate timed out or failed (the message names the gate and the object).""",
+SPEC or DIR: an existing directory is a compiled 'kc compile -o DIR', applied as it is (compile
+flags are refused; a bundle file edited since kc wrote it is refused, exit 2). Before the first
+bundle a server-side dry run of every object stops on an object the API server refuses.
+exit codes: 0 applied, 2 invalid spec, edited DIR, an object the server refuses or an unknown
+--rerun stage, 3 cluster error or a conflict (nothing adopted), 4 a gate timed out or failed (the
+message names the gate and the object; a failed Job's hint names --rerun).""",
     "status": """examples:
   kc status shop.spec                              each bundle and step: its gate, why, its pods
   kc status out/                                   an earlier 'kc compile -o out/', not compiled again
@@ -148,6 +160,13 @@ def parser() -> argparse.ArgumentParser:
     _compile_flags(p)
     _cluster_flags(p)
     p.add_argument("--prune", action="store_true", help="then delete orphans (claims only with policy data: delete)")
+    p.add_argument(
+        "--rerun",
+        action="append",
+        metavar="STAGE",
+        help="run a job, task or cron stage again: delete its Jobs first (cron: make a Job now); repeatable",
+    )
+    p.add_argument("--no-wait", action="store_true", help="apply every bundle in order without waiting on gates")
     p.add_argument(
         "--timeout", type=_duration, default=300.0, metavar="T", help="how long each bundle's gates may take (5m)"
     )

@@ -117,14 +117,42 @@ def _on_cluster(command: str, work: Callable[[], int]) -> int:
     return code
 
 
-def cmd_diff(args: argparse.Namespace) -> int:
-    from kc.cluster import client, diff, diff_text
+def _plan(args: argparse.Namespace, command: str) -> object:
+    """What ``kc apply`` and ``kc diff`` act on: a compiled DIR (an existing directory, checked
+    against its kc/plan.json), or the spec compiled now; None after saying why neither."""
+    from kc.cluster import errors, reviewed
 
-    program = build(args)
-    report(program.warnings)
+    if not reviewed.is_directory(args.spec):
+        program = build(args)
+        report(program.warnings)
+        return program
+    if args.profile or args.instance or args.set or args.policy or args.ordering_annotations:
+        sys.stderr.write(
+            f"kc {command}: --profile, --instance, --set, --policy and --ordering-annotations apply to a spec, "
+            f"not to DIR (compile with them, then kc {command} DIR)\n"
+        )
+        return None
+    try:
+        return reviewed.load(args.spec)
+    except errors.Refused as exc:
+        sys.stderr.write(f"kc {command}: {exc}\n")
+        return None
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from kc.cluster import client, diff, diff_text, reviewed
+
+    program = _plan(args, "diff")
+    if program is None:
+        return EXIT_INVALID
+    if args.against and isinstance(program, reviewed.Compiled):
+        sys.stderr.write("kc diff: --against DIR compares a spec with DIR; to compare two directories use diff -r\n")
+        return EXIT_INVALID
+    assert isinstance(program, ir.Program | reviewed.Compiled)
 
     def work() -> int:
         if args.against:
+            assert isinstance(program, ir.Program)
             result = diff.offline_diff(program, args.against)
         else:
             with client.connect(args.kubeconfig, args.context) as cluster:
@@ -139,15 +167,27 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    from kc.cluster import apply, client, progress
+    from kc.cluster import apply, client, progress, rerun, reviewed
 
-    program = build(args)
-    report(program.warnings)
+    program = _plan(args, "apply")
+    if program is None:
+        return EXIT_INVALID
+    assert isinstance(program, ir.Program | reviewed.Compiled)
 
     def work() -> int:
+        rerun.choose(program, args.rerun or ())  # an unknown stage: said before connecting
         shown = progress.Progress(sys.stderr, use_color(sys.stderr))
         with client.connect(args.kubeconfig, args.context) as cluster:
-            done = apply.apply(cluster, program, prune=args.prune, timeout=args.timeout, progress=shown)
+            done = apply.apply(
+                cluster,
+                program,
+                prune=args.prune,
+                timeout=args.timeout,
+                progress=shown,
+                wait=not args.no_wait,
+                again=args.rerun or (),
+                source=args.spec,
+            )
         shown.line(f"kc apply: {program.instance} applied to {cluster.where}: {done.text}")
         return EXIT_OK
 

@@ -3,11 +3,12 @@ bundle is applied; then, with ``--prune``, the orphans deleted (docs/cluster.md)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 from kc.cluster import client as cluster_client
-from kc.cluster import diff, essence, gates, live, secrets, timing
+from kc.cluster import diff, essence, gates, handover, live, preflight, rerun, reviewed, secrets, timing
 from kc.cluster import progress as progress_display
 from kc.cluster.errors import ClusterError, GateTimeout
 from kc.compiler import contract, ir, kinds
@@ -29,7 +30,10 @@ class Outcome:
         return out
 
 
-def _targets(client: cluster_client.Client, program: ir.Program, bundle: ir.Bundle) -> list[gates.Target]:
+Plan: TypeAlias = ir.Program | reviewed.Compiled  # a spec compiled now, or a compiled DIR (kc apply DIR)
+
+
+def _targets(client: cluster_client.Client, program: Plan, bundle: ir.Bundle) -> list[gates.Target]:
     everything = {(o.kind, o.name): o for o in program.objects}
     out = []
     for step in bundle.steps:
@@ -50,12 +54,18 @@ def _resource_version(obj: dict[str, Any] | None) -> str | None:
 
 def apply(
     client: cluster_client.Client,
-    program: ir.Program,
+    program: Plan,
     *,
     prune: bool,
     timeout: float,
     progress: progress_display.Progress,
+    wait: bool = True,
+    again: Sequence[str] = (),
+    source: str = "SPEC",
 ) -> Outcome:
+    """``again``: the stages of ``--rerun``; ``wait``: False for ``--no-wait``; ``source``: the
+    SPEC or DIR as the user named it, for the hint that tells how to run a failed Job again."""
+    runs = rerun.choose(program, again)  # an unknown stage is an error before any request
     objects = [o for b in program.bundles for o in b.objects]
     found = live.observe(client, objects, program.instance, program.namespace)
     if found.conflicts:
@@ -66,6 +76,18 @@ def apply(
             f"(delete or rename them, or give them the labels {contract.ownership_text(program.instance)})"
         )
     secrets.check(client, [o.manifest for o in objects], program.namespace, progress.line)  # nothing applied yet
+    checked = preflight.dry_run(client, objects, found.kinds)  # nothing applied yet either
+    progress.line(f"kc apply: {checked.summary()}")
+    for why in checked.not_yet:
+        progress.line(f"  not checked yet: {why}")
+    if runs.jobs:
+        rerun.delete_jobs(client, program, runs.jobs, timeout, progress)
+    if not wait:
+        progress.line("kc apply: --no-wait: applying every bundle in order without waiting on gates")
+
+    def hint(stage: str) -> str:
+        return f"\nhint: run it again with: kc apply {source} --rerun {stage}"
+
     outcome = Outcome()
     total = len(program.bundles)
     for number, bundle in enumerate(program.bundles, 1):
@@ -78,6 +100,9 @@ def apply(
             ref = contract.Ref.of(obj.manifest).text
             progress.status(f"[{number}/{total}] {label}: applying {ref}")
             before = found.twins.get(live.key_of(obj.manifest))
+            if (replicas := handover.needed(obj.manifest, before)) is not None:
+                handover.hand_over(client, kind, obj.manifest, replicas)
+                progress.line(f"  {ref}: replicas left to the autoscaler (kept at {replicas})")
             result, created = client.apply(kind, obj.manifest)
             if added := secrets.fill(client, kind, obj.manifest):  # the keys it lacked, never their values
                 progress.line(f"  generated {ref}: {', '.join(added)}")
@@ -93,19 +118,35 @@ def apply(
         progress.line(f"{label}: {counts.text}")
         for name in ("created", "configured", "unchanged"):
             getattr(outcome, name).extend(getattr(counts, name))
-        targets = _targets(client, program, bundle)
+        targets = _targets(client, program, bundle) if wait else []
         if targets:
             gate_text = ", ".join(dict.fromkeys(t.gate_text for t in targets))
-            took = gates.wait(client, targets, timeout, progress, f"[{number}/{total}] {label}")
+            try:
+                took = gates.wait(client, targets, timeout, progress, f"[{number}/{total}] {label}")
+            except GateTimeout as exc:
+                failed = _failed_job_stage(bundle, targets, str(exc))
+                raise (GateTimeout(f"{exc}{hint(failed)}") if failed else exc) from None
             progress.line(f"{label}: gate passed: {gate_text} ({timing.text(took)})")
+        if runs.crons:
+            rerun.run_crons(client, bundle, runs.crons, timeout, progress, f"[{number}/{total}] {label}", hint)
     if prune:
         _prune(client, program, found, timeout, progress, outcome)
     return outcome
 
 
+def _failed_job_stage(bundle: ir.Bundle, targets: Sequence[gates.Target], message: str) -> str:
+    """The stage of the Job whose failure ``message`` reports (gates.wait names it after
+    "cannot pass:"), or "" when the gate did not fail on a Job."""
+    stages = {s.id: s.stage for s in bundle.steps}
+    for target in targets:
+        if target.kind.kind == "Job" and f"cannot pass: {target.text}:" in message.partition("\n")[0]:
+            return stages.get(target.step, "")
+    return ""
+
+
 def _prune(
     client: cluster_client.Client,
-    program: ir.Program,
+    program: Plan,
     found: live.Live,
     timeout: float,
     progress: progress_display.Progress,

@@ -357,12 +357,15 @@ class Client:
         data.setdefault("kind", kind.kind)
         return dict(data)
 
-    def apply(self, kind: Kind, manifest: dict[str, Any], *, dry_run: bool = False) -> tuple[dict[str, Any], bool]:
-        """Server-side apply as field manager ``kc``, taking over fields that another manager
-        changed (docs/cluster.md explains why). Returns the object and whether it was created."""
+    def apply(
+        self, kind: Kind, manifest: dict[str, Any], *, dry_run: bool = False, manager: str = FIELD_MANAGER
+    ) -> tuple[dict[str, Any], bool]:
+        """Server-side apply as field manager ``kc`` (or ``manager``), taking over fields that
+        another manager changed (docs/cluster.md explains why). Returns the object and whether it
+        was created."""
         meta = manifest["metadata"]
         namespace, name = meta.get("namespace"), str(meta["name"])
-        query = {"fieldManager": FIELD_MANAGER, "force": "true"}
+        query = {"fieldManager": manager, "force": "true"}
         if dry_run:
             query["dryRun"] = "All"
         status, data = self._call(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kc.cluster import client as cluster_client
-from kc.cluster import essence, live, secrets
+from kc.cluster import essence, handover, live, reviewed, secrets
 from kc.cluster.errors import ClusterError
 from kc.compiler import contract, ir
 from kc.compiler.contract import Ref
@@ -54,7 +54,7 @@ def orphan_note(manifest: dict[str, Any], data_policy: str) -> str:
     return "no longer in the plan: 'kc apply --prune' deletes it"
 
 
-def live_diff(client: cluster_client.Client, program: ir.Program) -> Report:
+def live_diff(client: cluster_client.Client, program: ir.Program | reviewed.Compiled) -> Report:
     """The plan against the cluster: one LIST per kind and namespace, then a dry-run apply for
     each object whose essence differs, for the exact object applying would produce."""
     objects = [o for b in program.bundles for o in b.objects]
@@ -89,6 +89,10 @@ def live_diff(client: cluster_client.Client, program: ir.Program) -> Report:
                     note = f"applying it would fail: {exc}"
                 else:
                     raise
+        if (replicas := handover.needed(obj.manifest, current)) is not None:
+            # kc apply hands the field over first (handover.py): it keeps its value.
+            changes = tuple(c for c in changes if c.path != ("spec", "replicas"))
+            note = note or f"replicas left to the autoscaler (now {replicas})"
         (change if changes or note else unchanged).append(Entry(ref, changes, note))
     policy = program.data_policy
     orphaned = [Entry(Ref.of(o), note=orphan_note(o, policy)) for o in found.orphans]

@@ -1,0 +1,85 @@
+"""Before ``kc apply`` changes anything: a server-side dry run (``dryRun=All``) of every object of
+the plan, so that an object the API server refuses stops the apply before the first bundle
+(docs/cluster.md, "The dry run before the first bundle").
+
+Objects of later bundles may need what earlier bundles create: their namespace, or the
+CustomResourceDefinition of their kind. Their dry run cannot succeed yet, and says so ("namespace
+not found", a kind the server does not serve): those are skipped with a note. Any other refusal
+stops the apply, naming the object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from kc.cluster import client as cluster_client
+from kc.cluster.errors import ClusterError, Refused
+from kc.compiler import contract, ir
+
+# A server or proxy that takes no dry runs or no apply patches: nothing can be checked.
+_NO_DRY_RUN = (405, 415)
+
+
+@dataclass
+class Result:
+    checked: int = 0
+    not_yet: list[str] = field(default_factory=list)  # "Deployment shop/shop-api: namespace shop not created yet"
+    note: str = ""  # why nothing was checked, when so
+
+    def summary(self) -> str:
+        if self.note:
+            return f"dry run: {self.note}"
+        out = f"dry run: the API server accepts {self.checked} object(s)"
+        if self.not_yet:
+            out += f"; {len(self.not_yet)} cannot be checked until an earlier bundle is applied"
+        return out
+
+
+def _not_yet(exc: ClusterError, obj: ir.Object) -> str:
+    """Why a refusal means "cannot be checked yet", or "" when it is a real refusal."""
+    text = str(exc)
+    if exc.status == 404 and obj.namespace and "namespaces" in text and "not found" in text:
+        return f"namespace {obj.namespace} does not exist yet"
+    if exc.status == 404 and "no matches for kind" in text:
+        return f"the cluster does not serve {obj.kind} yet"
+    return ""
+
+
+def dry_run(
+    client: cluster_client.Client,
+    objects: Iterable[ir.Object],
+    kinds: dict[tuple[str, str], cluster_client.Kind],
+) -> Result:
+    """Dry-run apply each object; Refused (exit 2) at the first one the server refuses for a
+    reason other than what an earlier bundle creates."""
+    result = Result()
+    for obj in objects:
+        api_version = str(obj.manifest["apiVersion"])
+        ref = contract.Ref.of(obj.manifest).text
+        kind = kinds.get((api_version, obj.kind)) or client.kind(api_version, obj.kind)
+        if kind is None:
+            result.not_yet.append(f"{ref}: the cluster does not serve {obj.kind} in {api_version} yet")
+            continue
+        try:
+            client.apply(kind, obj.manifest, dry_run=True)
+        except ClusterError as exc:
+            if exc.status in _NO_DRY_RUN:
+                result.note = f"not available here ({exc}); nothing was checked"
+                return result
+            why = _not_yet(exc, obj)
+            if not why:
+                if not exc.status:
+                    raise  # no answer: the cluster's error, not the object's
+                raise Refused(
+                    f"the API server refuses {ref} (dry run; nothing was applied): {exc}"
+                    + (
+                        f"\n  it comes from {obj.manifest['metadata'].get('annotations', {}).get(contract.SOURCE)}"
+                        if (obj.manifest["metadata"].get("annotations") or {}).get(contract.SOURCE)
+                        else ""
+                    )
+                ) from None
+            result.not_yet.append(f"{ref}: {why}")
+            continue
+        result.checked += 1
+    return result
