@@ -473,7 +473,7 @@ NOWHERE = "{spec: {template: {spec: {nodeSelector: {kc.dev/test: nowhere}}}}}"  
 
 def test_gate_timeout_names_the_gate_and_the_object(target: Target, tmp_path: Path) -> None:
     path, flags = shop(
-        target, tmp_path, {"    health: /healthz\n": f"    health: /healthz\n    patch: {{Deployment: {NOWHERE}}}\n"}
+        target, tmp_path, {"    health: /\n": f"    health: /\n    patch: {{Deployment: {NOWHERE}}}\n"}
     )
     ns = namespace_of(flags)
     run = target.kc("apply", str(path), *flags, "--timeout", "3s")
@@ -488,7 +488,7 @@ def test_gate_timeout_names_the_gate_and_the_object(target: Target, tmp_path: Pa
 
 
 def test_job_gate_timeout(target: Target, tmp_path: Path) -> None:
-    path, flags = shop(target, tmp_path, {"    args: [up]\n": f"    args: [up]\n    patch: {{Job: {NOWHERE}}}\n"})
+    path, flags = shop(target, tmp_path, {"    timeout: 10m\n": f"    timeout: 10m\n    patch: {{Job: {NOWHERE}}}\n"})
     run = target.kc("apply", str(path), *flags, "--timeout", "2s")
     assert run.code == 4
     assert "gate 'migrate: job complete' timed out after 2s: Job " in run.err

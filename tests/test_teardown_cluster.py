@@ -87,6 +87,7 @@ spec: {{podSelector: {{}}}}
         log = teardown(cluster, out)
         assert left(cluster, ns) == {
             ("PersistentVolumeClaim", f"data-{ns}-db-0", True),  # data is kept
+            ("Secret", f"{ns}-db-creds", True),  # generated: data too
             ("Secret", "shop-db-creds", False),
             ("NetworkPolicy", f"{ns}-isolate", False),
         }
