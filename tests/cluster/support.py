@@ -83,7 +83,10 @@ def start(name: str, argv: list[str], root: Path, state: dict[str, Any]) -> None
 
 
 def save_state(root: Path, state: dict[str, Any]) -> None:
-    (root / "state.json").write_text(json.dumps(state, indent=2) + "\n")
+    # Whole or not at all: the processes up starts read it while up goes on writing it.
+    tmp = root / "state.json.tmp"
+    tmp.write_text(json.dumps(state, indent=2) + "\n")
+    os.replace(tmp, root / "state.json")
 
 
 def alive(pid: int) -> bool:
