@@ -19,6 +19,8 @@ from kc.compiler import contract, ir
 
 # A server or proxy that takes no dry runs or no apply patches: nothing can be checked.
 _NO_DRY_RUN = (405, 415)
+# The object is what the server refuses: invalid (422), or not decodable as its kind (400).
+_INVALID = (400, 422)
 
 
 @dataclass
@@ -69,8 +71,8 @@ def dry_run(
                 return result
             why = _not_yet(exc, obj)
             if not why:
-                if not exc.status:
-                    raise  # no answer: the cluster's error, not the object's
+                if exc.status not in _INVALID:
+                    raise  # no answer, forbidden, …: the cluster's error, not the object's
                 raise Refused(
                     f"the API server refuses {ref} (dry run; nothing was applied): {exc}"
                     + (
