@@ -77,7 +77,7 @@ def apply(
         )
     secrets.check(client, [o.manifest for o in objects], program.namespace, progress.line)  # nothing applied yet
     checked = preflight.dry_run(client, objects, found.kinds)  # nothing applied yet either
-    progress.line(f"kc apply: {checked.summary()}")
+    progress.line(checked.summary())
     for why in checked.not_yet:
         progress.line(f"  not checked yet: {why}")
     if runs.jobs:
