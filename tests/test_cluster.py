@@ -247,11 +247,11 @@ def test_apply_diff_change_apply_teardown(target: Target, tmp_path: Path) -> Non
 
     first = target.kc("diff", str(path), *flags)
     assert first.code == 1
-    assert "15 to create, 0 to change, 0 orphaned, 0 conflicts, 0 unchanged" in first.out
+    assert "16 to create, 0 to change, 0 orphaned, 0 conflicts, 0 unchanged" in first.out
 
     applied = target.kc("apply", str(path), *flags, "--timeout", target.timeout)
     assert applied.code == 0, applied.err
-    assert "15 created, 0 configured, 0 unchanged" in applied.err
+    assert "16 created, 0 configured, 0 unchanged" in applied.err
     for gate in ("db: all replicas ready", "migrate: job complete", "api: rollout complete"):
         assert f"gate passed: {gate}" in applied.err
 
@@ -260,7 +260,7 @@ def test_apply_diff_change_apply_teardown(target: Target, tmp_path: Path) -> Non
 
     after = target.kc("diff", str(path), *flags)
     assert after.code == 0, after.out
-    assert "0 to create, 0 to change, 0 orphaned, 0 conflicts, 15 unchanged" in after.out
+    assert "0 to create, 0 to change, 0 orphaned, 0 conflicts, 16 unchanged" in after.out
 
     # The spec changes: one more replica, one more variable, a longer migration timeout (a new Job).
     path.write_text(
@@ -273,7 +273,7 @@ def test_apply_diff_change_apply_teardown(target: Target, tmp_path: Path) -> Non
     changed = target.kc("diff", str(path), *flags, "-o", "json")
     assert changed.code == 1
     report = json.loads(changed.out)
-    assert report["summary"] == {"create": 1, "change": 1, "orphaned": 1, "conflicts": 0, "unchanged": 13}
+    assert report["summary"] == {"create": 1, "change": 1, "orphaned": 1, "conflicts": 0, "unchanged": 14}
     deployment = next(c for c in report["change"] if c["kind"] == "Deployment")
     fields = {f["path"]: f for f in deployment["fields"]}
     assert fields["spec.replicas"] == {
@@ -337,11 +337,13 @@ def test_reapply_changes_nothing(target: Target, tmp_path: Path) -> None:
     writes = len(target.requests)
     again = target.kc("apply", str(path), *flags, "--timeout", target.timeout)
     assert again.code == 0
-    assert "0 created, 0 configured, 15 unchanged" in again.err
+    assert "0 created, 0 configured, 16 unchanged" in again.err
     assert apps.read_namespaced_deployment(f"{ns}-api", ns).metadata.resource_version == before
-    patches = [r for r in target.requests[writes:] if r.method == "PATCH"]
-    assert len(patches) == 15 and all(r.query["fieldManager"] == "kc" for r in patches)
-    assert all("dryRun" not in r.query for r in patches)
+    # The dry run before the first bundle (one per object) changes nothing either.
+    patches = [r for r in target.requests[writes:] if r.method == "PATCH" and "dryRun" not in r.query]
+    dry_runs = [r for r in target.requests[writes:] if r.method == "PATCH" and r.query.get("dryRun") == "All"]
+    assert len(patches) == 16 and all(r.query["fieldManager"] == "kc" for r in patches)
+    assert len(dry_runs) == len(patches)
     assert not [r for r in target.requests[writes:] if r.method in ("POST", "PUT", "DELETE")]
     assert target.kc("teardown", str(path), *flags, "--yes", "--delete-data").code == 0
 
@@ -431,7 +433,7 @@ def test_diff_against_an_earlier_compile_is_offline(target: Target, tmp_path: Pa
     out = tmp_path / "out"
     assert target.kc("compile", str(path), *flags, "-o", str(out), cluster=False).code == 0
     same = target.kc("diff", str(path), *flags, "--against", str(out), cluster=False)
-    assert same.code == 0 and "15 unchanged" in same.out
+    assert same.code == 0 and "16 unchanged" in same.out
     path.write_text(path.read_text().replace("    replicas: 2\n", "    replicas: 3\n"))
     changed = target.kc("diff", str(path), *flags, "--against", str(out), cluster=False)
     assert changed.code == 1
