@@ -78,8 +78,8 @@ def apply(
     secrets.check(client, [o.manifest for o in objects], program.namespace, progress.line)  # nothing applied yet
     checked = preflight.dry_run(client, objects, found.kinds)  # nothing applied yet either
     progress.line(checked.summary())
-    for why in checked.not_yet:
-        progress.line(f"  not checked yet: {why}")
+    for line in checked.details():
+        progress.line(line)
     if runs.jobs:
         rerun.delete_jobs(client, program, runs.jobs, timeout, progress)
     if not wait:

@@ -26,7 +26,7 @@ _INVALID = (400, 422)
 @dataclass
 class Result:
     checked: int = 0
-    not_yet: list[str] = field(default_factory=list)  # "Deployment shop/shop-api: namespace shop not created yet"
+    not_yet: dict[str, list[str]] = field(default_factory=dict)  # why -> the objects
     note: str = ""  # why nothing was checked, when so
 
     def summary(self) -> str:
@@ -34,8 +34,16 @@ class Result:
             return f"dry run: {self.note}"
         out = f"dry run: the API server accepts {self.checked} object(s)"
         if self.not_yet:
-            out += f"; {len(self.not_yet)} cannot be checked until an earlier bundle is applied"
+            count = sum(len(refs) for refs in self.not_yet.values())
+            out += f"; {count} cannot be checked until an earlier bundle is applied"
         return out
+
+    def details(self) -> list[str]:
+        """One line per reason: "not checked yet: 14 object(s): namespace shop does not exist yet"."""
+        return [
+            f"  not checked yet: {refs[0] if len(refs) == 1 else f'{len(refs)} objects'}: {why}"
+            for why, refs in self.not_yet.items()
+        ]
 
 
 def _not_yet(exc: ClusterError, obj: ir.Object) -> str:
@@ -61,7 +69,7 @@ def dry_run(
         ref = contract.Ref.of(obj.manifest).text
         kind = kinds.get((api_version, obj.kind)) or client.kind(api_version, obj.kind)
         if kind is None:
-            result.not_yet.append(f"{ref}: the cluster does not serve {obj.kind} in {api_version} yet")
+            result.not_yet.setdefault(f"the cluster does not serve {obj.kind} in {api_version} yet", []).append(ref)
             continue
         try:
             client.apply(kind, obj.manifest, dry_run=True)
@@ -81,7 +89,7 @@ def dry_run(
                         else ""
                     )
                 ) from None
-            result.not_yet.append(f"{ref}: {why}")
+            result.not_yet.setdefault(why, []).append(ref)
             continue
         result.checked += 1
     return result
