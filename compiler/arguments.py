@@ -117,6 +117,14 @@ def _compile_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _spec_or_dir(p: argparse.ArgumentParser) -> None:
+    """The positional of a command that also takes a compiled DIR: an existing directory is one."""
+    for action in p._actions:
+        if action.dest == "spec":
+            action.metavar = "SPEC|DIR"
+            action.help = "the pipeline spec, or a directory that 'kc compile -o DIR' wrote (exactly its objects)"
+
+
 def _cluster_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kubeconfig", metavar="FILE", help="the kubeconfig (default: $KUBECONFIG, ~/.kube/config)")
     p.add_argument("--context", metavar="NAME", help="the kubeconfig context (default: its current context)")
@@ -152,12 +160,14 @@ def parser() -> argparse.ArgumentParser:
 
     p = command("diff", "compare the compiled plan with the cluster, or with DIR from an earlier compile")
     _compile_flags(p)
+    _spec_or_dir(p)
     _cluster_flags(p)
     p.add_argument("--against", metavar="DIR", help="compare with an earlier 'kc compile -o DIR' (offline)")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="text for people, or JSON")
 
     p = command("apply", "server-side apply, bundle by bundle, waiting on each bundle's gates")
     _compile_flags(p)
+    _spec_or_dir(p)
     _cluster_flags(p)
     p.add_argument("--prune", action="store_true", help="then delete orphans (claims only with policy data: delete)")
     p.add_argument(
