@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from cases import CASES
 from conftest import ROOT, Cluster
 from kc.cluster import client as cluster_client
@@ -486,7 +487,7 @@ def test_gate_timeout_names_the_gate_and_the_object(target: Target, tmp_path: Pa
         "(0/2 available)"
     )
     assert f"  Pod {ns}/{ns}-api-" in run.err and ": Unschedulable: the scheduler says: " in run.err, run.err
-    assert "report" not in run.err, "nothing after the gate is applied"
+    assert "bundle 05" not in run.err, "nothing after the gate is applied"
 
 
 def test_job_gate_timeout(target: Target, tmp_path: Path) -> None:
@@ -809,6 +810,7 @@ def test_every_example_applies_diffs_clean_prunes_and_tears_down(target: Target,
         return target.kc(command, str(ROOT / spec_path), *flags, *more)
 
     assert kc("diff").code == 1
+    provided = provide_certificates(target, spec_path, flags) if case == "cockroach-secure" else None
     applied = kc("apply", "--timeout", target.timeout)
     assert applied.code == 0, applied.err
     settled = kc("diff")
@@ -823,9 +825,25 @@ def test_every_example_applies_diffs_clean_prunes_and_tears_down(target: Target,
     assert "pruned " in pruned.err
     assert kc("diff", *drop).code == 0
 
+    if provided:  # the test's own Secret goes first: teardown keeps a namespace holding others' objects
+        client.CoreV1Api(target.api()).delete_namespaced_secret(provided, name)
     down = kc("teardown", "--yes", "--delete-data", "--timeout", target.timeout)
     assert down.code == 0, down.err
     assert labelled(target, name) == []
+
+
+def provide_certificates(target: Target, spec_path: str, flags: list[str]) -> str:
+    """The certificates Secret the secure CockroachDB profile reads and no stage creates (kc apply
+    refuses a plan whose pods read a key that exists nowhere). It must be in the namespace before
+    kc applies, so the namespace is created first, as kc compiles it: its labels make it kc's."""
+    stream = target.kc("compile", str(ROOT / spec_path), *flags, cluster=False).out
+    (namespace,) = [d for d in yaml.safe_load_all(stream) if d and d["kind"] == "Namespace"]
+    core = client.CoreV1Api(target.api())
+    core.create_namespace({"metadata": namespace["metadata"]})
+    keys = ("ca.crt", "node.crt", "node.key", "client.root.crt", "client.root.key")
+    secret = {"metadata": {"name": "crdb-certs"}, "stringData": dict.fromkeys(keys, "not a certificate")}
+    core.create_namespaced_secret(namespace["metadata"]["name"], secret)
+    return "crdb-certs"
 
 
 # --- faults -----------------------------------------------------------------------------------------
