@@ -195,17 +195,14 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 
 def _view(args: argparse.Namespace, command: str) -> object:
-    """The plan ``kc status`` and ``kc logs`` read: a spec compiled, or DIR from an earlier compile."""
-    from kc.cluster import view
+    """The plan ``kc status`` and ``kc logs`` read, as ``kc apply`` and ``kc diff`` take it: a
+    spec compiled now, or DIR from an earlier compile, checked against its kc/plan.json."""
+    from kc.cluster import reviewed, view
 
-    if os.path.isdir(args.spec):
-        if args.profile or args.instance or args.set or args.policy:
-            sys.stderr.write(f"kc {command}: --profile, --instance, --set and --policy apply to a spec, not to DIR\n")
-            return None
+    plan = _plan(args, command)
+    if isinstance(plan, reviewed.Compiled):
         return view.of_directory(args.spec)
-    program = build(args)
-    report(program.warnings)
-    return view.of_program(program)
+    return view.of_program(plan) if isinstance(plan, ir.Program) else None
 
 
 def cmd_status(args: argparse.Namespace) -> int:

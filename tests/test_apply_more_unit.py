@@ -35,8 +35,8 @@ def test_an_edited_bundle_file_is_refused_before_connecting(tmp_path: Path, caps
     bundle = next(tmp_path.glob("*-api.yaml"))
     bundle.write_text(bundle.read_text().replace("replicas: 2", "replicas: 3", 1))
     capsys.readouterr()
-    for command in ("apply", "diff"):
-        assert cli.main([command, str(tmp_path), "--kubeconfig", str(tmp_path / "none")]) == 2
+    for command, *more in (("apply",), ("diff",), ("status",), ("logs", "api")):
+        assert cli.main([command, str(tmp_path), *more, "--kubeconfig", str(tmp_path / "none")]) == 2
         err = capsys.readouterr().err
         assert f"kc {command}: {bundle}: Deployment shop/shop-api was edited since kc compile wrote it" in err
     assert cli.main(["apply", str(tmp_path), "--profile", "prod"]) == 2
