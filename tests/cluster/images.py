@@ -46,6 +46,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from support import alive
+
 HERE = Path(__file__).resolve().parent
 IMAGES_DIR = HERE / "images"
 SUITE = "bookworm"
@@ -539,16 +541,6 @@ def pid(root: Path) -> int | None:
         return int((registry_dir(root) / "pid").read_text())
     except (OSError, ValueError):
         return None
-
-
-def alive(process_id: int) -> bool:
-    with contextlib.suppress(ChildProcessError):  # reap it first if it is this process's own exited child
-        os.waitpid(process_id, os.WNOHANG)
-    try:
-        os.kill(process_id, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def stop(root: Path) -> bool:
