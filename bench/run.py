@@ -63,7 +63,8 @@ def generate_spec(n: int, pipeline: str = "bench") -> str:
         f"description: Generated benchmark pipeline with {n} stages",
         "",
         "workspace:",
-        '  quota: {cpu: "400", memory: 800Gi, pods: 4000}',
+        # About 2 pods of 0.25 CPU and 256Mi per stage at the peak: the quota grows with the size.
+        f'  quota: {{cpu: "{max(400, 2 * n // 5)}", memory: {max(800, 4 * n // 5)}Gi, pods: {max(4000, 4 * n)}}}',
         "  limits: small",
         "",
         "defaults:",

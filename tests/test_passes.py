@@ -487,3 +487,15 @@ def test_the_quota_must_hold_the_workloads_at_their_peak(tmp_path: Path) -> None
     found = errors_of(base.replace("QUOTA", "11") + stages, tmp_path)
     assert codes(found) == ["KC414"]
     assert "workspace.quota.pods is 11, but the workloads may need 12 at once: web: 6 pods" in found[0].message
+
+
+def test_a_quota_error_names_the_largest_demands_not_every_stage(tmp_path: Path) -> None:
+    # 20 workers and the largest rollout surge: 21 demands, of which 8 are named.
+    workers = "".join(f"  w{i}: {{pattern: worker, image: 'a:1', replicas: {1 + i % 3}}}\n" for i in range(20))
+    found = errors_of("kc: 1\npipeline: p\nworkspace: {quota: {pods: 5}}\nstages:\n" + workers, tmp_path)
+    assert codes(found) == ["KC414"]
+    message = found[0].message
+    assert message.endswith(" and 13 more")
+    named = message.split(" at once: ")[1].removesuffix(" and 13 more").split(", ")
+    assert named == ["w2: 3 pods", "w5: 3 pods", "w8: 3 pods", "w11: 3 pods", "w14: 3 pods", "w17: 3 pods",
+                     "w1: 2 pods", "w4: 2 pods"]

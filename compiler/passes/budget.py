@@ -104,6 +104,17 @@ def _shown(name: str, amount: Decimal) -> str:
     return f"{amount.normalize():f}"
 
 
+_SHOWN = 8  # contributors a KC414 message names; a big pipeline has thousands
+
+
+def _largest(peak: list[_Demand], name: str) -> str:
+    """The demands that weigh most on one quota, largest first, then how many more there are."""
+    weight = (lambda d: d.pods) if name == "pods" else (lambda d: d.pods * d.per_pod[name])
+    ranked = sorted((d for d in peak if d.pods), key=weight, reverse=True)  # stable: plan order on ties
+    shown = ", ".join(d.what for d in ranked[:_SHOWN])
+    return shown + (f" and {len(ranked) - _SHOWN} more" if len(ranked) > _SHOWN else "")
+
+
 def budget(draft: ir.Draft) -> ir.Draft:
     quota = draft.spec.workspace.quota
     if quota is None:
@@ -117,7 +128,7 @@ def budget(draft: ir.Draft) -> ir.Draft:
         have = None if limit is None else Decimal(limit) if name == "pods" else units.quantity(limit)
         if have is None or needed[name] <= have:
             continue
-        parts = ", ".join(d.what for d in peak if d.pods)
+        parts = _largest(peak, name)
         errors.append(
             diag.error(
                 "KC414",
