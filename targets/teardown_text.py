@@ -108,9 +108,7 @@ def script(plan: teardown.TeardownPlan) -> str:
     """``kc/teardown.sh``: the plan as a bash script of plain kubectl commands."""
     holds = any(s.kind == "Namespace" and s.data for s in plan.steps)
     usage_more = ("                 and the namespace that holds them\n" if holds else "") + (
-        "                 (the pipeline's policy, data: delete, already does)\n"
-        if plan.data_policy == "delete"
-        else ""
+        "                 (the pipeline's policy, data: delete, already does)\n" if plan.data_policy == "delete" else ""
     )
     out = [
         _HEAD.format(

@@ -497,5 +497,13 @@ def test_a_quota_error_names_the_largest_demands_not_every_stage(tmp_path: Path)
     message = found[0].message
     assert message.endswith(" and 13 more")
     named = message.split(" at once: ")[1].removesuffix(" and 13 more").split(", ")
-    assert named == ["w2: 3 pods", "w5: 3 pods", "w8: 3 pods", "w11: 3 pods", "w14: 3 pods", "w17: 3 pods",
-                     "w1: 2 pods", "w4: 2 pods"]
+    assert named == [
+        "w2: 3 pods",
+        "w5: 3 pods",
+        "w8: 3 pods",
+        "w11: 3 pods",
+        "w14: 3 pods",
+        "w17: 3 pods",
+        "w1: 2 pods",
+        "w4: 2 pods",
+    ]

@@ -110,7 +110,7 @@ def _scope(obj: ir.Object, namespace: str, scopes: dict[tuple[str, str], str]) -
 
 
 class _Plan:
-    """Collects the steps in order; ``done`` numbers them."""
+    """Collects the steps in order, numbered as they come."""
 
     def __init__(self, instance: str, namespace: str, objects: Sequence[tuple[int, ir.Object]]) -> None:
         self.ownership: Selector = contract.ownership_selector(instance)
@@ -125,9 +125,11 @@ class _Plan:
         self.steps: list[model.Step] = []
 
     def add(self, bundle: int, phase: kinds.Phase, action: model.Action, **fields: Any) -> None:
-        step = model.Step(number=0, bundle=bundle, phase=phase, action=action, **fields)
-        step = dataclasses.replace(step, guard=model.guard(step))
-        self.steps.append(dataclasses.replace(step, argv=model.argv(step)))
+        # Numbered in the order added; guard and argv are read off the bare step.
+        number = len(self.steps) + 1
+        bare = model.Step(number, bundle, phase, action, **fields)
+        guard, argv = model.guard(bare), model.argv(bare)
+        self.steps.append(model.Step(number, bundle, phase, action, **fields, guard=guard, argv=argv))
 
     def named(self, bundle: int, obj: ir.Object, why: str, action: model.Action = "delete", **extra: Any) -> None:
         api_version = str(obj.manifest["apiVersion"])
@@ -165,7 +167,7 @@ class _Plan:
             )
 
     def done(self) -> tuple[model.Step, ...]:
-        return tuple(dataclasses.replace(s, number=i) for i, s in enumerate(self.steps, 1))
+        return tuple(self.steps)
 
 
 def _workloads(p: _Plan, index: int, objs: list[ir.Object]) -> None:
