@@ -18,6 +18,9 @@ import yaml
 from kc.compiler import diagnostics as diag
 from kc.compiler.diagnostics import Pos
 
+# libyaml when PyYAML has it (as source.py reads specs): a thousand-stage plan reads ten times faster.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 # --- labels and annotations ----------------------------------------------------------------------
 
 PIPELINE = "kc.dev/pipeline"
@@ -162,7 +165,7 @@ def _bundle(directory: str, entry: dict[str, Any]) -> PlannedBundle:
     # Stage and step come from the index; the manifests, in apply order, from the file.
     where = {(o["apiVersion"], o["kind"], o["namespace"] or "", o["name"]): o for o in entry["objects"]}
     objects = []
-    for manifest in yaml.safe_load_all(_read(path)):
+    for manifest in yaml.load_all(_read(path), Loader=_LOADER):
         if not manifest:
             continue
         meta: dict[str, Any] = manifest["metadata"]

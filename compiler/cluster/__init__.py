@@ -2,6 +2,9 @@
 ``kc teardown``.
 
     client        the connection (kubeconfig, context, in-cluster) and the few REST calls kc makes
+    streams       the calls answered in a stream: a watch, a container's log
+    rest          kinds and their paths, failure messages, the tally of requests sent
+    pool          many objects' requests side by side, answered in plan order
     essence       what of an object a diff compares, and the field-by-field comparison
     live          the pipeline's objects in the cluster: one LIST per kind and namespace
     diff          to create, to change, orphaned, unchanged, conflicts; against the cluster or a DIR

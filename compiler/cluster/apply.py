@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from kc.cluster import client as cluster_client
-from kc.cluster import diff, essence, gates, handover, live, preflight, rerun, reviewed, secrets, timing
+from kc.cluster import diff, essence, gates, handover, live, pool, preflight, rerun, reviewed, secrets, timing
 from kc.cluster import progress as progress_display
 from kc.cluster.errors import ClusterError, GateTimeout
 from kc.compiler import contract, ir, kinds
@@ -76,7 +76,7 @@ def apply(
             f"(delete or rename them, or give them the labels {contract.ownership_text(program.instance)})"
         )
     secrets.check(client, [o.manifest for o in objects], program.namespace, progress.line)  # nothing applied yet
-    checked = preflight.dry_run(client, objects, found.kinds)  # nothing applied yet either
+    checked = preflight.dry_run(client, objects, found)  # nothing applied yet either
     progress.line(checked.summary())
     for line in checked.details():
         progress.line(line)
@@ -93,28 +93,12 @@ def apply(
     for number, bundle in enumerate(program.bundles, 1):
         label = f"bundle {bundle.index:02d} {bundle.name}"
         counts = Outcome()
-        for obj in bundle.objects:
-            api_version = str(obj.manifest["apiVersion"])
+        for wave in _waves(bundle.objects):
             # Custom resources become servable only once their definition is established.
-            kind = found.kinds.get((api_version, obj.kind)) or client.require(api_version, obj.kind)
-            ref = contract.Ref.of(obj.manifest).text
-            progress.status(f"[{number}/{total}] {label}: applying {ref}")
-            before = found.twins.get(live.key_of(obj.manifest))
-            if (replicas := handover.needed(obj.manifest, before)) is not None:
-                handover.hand_over(client, kind, obj.manifest, replicas)
-                progress.line(f"  {ref}: replicas left to the autoscaler (kept at {replicas})")
-            result, created = client.apply(kind, obj.manifest)
-            if added := secrets.fill(client, kind, obj.manifest):  # the keys it lacked, never their values
-                progress.line(f"  generated {ref}: {', '.join(added)}")
-            if created or before is None:
-                counts.created.append(ref)
-                progress.line(f"  created {ref}")
-            elif _resource_version(result) != _resource_version(before) and essence.difference(before, result):
-                # A new revision annotation alone (another part of the spec changed) is no change.
-                counts.configured.append(ref)
-                progress.line(f"  configured {ref}")
-            else:
-                counts.unchanged.append(ref)
+            served = [found.kind_of(o.manifest) or client.require(str(o.manifest["apiVersion"]), o.kind) for o in wave]
+            what = contract.Ref.of(wave[0].manifest).text if len(wave) == 1 else f"{len(wave)} {wave[0].kind} objects"
+            progress.status(f"[{number}/{total}] {label}: applying {what}")
+            _apply_wave(client, list(zip(wave, served, strict=True)), found, progress, counts)
         progress.line(f"{label}: {counts.text}")
         for name in ("created", "configured", "unchanged"):
             getattr(outcome, name).extend(getattr(counts, name))
@@ -132,6 +116,75 @@ def apply(
     if prune:
         _prune(client, program, found, timeout, progress, outcome)
     return outcome
+
+
+@dataclass(frozen=True, slots=True)
+class _Applied:
+    """What applying one object did."""
+
+    result: dict[str, Any]
+    created: bool
+    handed_over: int | None  # the replicas left to the autoscaler, when they were
+    generated: list[str]  # the keys of a generated Secret that were added (never their values)
+
+
+def _waves(objects: Sequence[ir.Object]) -> list[list[ir.Object]]:
+    """The bundle's objects in runs of one kind: a bundle is in apply order (the namespace before
+    what it holds, a ServiceAccount before the workloads that run as it), and the objects of a
+    run need nothing of each other, so each run goes out at once, the runs one after another."""
+    waves: list[list[ir.Object]] = []
+    for obj in objects:
+        if (
+            waves
+            and waves[-1][0].kind == obj.kind
+            and waves[-1][0].manifest["apiVersion"] == obj.manifest["apiVersion"]
+        ):
+            waves[-1].append(obj)
+        else:
+            waves.append([obj])
+    return waves
+
+
+def _apply_wave(
+    client: cluster_client.Client,
+    wave: list[tuple[ir.Object, cluster_client.Kind]],
+    found: live.Live,
+    progress: progress_display.Progress,
+    counts: Outcome,
+) -> None:
+    """Apply the objects side by side (``pool``), then report each in plan order; the first
+    failure in plan order is raised, after what did get applied is shown."""
+
+    def one(item: tuple[ir.Object, cluster_client.Kind]) -> _Applied:
+        obj, kind = item
+        before = found.twins.get(live.key_of(obj.manifest))
+        if (replicas := handover.needed(obj.manifest, before)) is not None:
+            handover.hand_over(client, kind, obj.manifest, replicas)
+        result, created = client.apply(kind, obj.manifest)
+        return _Applied(result, created, replicas, secrets.fill(client, kind, obj.manifest))
+
+    outcomes = pool.each(one, wave)
+    for (obj, _), outcome in zip(wave, outcomes, strict=True):
+        done = outcome.value
+        if done is None:
+            continue
+        ref = contract.Ref.of(obj.manifest).text
+        before = found.twins.get(live.key_of(obj.manifest))
+        if done.handed_over is not None:
+            progress.line(f"  {ref}: replicas left to the autoscaler (kept at {done.handed_over})")
+        if done.generated:
+            progress.line(f"  generated {ref}: {', '.join(done.generated)}")
+        if done.created or before is None:
+            counts.created.append(ref)
+            progress.line(f"  created {ref}")
+        elif _resource_version(done.result) != _resource_version(before) and essence.difference(before, done.result):
+            # A new revision annotation alone (another part of the spec changed) is no change.
+            counts.configured.append(ref)
+            progress.line(f"  configured {ref}")
+        else:
+            counts.unchanged.append(ref)
+    if (error := pool.first_error(outcomes)) is not None:
+        raise error
 
 
 def _failed_job_stage(bundle: ir.Bundle, targets: Sequence[gates.Target], message: str) -> str:

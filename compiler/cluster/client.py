@@ -9,49 +9,21 @@ https://kubernetes.io/docs/reference/using-api/api-concepts/
 from __future__ import annotations
 
 import importlib
-import json
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
+import threading
 from typing import Any
-from urllib.parse import quote
 
 from kc.cluster import timing
 from kc.cluster.errors import ClusterError
+from kc.cluster.rest import APPLY_PATCH, REQUEST_TIMEOUT, Tally, category, failure, one_line, payload
+from kc.cluster.rest import Kind as Kind  # where the callers have always found it
+from kc.cluster.streams import Streams
 
 FIELD_MANAGER = "kc"
-APPLY_PATCH = "application/apply-patch+yaml"  # JSON is YAML, so the body is sent as JSON
-REQUEST_TIMEOUT = (10.0, 60.0)  # seconds to connect, seconds to wait for an answer
+CONNECTIONS = 16  # connections kept open to the API server: at least pool.WORKERS
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 PAGE = "500"
 DISCOVERY_WAIT = 10.0  # seconds a kind may take to appear in discovery
-LOG_TIMEOUT = (5.0, 10.0)  # a container's log comes through the node's kubelet: give up sooner
-LOG_BYTES = "16384"
-
-
-@dataclass(frozen=True, slots=True)
-class Kind:
-    """A kind as the cluster serves it."""
-
-    api_version: str
-    kind: str
-    plural: str
-    namespaced: bool
-
-    @property
-    def group(self) -> str:
-        return self.api_version.rpartition("/")[0]
-
-    @property
-    def resource(self) -> str:
-        """``deployments.apps``: how kubectl and the API server's messages name it."""
-        return f"{self.plural}.{self.group}" if self.group else self.plural
-
-    def path(self, namespace: str | None = None, name: str | None = None) -> str:
-        out = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
-        if self.namespaced and namespace:
-            out += f"/namespaces/{quote(namespace, safe='')}"
-        out += f"/{self.plural}"
-        return out + (f"/{quote(name, safe='')}" if name else "")
 
 
 def kubeconfig_path(flag: str | None) -> str | None:
@@ -63,10 +35,6 @@ def kubeconfig_path(flag: str | None) -> str | None:
         return os.environ["KUBECONFIG"]
     default = os.path.expanduser("~/.kube/config")
     return default if os.path.exists(default) else None
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def connect(kubeconfig: str | None = None, context: str | None = None) -> Client:
@@ -87,7 +55,7 @@ def connect(kubeconfig: str | None = None, context: str | None = None) -> Client
         try:
             k8s_config.load_incluster_config(client_configuration=configuration)
         except Exception as exc:  # the client raises several types for a broken service account
-            raise ClusterError(f"in-cluster configuration: {_one_line(exc)}") from None
+            raise ClusterError(f"in-cluster configuration: {one_line(exc)}") from None
         where = "in-cluster"
     elif path is None:
         raise ClusterError("no cluster configured: no --kubeconfig, KUBECONFIG is unset and ~/.kube/config is missing")
@@ -98,15 +66,20 @@ def connect(kubeconfig: str | None = None, context: str | None = None) -> Client
             )
             current = context or k8s_config.list_kube_config_contexts(config_file=path)[1]["name"]
         except Exception as exc:  # a user's file: missing, not YAML, no such context, a failing exec plugin
-            raise ClusterError(f"kubeconfig {path}: {_one_line(exc)}") from None
+            raise ClusterError(f"kubeconfig {path}: {one_line(exc)}") from None
         where = f"context {current}"
+    # Objects of a bundle go out from several threads (pool.py): one connection each, kept open.
+    configuration.connection_pool_maxsize = max(int(configuration.connection_pool_maxsize or 0), CONNECTIONS)
     api = k8s.ApiClient(configuration)
     api.user_agent = "kc"
     return Client(api, f"{where} ({configuration.host})")
 
 
-class Client:
-    """Discovery, LIST, GET, server-side apply and DELETE; every failure is a ClusterError."""
+class Client(Streams):
+    """Discovery, LIST, GET, server-side apply and DELETE; every failure is a ClusterError.
+
+    Safe to share between threads: the client's connection pool is (urllib3), discovery's cache
+    is filled under a lock, and ``sent`` counts under its own."""
 
     def __init__(self, api: Any, where: str) -> None:
         import urllib3
@@ -117,6 +90,8 @@ class Client:
         self.where = where
         self.host = str(api.configuration.host)
         self._discovered: dict[str, dict[str, Kind]] = {}
+        self._discovering = threading.Lock()
+        self.sent = Tally()  # every request, by category (rest.CATEGORIES): the request budget
 
     def close(self) -> None:
         self._api.close()
@@ -139,7 +114,8 @@ class Client:
         timeout: tuple[float, float | None],
         accept: str = "application/json",
     ) -> Any:
-        """One request through the client; a transport failure is a ClusterError."""
+        """One request through the client, counted in ``sent``; a transport failure is a ClusterError."""
+        self.sent.add(category(method, path, query, content_type))
         try:
             request = self._api.param_serialize(
                 method=method,
@@ -155,7 +131,7 @@ class Client:
 
     def _unreachable(self, exc: BaseException) -> ClusterError:
         reason = getattr(exc, "reason", None) or exc
-        return ClusterError(f"cannot reach the cluster at {self.host}: {_one_line(reason)}")
+        return ClusterError(f"cannot reach the cluster at {self.host}: {one_line(reason)}")
 
     def _call(
         self,
@@ -169,22 +145,27 @@ class Client:
         query: dict[str, str] | None = None,
         body: Any = None,
         content_type: str = "application/json",
+        accept: str = "application/json",
     ) -> tuple[int, Any]:
-        response = self._send(method, path, query or {}, body, content_type, REQUEST_TIMEOUT)
+        response = self._send(method, path, query or {}, body, content_type, REQUEST_TIMEOUT, accept)
         try:
             raw = response.read()
         except self._transport_errors as exc:
             raise self._unreachable(exc) from None
-        status, payload = int(response.status), _payload(raw)
+        status, data = int(response.status), payload(raw)
         if status >= 400 and status != 404:
-            raise ClusterError(_failure(verb, resource, namespace, name, status, payload, self.host), status)
-        return status, payload
+            raise ClusterError(failure(verb, resource, namespace, name, status, data, self.host), status)
+        return status, data
 
     def kind(self, api_version: str, kind: str, *, refresh: bool = False) -> Kind | None:
         """What the cluster serves as ``kind`` in ``api_version``; None if it does not (yet).
 
         One discovery request per API group version, cached; ``refresh`` asks again when the
         kind was missing (a CustomResourceDefinition applied since)."""
+        with self._discovering:  # one request per group version, however many threads ask
+            return self._kind(api_version, kind, refresh)
+
+    def _kind(self, api_version: str, kind: str, refresh: bool) -> Kind | None:
         known = self._discovered.get(api_version)
         if known is None or (refresh and kind not in known):
             path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
@@ -211,9 +192,15 @@ class Client:
             deadline.sleep(interval)
         raise ClusterError(f"the cluster does not serve {kind} in {api_version}")
 
-    def list(self, kind: Kind, namespace: str | None, selector: str = "", fields: str = "") -> list[dict[str, Any]]:
+    def list(
+        self, kind: Kind, namespace: str | None, selector: str = "", fields: str = "", *, metadata_only: bool = False
+    ) -> list[dict[str, Any]]:
         """Every object of ``kind`` in ``namespace`` (None: all, or cluster-scoped) that the
-        selectors match, page by page. List items carry no apiVersion and kind; they get them."""
+        selectors match, page by page. List items carry no apiVersion and kind; they get them.
+        ``metadata_only``: just each object's metadata, which is all that telling a conflict
+        from a creation needs (``live``), at a fraction of the bytes.
+        https://kubernetes.io/docs/reference/using-api/api-concepts/#receiving-resources-as-tables"""
+        accept = METADATA_ONLY if metadata_only else "application/json"
         items: list[dict[str, Any]] = []
         query = {"limit": PAGE}
         if selector:
@@ -222,7 +209,7 @@ class Client:
             query["fieldSelector"] = fields
         while True:
             status, data = self._call(
-                "list", "GET", kind.path(namespace), kind.resource, namespace=namespace, query=query
+                "list", "GET", kind.path(namespace), kind.resource, namespace=namespace, query=query, accept=accept
             )
             if status == 404:
                 return items
@@ -255,97 +242,6 @@ class Client:
                 return None
         self.kind(api_version, "")
         return next((k for k in self._discovered.get(api_version, {}).values() if k.plural == plural), None)
-
-    def changed(
-        self, kind: Kind, namespace: str | None, since: str, seconds: float, *, name: str = "", selector: str = ""
-    ) -> bool:
-        """Wait until the object ``name`` (or the objects ``selector`` matches) changes after
-        resource version ``since``, or ``seconds`` pass; True if it changed. One watch request,
-        closed at the first event: the caller looks again with GET or LIST. A cluster that
-        refuses the watch raises ClusterError like any other request.
-        https://kubernetes.io/docs/reference/using-api/api-concepts/#efficient-detection-of-changes"""
-        query = {"watch": "true", "resourceVersion": since, "timeoutSeconds": str(max(1, int(seconds)))}
-        if name:
-            query["fieldSelector"] = f"metadata.name={name}"
-        if selector:
-            query["labelSelector"] = selector
-        response = self._send(
-            "GET", kind.path(namespace), query, None, "application/json", (REQUEST_TIMEOUT[0], seconds + 10)
-        )
-        if response.status >= 400:
-            status = int(response.status)
-            payload = _payload(response.read())
-            raise ClusterError(_failure("watch", kind.resource, namespace, name, status, payload, self.host), status)
-        stream = response.response
-        try:  # any event, even an error such as 410 Gone (too old): the caller looks again
-            return any(b"\n" in chunk for chunk in stream.stream(1024, decode_content=True))
-        except self._transport_errors as exc:
-            raise self._unreachable(exc) from None
-        finally:
-            stream.close()
-
-    def log(self, namespace: str, pod: str, container: str, *, tail: int, previous: bool = False) -> str:
-        """The last ``tail`` lines of a container's log (of its previous run with ``previous``),
-        at most 16 KiB; the API server fetches it from the node's kubelet."""
-        query = {"container": container, "tailLines": str(tail), "limitBytes": LOG_BYTES}
-        if previous:
-            query["previous"] = "true"
-        path = Kind("v1", "Pod", "pods", True).path(namespace, pod) + "/log"
-        response = self._send("GET", path, query, None, "application/json", LOG_TIMEOUT, accept="text/plain, */*")
-        try:
-            raw = response.read()
-        except self._transport_errors as exc:
-            raise self._unreachable(exc) from None
-        if int(response.status) >= 400:
-            status = int(response.status)
-            raise ClusterError(_failure("get", "pods/log", namespace, pod, status, _payload(raw), self.host), status)
-        return bytes(raw).decode("utf-8", "replace")
-
-    def pod_logs(
-        self,
-        namespace: str,
-        name: str,
-        container: str,
-        *,
-        since: float | None = None,
-        follow: bool = False,
-        tail: int | None = None,
-    ) -> Iterator[str]:
-        """The lines of a container's log: the last ``tail`` lines, or those of the last
-        ``since`` seconds; with ``follow``, and the lines it writes after, until it ends or the
-        caller stops reading. The request is made here, so a refusal raises before any line."""
-        query = {"container": container}
-        if since is not None:
-            query["sinceSeconds"] = str(max(1, int(since)))
-        if tail is not None and tail >= 0:
-            query["tailLines"] = str(tail)
-        if follow:
-            query["follow"] = "true"
-        path = Kind("v1", "Pod", "pods", True).path(namespace, name) + "/log"
-        read = None if follow else REQUEST_TIMEOUT[1]
-        response = self._send("GET", path, query, None, "application/json", (LOG_TIMEOUT[0], read), "text/plain, */*")
-        if int(response.status) >= 400:
-            status = int(response.status)
-            try:
-                payload = _payload(response.read())
-            except self._transport_errors as exc:
-                raise self._unreachable(exc) from None
-            raise ClusterError(_failure("get", "pods/log", namespace, name, status, payload, self.host), status)
-        return self._lines(response.response)
-
-    def _lines(self, stream: Any) -> Iterator[str]:
-        rest = b""
-        try:
-            for chunk in stream.stream(4096, decode_content=True):
-                *whole, rest = (rest + chunk).split(b"\n")
-                for line in whole:
-                    yield line.decode("utf-8", "replace")
-            if rest:
-                yield rest.decode("utf-8", "replace")
-        except self._transport_errors as exc:
-            raise self._unreachable(exc) from None
-        finally:
-            stream.close()
 
     def get(self, kind: Kind, namespace: str | None, name: str) -> dict[str, Any] | None:
         status, data = self._call(
@@ -380,7 +276,7 @@ class Client:
             content_type=APPLY_PATCH,
         )
         if status == 404:  # the namespace is missing, or the kind went away
-            raise ClusterError(_failure("patch", kind.resource, namespace, name, status, data, self.host), status)
+            raise ClusterError(failure("patch", kind.resource, namespace, name, status, data, self.host), status)
         return dict(data), status == 201
 
     def merge(self, kind: Kind, namespace: str | None, name: str, body: dict[str, Any], manager: str) -> dict[str, Any]:
@@ -400,7 +296,7 @@ class Client:
             content_type="application/merge-patch+json",
         )
         if status == 404:
-            raise ClusterError(_failure("patch", kind.resource, namespace, name, status, data, self.host), status)
+            raise ClusterError(failure("patch", kind.resource, namespace, name, status, data, self.host), status)
         return dict(data)
 
     def delete(self, kind: Kind, namespace: str | None, name: str, propagation: str, uid: str | None = None) -> bool:
@@ -418,26 +314,3 @@ class Client:
                 return False
             raise
         return status != 404
-
-
-def _payload(raw: bytes) -> Any:
-    try:
-        return json.loads(raw) if raw else {}
-    except ValueError:
-        return {"message": raw.decode("utf-8", "replace")[:200]}
-
-
-def _failure(
-    verb: str, resource: str, namespace: str | None, name: str | None, status: int, payload: Any, host: str
-) -> str:
-    message = " ".join(str((payload or {}).get("message") or "").split())
-    if status == 401:
-        return f"the cluster at {host} did not accept the credentials (401 Unauthorized)"
-    scope = f' in namespace "{namespace}"' if namespace else ""
-    target = f' "{name}"' if name else ""
-    if status == 403:
-        return f"the cluster forbids {verb} on {resource}{target}{scope}: {message or 'Forbidden'}"
-    if status == 404:
-        return f"{verb} {resource}{target}{scope}: not found: {message}"
-    reason = (payload or {}).get("reason") or ""
-    return f"{verb} {resource}{target}{scope} failed ({status} {reason}): {message}".rstrip(": ")

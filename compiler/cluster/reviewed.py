@@ -5,7 +5,6 @@ kc/plan.json records; refused when a bundle file was edited since kc wrote it (d
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 from dataclasses import dataclass
@@ -47,12 +46,15 @@ def digest(manifest: dict[str, Any]) -> str:
     annotations kc adds after taking it (compiler/passes/annotate.py)."""
     from kc.compiler.passes.annotate import content_digest
 
-    bare = copy.deepcopy(manifest)
-    meta = bare.get("metadata") or {}
+    # Only metadata.annotations changes: a new top level, metadata and annotations over the
+    # manifest's own values (a deep copy of a thousand objects cost more than the digests).
+    bare = dict(manifest)
+    meta = dict(bare["metadata"]) if isinstance(bare.get("metadata"), dict) else {}
+    if meta:
+        bare["metadata"] = meta
     annotations = meta.get("annotations")
     if isinstance(annotations, dict):
-        for key in _BOOKKEEPING:
-            annotations.pop(key, None)
+        annotations = meta["annotations"] = {k: v for k, v in annotations.items() if k not in _BOOKKEEPING}
         if not annotations:
             del meta["annotations"]
     return content_digest(bare)
@@ -104,7 +106,7 @@ def load(directory: str) -> Compiled:
     a plan kc wrote, Refused when a bundle file was edited."""
     plan = contract.read_plan(directory)
     check(directory, plan)
-    shown = view.of_directory(directory)
+    shown = view.of_directory(directory, plan)
     bundles = tuple(
         ir.Bundle(b.index, b.name, tuple(ir.Step(s.id, s.stage, s.gate, s.objects) for s in b.steps))
         for b in shown.bundles

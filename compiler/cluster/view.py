@@ -65,10 +65,11 @@ def _gate(entry: dict[str, Any]) -> ir.Gate:
     return ir.Gate(gate.get("kind", "none"), tuple((o["kind"], o["name"]) for o in gate.get("objects") or []))
 
 
-def of_directory(directory: str) -> Plan:
+def of_directory(directory: str, compiled: contract.CompiledPlan | None = None) -> Plan:
     """An earlier ``kc compile -o DIR``: the manifests from the bundle files, the steps and their
-    gates from kc/plan.json; a KC603 error when either is not what kc writes."""
-    compiled = contract.read_plan(directory)
+    gates from kc/plan.json; a KC603 error when either is not what kc writes. ``compiled``: the
+    plan already read from ``directory``, so that its bundle files are not parsed twice."""
+    compiled = compiled or contract.read_plan(directory)
     path = os.path.join(directory, contract.PLAN)
     try:
         with open(path, encoding="utf-8") as f:
