@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,17 @@ from kc.compiler import diagnostics as diag
 from kc.compiler import ir, passes, source
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Compiled templates are cached (compiler/patterns/cache.py): the tests' own cache, shared by
+    # the whole run and the kc processes it starts, never the user's.
+    config.kc_cache = tempfile.mkdtemp(prefix="kc-test-cache-")  # type: ignore[attr-defined]
+    os.environ["KC_CACHE_DIR"] = config.kc_cache  # type: ignore[attr-defined]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(getattr(config, "kc_cache", ""), ignore_errors=True)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -15,8 +15,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import jinja2
-
 MARK = "\ue000kc"  # a private-use character: no value kc renders starts with it
 TABLE = "_kc_embedded"  # the context entry holding this render's values, or None for plain text
 _INLINE = re.compile(f'"{MARK}([0-9]+)"')
@@ -33,10 +31,10 @@ class JSON(str):
         return out
 
 
-@jinja2.pass_context
-def finalize(context: jinja2.runtime.Context, value: Any) -> Any:
-    """Jinja calls this on every ``{{ … }}`` output: swap embedded structures for a placeholder."""
-    table: list[JSON] | None = context.get(TABLE)
+def placeholder(table: list[JSON] | None, value: Any) -> Any:
+    """What a ``{{ … }}`` output writes for ``value``: an embedded structure becomes a placeholder.
+    Both renderers call this on every output (Jinja2 through its ``finalize``, with this render's
+    table from the context entry ``TABLE``), so they write the same text."""
     if table is not None and isinstance(value, JSON) and isinstance(value.value, dict | list) and value.value:
         table.append(value)
         return f'"{MARK}{len(table) - 1}"'

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-import jinja2
 import pydantic
 import yaml
 from kc.compiler import diagnostics as diag
 from kc.compiler import source
 from kc.compiler.diagnostics import Pos
-from kc.compiler.patterns import budget, embed, filters
+from kc.compiler.patterns import templates as compiled_templates
 from kc.schemas import params as params_schema
 from kc.schemas import pattern as pattern_schema
 
@@ -32,7 +29,7 @@ IMAGES = os.path.join(os.path.dirname(__file__), "images.yaml")
 @dataclass(frozen=True)
 class StepTemplates:
     decl: pattern_schema.StepDecl
-    templates: tuple[tuple[str, jinja2.Template], ...]  # (path, compiled template)
+    templates: tuple[tuple[str, compiled_templates.Template], ...]  # (path, compiled template)
 
 
 @dataclass(frozen=True)
@@ -43,7 +40,7 @@ class Pattern:
     model: type[pydantic.BaseModel]
     steps: tuple[StepTemplates, ...]
     # Each declared warning with its compiled condition and where the condition is written.
-    warnings: tuple[tuple[pattern_schema.WarningDecl, Callable[..., Any], Pos], ...] = ()
+    warnings: tuple[tuple[pattern_schema.WarningDecl, compiled_templates.Condition, Pos], ...] = ()
 
     @property
     def builtin(self) -> bool:
@@ -99,36 +96,6 @@ class Library:
         return self.loaded[name]
 
 
-class _FolderLoader(jinja2.FileSystemLoader):
-    """Templates from the pattern's own folder only: Jinja already refuses ``..`` in names, and
-    this also refuses a symlink that leads out of the folder, so a pattern library cannot
-    include a file from elsewhere on the disk into the objects it renders."""
-
-    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
-        text, filename, uptodate = super().get_source(environment, template)
-        root = os.path.realpath(str(self.searchpath[0]))
-        if os.path.commonpath([root, os.path.realpath(filename)]) != root:
-            raise jinja2.TemplateNotFound(template, f"'{template}' leads outside the pattern's folder")
-        return text, filename, uptodate
-
-
-def _environment(folder: str) -> jinja2.Environment:
-    # The sandbox keeps templates away from Python internals (attributes starting with "_",
-    # str.format, mutating methods); they see only the context kc passes in, nothing of the
-    # filesystem beyond their own folder or of the environment, and undefined names are errors.
-    env = budget.Sandbox(
-        loader=_FolderLoader(folder),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        finalize=embed.finalize,
-    )
-    env.filters.update(filters.FILTERS)
-    return env
-
-
 def _manifest_errors(doc: source.Document, exc: pydantic.ValidationError) -> list[diag.Diagnostic]:
     return [
         diag.error("KC501", doc.pos(tuple(e["loc"])), f"pattern.yaml: {'.'.join(map(str, e['loc']))}: {e['msg']}")
@@ -151,17 +118,16 @@ def load(folder: str) -> Pattern:
     except (params_schema.ParamError, TypeError) as exc:
         where = doc.pos(exc.path, key=True) if isinstance(exc, params_schema.ParamError) else doc.pos(("parameters",))
         raise diag.CompileError([diag.error("KC501", where, f"pattern '{name}': {exc}")]) from None
-    env = _environment(folder)
     steps = []
     for decl in manifest.steps:
         compiled = []
         for template in decl.templates:
             try:
-                compiled.append((os.path.join(folder, template), env.get_template(template)))
-            except jinja2.TemplateSyntaxError as exc:
+                compiled.append((os.path.join(folder, template), compiled_templates.template(folder, template)))
+            except compiled_templates.BadSyntax as exc:
                 pos = Pos(exc.filename or os.path.join(folder, template), exc.lineno, 1)
                 raise diag.CompileError([diag.error("KC502", pos, f"template syntax error: {exc.message}")]) from None
-            except jinja2.TemplateNotFound:
+            except compiled_templates.NotFound:
                 raise diag.CompileError(
                     [diag.error("KC501", doc.pos(("steps",)), f"pattern '{name}': no template '{template}'")]
                 ) from None
@@ -170,8 +136,8 @@ def load(folder: str) -> Pattern:
     for index, warning in enumerate(manifest.warnings):
         pos = doc.pos(("warnings", index, "when"))
         try:
-            warnings.append((warning, env.compile_expression(warning.when), pos))
-        except jinja2.TemplateSyntaxError as exc:
+            warnings.append((warning, compiled_templates.condition(folder, warning.when), pos))
+        except compiled_templates.BadSyntax as exc:
             raise diag.CompileError([diag.error("KC501", pos, f"pattern '{name}': warning: {exc.message}")]) from None
     return Pattern(name, folder, manifest, model, tuple(steps), tuple(warnings))
 

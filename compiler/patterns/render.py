@@ -1,16 +1,17 @@
-"""Rendering a pattern's templates for one stage and reading the objects back."""
+"""Rendering a pattern's templates for one stage and reading the objects back.
+
+Each render tries the template's generated Python first (templates.py); when that gives up, Jinja2
+renders the template from scratch, so the text and the errors are always Jinja2's."""
 
 from __future__ import annotations
 
 import traceback
 from typing import Any
 
-import jinja2
 import yaml
-from jinja2.exceptions import SecurityError
 from kc.compiler import diagnostics as diag
 from kc.compiler.diagnostics import Pos
-from kc.compiler.patterns import budget, embed, registry
+from kc.compiler.patterns import budget, embed, registry, templates
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -24,14 +25,28 @@ def _template_pos(exc: BaseException, path: str) -> Pos:
     return Pos(path, line, 1 if line else 0)
 
 
-def _text(template: jinja2.Template, path: str, context: dict[str, Any]) -> str:
-    """The rendered text, within the render budget (budget.py): the output is counted and the
+def _text(template: templates.Template, path: str, context: dict[str, Any], table: list[embed.JSON] | None) -> str:
+    """The rendered text, with ``table`` for the embedded values (embed.py; None: plain text)."""
+    if template.fast is not None:
+        try:
+            return template.fast(context, table)
+        except Exception:  # not sure to match Jinja2 (runtime.py): Jinja2 renders it from scratch
+            if table:
+                table.clear()
+    return _jinja_text(template, path, {**context, embed.TABLE: table})
+
+
+def _jinja_text(template: templates.Template, path: str, context: dict[str, Any]) -> str:
+    """Jinja2's rendering, within the render budget (budget.py): the output is counted and the
     clock checked as it is written."""
+    import jinja2
+    from jinja2.exceptions import SecurityError
+
     spent = budget.start()
     chunks: list[str] = []
     size = 0
     try:
-        for chunk in template.generate(context):
+        for chunk in template.jinja().generate(context):
             size += len(chunk)
             chunks.append(chunk)
             if len(chunks) % 1024 == 0:  # the clock, not on every chunk: rendering is the hot path
@@ -46,21 +61,21 @@ def _text(template: jinja2.Template, path: str, context: dict[str, Any]) -> str:
         raise diag.CompileError([diag.error("KC502", _template_pos(exc, path), message)]) from None
 
 
-def _parsed(template: jinja2.Template, path: str, context: dict[str, Any]) -> list[Any]:
+def _parsed(template: templates.Template, path: str, context: dict[str, Any]) -> list[Any]:
     """The template's documents. Rendered first with embedded values (embed.py); when the YAML
     needs one of them while parsing, rendered again as plain text."""
     embedded: list[embed.JSON] = []
-    text = _text(template, path, {**context, embed.TABLE: embedded})
+    text = _text(template, path, context, embedded)
     try:
         return [embed.restore(d, embedded) for d in yaml.load_all(text, Loader=_Loader) if d is not None]
     except yaml.YAMLError:
         if not embedded:
             raise
-    text = _text(template, path, {**context, embed.TABLE: None})
+    text = _text(template, path, context, None)
     return [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
 
 
-def _objects(template: jinja2.Template, path: str, context: dict[str, Any]) -> list[dict[str, Any]]:
+def _objects(template: templates.Template, path: str, context: dict[str, Any]) -> list[dict[str, Any]]:
     try:
         docs = _parsed(template, path, context)
     except yaml.MarkedYAMLError as exc:
@@ -93,7 +108,7 @@ def warnings(pattern: registry.Pattern, context: dict[str, Any], pos: Pos) -> li
     out = []
     for decl, condition, where in pattern.warnings:
         try:
-            holds = condition(**context)
+            holds = condition.evaluate(context)
         except Exception as exc:  # an undefined name, or anything the sandbox refuses
             raise diag.CompileError([diag.error("KC502", where, f"warning condition '{decl.when}': {exc}")]) from None
         if holds:

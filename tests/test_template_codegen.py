@@ -1,0 +1,509 @@
+"""Templates compiled to Python (compiler/patterns/codegen.py) write exactly what Jinja2 writes.
+
+Every render of every built-in template that the examples and the error corpus reach is done
+both ways and compared; random contexts and random templates check that the generated code either
+writes Jinja2's text or gives up, and gives up whenever Jinja2 raises; the cache
+(compiler/patterns/cache.py) is only ever a miss when it is damaged; a compile on a warm cache
+does not import Jinja2."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cases import CASES
+from conftest import ROOT, compile_text, errors_of
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from kc.compiler import arguments, cli, diagnostics, ir, passes, source
+from kc.compiler.patterns import budget, cache, codegen, embed, registry, render, runtime, sandbox, templates
+
+Outcome = tuple[str, Any, Any]  # ("text", text, embedded values) or ("error", message, None)
+
+
+def _embedded(table: list[embed.JSON] | None) -> Any:
+    return None if table is None else [(str(v), v.value) for v in table]
+
+
+def fast_outcome(fast: Callable[..., str], context: dict[str, Any], plain: bool) -> Outcome:
+    table: list[embed.JSON] | None = None if plain else []
+    try:
+        return ("text", fast(context, table), _embedded(table))
+    except Exception as exc:
+        return ("error", f"{type(exc).__name__}: {exc}", None)
+
+
+def jinja_outcome(template: templates.Template, path: str, context: dict[str, Any], plain: bool) -> Outcome:
+    table: list[embed.JSON] | None = None if plain else []
+    try:
+        text = render._jinja_text(template, path, {**context, embed.TABLE: table})
+    except diagnostics.CompileError as exc:
+        return ("error", [str(d.message) for d in exc.diagnostics], None)
+    return ("text", text, _embedded(table))
+
+
+def agrees(fast: Outcome, jinja: Outcome) -> bool:
+    """The generated code wrote Jinja2's text and embedded the same values, or it gave up; it
+    gives up whenever Jinja2 raises."""
+    if jinja[0] == "error":
+        return fast[0] == "error"
+    return fast[0] == "error" or fast == jinja
+
+
+# --- every render the examples and the test specs make, both ways -----------------------------
+
+Render = tuple[templates.Template, str, dict[str, Any], bool]
+
+
+# Parameter variants of the built-in patterns beyond what the examples use.
+VARIANTS = """\
+kc: 1
+pipeline: variants
+workspace: {data: {size: 5Gi, storage-class: fast, access: ReadWriteMany}, network: isolated, limits: small}
+stages:
+  cache: {pattern: redis}
+  store: {pattern: redis, mode: persistent, storage: 2Gi, storage-class: ssd, password-secret: r, port: 6380,
+          args: [--loglevel, warning]}
+  pg: {pattern: postgres, password-secret: pw, user: app, database: appdb, port: 5433, storage-class: ssd}
+  pg2: {pattern: postgres, args: [-c, max_connections=200]}
+  web: {pattern: service, image: "a/w:1.0.0", autoscale: {min: 2, max: 5}, expose: {host: w.example.com, class: nginx},
+        ports: {http: 8080, admin: 9090}, mounts: {vol: /srv}}
+  one: {pattern: service, image: "a/o:1.0.0", replicas: 1}
+  sts: {pattern: stateful, image: "a/s:1.0.0", replicas: 3, storage: 1Gi, storage-class: ssd, parallel: true}
+  bare: {pattern: stateful, image: "a/b:1.0.0"}
+  vol: {pattern: volume, size: 2Gi, storage-class: ssd, access: ReadWriteMany}
+  work: {pattern: worker, image: "a/k:1.0.0", replicas: 3, mounts: {vol: /data}}
+  nightly: {pattern: cron, image: "a/n:1.0.0", schedule: "0 3 * * *", timeout: 1h, suspend: true}
+  once: {pattern: job, image: "a/j:1.0.0", timeout: 2h, parallelism: 2, completions: 4, mounts: {vol: /v}}
+  ingest: {pattern: task, image: "a/i:1.0.0", outputs: [records, lines], timeout: 30m, mounts: {vol: /v}}
+  dedupe: {pattern: task, image: "a/d:1.0.0", inputs: {raw: ingest.records, also: ingest.lines}, outputs: [out]}
+  cfg: {pattern: config, data: {b: "2", a: "1"}}
+  keys: {pattern: secret, keys: [token, api-key], length: 40, alphabet: hex}
+  crdb: {pattern: cockroachdb, replicas: 1, certs: crdb-certs, flags: [--locality=region=eu], storage-class: ssd}
+"""
+
+
+def _specs(variants: Path) -> Iterator[tuple[str, Callable[[], object]]]:
+    variants.write_text(VARIANTS)
+    yield "variants", lambda: passes.run(source.load_file(str(variants)), ir.Options())
+    for case, (spec, flags) in sorted(CASES.items()):
+        args = arguments.parser().parse_args(["compile", str(ROOT / spec), *flags])
+        yield case, lambda args=args: cli.build(args)
+    for path in sorted((ROOT / "tests" / "errors").glob("*.spec")):
+        yield path.stem, lambda path=path: passes.run(source.load_file(str(path)), ir.Options())
+
+
+@pytest.fixture(scope="module")
+def renders(tmp_path_factory: pytest.TempPathFactory) -> list[Render]:
+    """Every template render (template, path, context, plain?) of every case and test spec."""
+    seen: list[Render] = []
+    original = render._text
+
+    def recording(template: templates.Template, path: str, context: dict[str, Any], table: Any) -> str:
+        seen.append((template, path, context, table is None))
+        return original(template, path, context, table)
+
+    render._text = recording  # type: ignore[assignment]
+    try:
+        for _, build in _specs(tmp_path_factory.mktemp("variants") / "pipeline.spec"):
+            with contextlib.suppress(diagnostics.CompileError):
+                build()
+    finally:
+        render._text = original  # type: ignore[assignment]
+    return seen
+
+
+def test_every_render_of_the_examples_matches_jinja2(renders: list[Render]) -> None:
+    assert len(renders) > 200
+    used = set()
+    assert any("variants" in str(c.get("pipeline")) for _, _, c, _ in renders), "the variants spec did not compile"
+    for template, path, context, plain in renders:
+        assert template.fast is not None, f"{path} is not compiled"
+        fast, jinja = fast_outcome(template.fast, context, plain), jinja_outcome(template, path, context, plain)
+        assert fast == jinja, path
+        used.add(path)
+    # Every built-in template is rendered by some case.
+    library = {str(p) for p in Path(registry.LIBRARY).glob("*/*.yaml") if p.name != registry.MANIFEST}
+    assert library <= used, sorted(library - used)
+
+
+def test_every_builtin_template_and_warning_is_compiled() -> None:
+    for name, folder in registry.builtins().items():
+        pattern = registry.load(folder)
+        for step in pattern.steps:
+            for path, template in step.templates:
+                assert template.fast is not None, path
+        for decl, condition, _ in pattern.warnings:
+            assert condition.fast is not None, (name, decl.when)
+
+
+def test_warning_conditions_match_jinja2(tmp_path: Path) -> None:
+    pattern = registry.load(registry.builtins()["cockroachdb"])
+    ((_, condition, _),) = pattern.warnings
+    assert condition.fast is not None
+    jinja = sandbox.environment(pattern.folder).compile_expression(condition.source)
+    for certs in (None, "", "crdb-certs"):
+        assert condition.fast({"p": {"certs": certs}}) == jinja(p={"certs": certs})
+    with pytest.raises(Exception):  # noqa: B017 - any exception: the caller asks Jinja2
+        condition.fast({"p": {}})
+    with pytest.raises(Exception, match="has no attribute 'certs'"):
+        condition.evaluate({"p": {}})  # Jinja2's own error
+
+
+# --- random contexts for the built-in templates ------------------------------------------------
+
+_KEYS = ["name", "kind", "scope", "data", "min", "max", "cpu", "host", "path", "class", "tls_secret", "k", "get"]
+_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 70000)
+    | st.floats(allow_nan=False, allow_infinity=False, width=32)
+    | st.sampled_from(["", "x", "Cluster", "pods", "storage", "1Gi", "500m", "30m", "a.b", "CustomResourceDefinition"])
+    | st.text(max_size=4)
+)
+_VALUES = st.recursive(
+    _LEAVES,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(_KEYS), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+def _paths(value: Any, at: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield (*at, key)
+            yield from _paths(inner, (*at, key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield (*at, index)
+            yield from _paths(inner, (*at, index))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_builtin_templates_on_random_contexts(renders: list[Render], data: st.DataObject) -> None:
+    template, path, context, plain = data.draw(st.sampled_from(renders))
+    assert template.fast is not None
+    context = copy.deepcopy(context)
+    paths = [p for p in _paths(context) if p[0] not in ("child",)]
+    for at in data.draw(st.lists(st.sampled_from(paths), min_size=1, max_size=3)):
+        parent: Any = context
+        try:
+            for step in at[:-1]:
+                parent = parent[step]
+            if isinstance(parent, dict) and data.draw(st.booleans()):
+                parent.pop(at[-1], None)
+            else:
+                parent[at[-1]] = data.draw(_VALUES)
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier change removed this path
+    assert agrees(fast_outcome(template.fast, context, plain), jinja_outcome(template, path, context, plain)), path
+
+
+# --- random templates ---------------------------------------------------------------------------
+
+_ATOMS = st.sampled_from(
+    [
+        "a", "b", "n", "s", "d", "xs", "missing", "d.k", "d['k']", "d.items", "d.get('k')", "d.get('z', 2)",
+        "xs[0]", "xs[5]", "xs | list", "1", "0", "-2", "2.5", "'t'", "'%s'", "none", "true", "[1, 'x']",
+        "{'k': 1, 'j': [2]}", "s.upper", "dict", "range", "child('c')", "loop", "''.__class__", "d.clear()",
+    ]
+)  # fmt: skip
+_OPS = [" + ", " * ", " - ", " / ", " // ", " % ", " ** ", " ~ ", " == ", " != ", " < ", " >= ", " in ", " not in ",
+        " and ", " or "]  # fmt: skip
+_EXPRESSIONS = st.recursive(
+    _ATOMS,
+    lambda e: st.one_of(
+        st.tuples(e, st.sampled_from(_OPS), e).map(lambda t: f"({t[0]}{t[1]}{t[2]})"),
+        st.tuples(e, e, e).map(lambda t: f"({t[0]} if {t[1]} else {t[2]})"),
+        st.tuples(e, st.sampled_from(["tojson", "string", "dictsort", "list", "digest", "tojson | tojson"])).map(
+            lambda t: f"({t[0]} | {t[1]})"
+        ),
+        e.map(lambda x: f"({x} | replace('a', 'b'))"),
+        e.map(lambda x: f"({x} | selectattr('k') | list)"),
+        e.map(lambda x: f"({x} | selectattr('k', 'eq', 1) | map(attribute='k') | list)"),
+        e.map(lambda x: f"(not {x})"),
+        e.map(lambda x: f"(-{x})"),
+        st.tuples(e, st.sampled_from(["defined", "undefined", "none", "not none"])).map(
+            lambda t: f"({t[0]} is {t[1]})"
+        ),
+        st.tuples(e, e).map(lambda t: f"dict({t[0]}, k={t[1]})"),
+        st.tuples(e, e).map(lambda t: f"[{t[0]}, {t[1]}]"),
+        st.tuples(e, e).map(lambda t: f"{{'k': {t[0]}, 'j': {t[1]}}}"),
+        st.tuples(e, e).map(lambda t: f"({t[0]})[{t[1]}]"),
+        e.map(lambda x: f"({x}).k"),
+        e.map(lambda x: f"({x}).get('k', [])"),
+    ),
+    max_leaves=5,
+)
+_STATEMENTS = st.recursive(
+    _EXPRESSIONS.map(lambda e: f"<{{{{ {e} }}}}>\n"),
+    lambda body: st.one_of(
+        st.tuples(_EXPRESSIONS, body, body).map(
+            lambda t: f"{{% if {t[0]} %}}\n{t[1]}{{% elif {t[0]} is none %}}{{% else %}}\n{t[2]}{{% endif %}}\n"
+        ),
+        st.tuples(_EXPRESSIONS, body).map(lambda t: f"{{% for v in {t[0]} %}}{t[1]}{{{{ v }}}}{{% endfor %}}\n"),
+        st.tuples(_EXPRESSIONS, body).map(
+            lambda t: f"{{% for v, w in {t[0]} if v %}}{t[1]}{{{{ w }}}}{{% endfor %}}\n"
+        ),
+        body.map(lambda b: f"{{% for v in range(n) %}}{b}{{{{ loop.index }}}}/{{{{ loop.last }}}}{{% endfor %}}\n"),
+        st.tuples(body, body).map(lambda t: t[0] + t[1]),
+    ),
+    max_leaves=4,
+)
+_TEMPLATES = st.tuples(st.lists(_EXPRESSIONS, max_size=2), _STATEMENTS).map(
+    lambda t: "".join(f"{{% set z{i} = {e} %}}\n" for i, e in enumerate(t[0])) + t[1] + "{{ z0 is defined }}"
+)
+_CONTEXTS = st.fixed_dictionaries(
+    {
+        "a": _VALUES,
+        "b": _VALUES,
+        "n": st.integers(-1, 4),
+        "s": st.text(max_size=3),
+        "d": st.dictionaries(st.sampled_from(_KEYS), _VALUES, max_size=3),
+        "xs": st.lists(_VALUES, max_size=3),
+        "child": st.just(lambda suffix: f"x-{suffix}"),
+    }
+)
+
+
+def _both(text: str) -> tuple[Callable[..., str] | None, templates.Template | None]:
+    """The generated function (None: not covered) and Jinja2's template (None: Jinja2 refuses to
+    compile it, so kc would report it when loading the pattern, and generate nothing)."""
+    env = sandbox.environment(str(ROOT / "tests"))
+    try:
+        jinja = templates.Template(str(ROOT / "tests"), "-", None, env.from_string(text))
+    except Exception:
+        return None, None
+    try:
+        python = codegen.template(env, text)
+    except codegen.Unsupported:
+        return None, jinja
+    namespace: dict[str, Any] = {"rt": runtime}
+    exec(codegen.code(python, "<test>"), namespace)
+    return namespace["render"], jinja
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=_TEMPLATES, context=_CONTEXTS, plain=st.booleans())
+def test_random_templates_match_jinja2_or_give_up(text: str, context: dict[str, Any], plain: bool) -> None:
+    fast, template = _both(text)
+    if fast is not None and template is not None:
+        assert agrees(fast_outcome(fast, context, plain), jinja_outcome(template, "-", context, plain)), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{% macro m() %}x{% endmacro %}{{ m() }}",
+        "{{ 'a' | upper }}",
+        "{% include 'other.yaml' %}",
+        "{% if x %}{% set y = 1 %}{% endif %}",
+        "{{ y }}{% set y = 1 %}",
+        "{{ x[1:] }}",
+        "{{ 1 if x }}",
+        "{{ range(3) }}",
+        "{% for i in x %}{{ loop.cycle('a', 'b') }}{% endfor %}",
+        "{{ x | selectattr('k') }}",
+    ],
+)
+def test_constructs_outside_the_subset_are_left_to_jinja2(text: str) -> None:
+    with pytest.raises(codegen.Unsupported):
+        codegen.template(sandbox.environment(str(ROOT / "tests")), text)
+
+
+# --- through a compile: fallback, errors, budget, cache --------------------------------------
+
+SPEC = """\
+kc: 1
+pipeline: site
+imports: [patterns]
+stages:
+  web:
+    pattern: page
+    title: Hello
+"""
+MANIFEST = """\
+summary: A ConfigMap.
+parameters:
+  title: {type: string, required: true}
+steps:
+  - gate: none
+    templates: [page.yaml]
+"""
+PAGE = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ name }}
+  namespace: {{ namespace }}
+data:
+  title: BODY
+"""
+
+
+def page(tmp_path: Path, body: str, manifest: str = MANIFEST) -> Path:
+    folder = tmp_path / "patterns" / "page"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "pattern.yaml").write_text(manifest)
+    (folder / "page.yaml").write_text(PAGE.replace("BODY", body))
+    return folder
+
+
+def _jinja_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        render,
+        "_text",
+        lambda template, path, context, table: render._jinja_text(template, path, {**context, embed.TABLE: table}),
+    )
+
+    def evaluate(self: templates.Condition, context: dict[str, Any]) -> Any:
+        return templates._jinja_expression(self.folder, self.source)(**context)
+
+    monkeypatch.setattr(templates.Condition, "evaluate", evaluate)
+
+
+def _diagnostics(text: str, tmp_path: Path) -> list[tuple[str, str, int, str]]:
+    return [(d.code, d.pos.file, d.pos.line, d.message) for d in errors_of(text, tmp_path)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{{ p.missing }}",
+        "{{ undefined_name | tojson }}",
+        "{{ p.title ~ (1 / 0) }}",
+        "{{ p.title.__class__ }}",
+        "{{ p.update }}",
+        "{{ p.clear() }}",
+        "{{ 'x' * 99999 * 99999 }}",
+        "{{ 9 ** 999999 }}",
+        "{% for i in range(200000) %}{% endfor %}",
+        "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}",
+        "{% for i in range(20000) %}{{ 'y' * 99 }}{% endfor %}",
+        "{{ p.title | bytes }}",
+        "{{ child(p) | tojson }}\n{{ p.title | seconds }}",
+    ],
+)
+def test_failing_renders_give_jinja2s_errors(tmp_path: Path, body: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    page(tmp_path, body)
+    fast = _diagnostics(SPEC, tmp_path)
+    assert registry.load(str(tmp_path / "patterns" / "page")).steps[0].templates[0][1].fast is not None
+    _jinja_only(monkeypatch)
+    registry.load.cache_clear()
+    assert fast == _diagnostics(SPEC, tmp_path) and fast[0][0] == "KC502", fast
+
+
+def test_warnings_fall_back_to_jinja2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    manifest = (
+        MANIFEST + "warnings:\n  - {when: p.nothing, message: never}\n  - {when: \"p.title == 'Hello'\", message: hi}\n"
+    )
+    page(tmp_path, "{{ p.title }}", manifest)
+    program = compile_text(SPEC, tmp_path)
+    assert [w.message for w in program.warnings] == ["hi"]  # p.nothing: Jinja2's undefined is None
+    manifest = MANIFEST + "warnings:\n  - {when: p.title + 1, message: never}\n"
+    registry.load.cache_clear()
+    page(tmp_path, "{{ p.title }}", manifest)
+    fast = _diagnostics(SPEC, tmp_path)
+    _jinja_only(monkeypatch)
+    registry.load.cache_clear()
+    assert fast == _diagnostics(SPEC, tmp_path) and fast[0][0] == "KC502"
+
+
+def test_unsupported_templates_render_through_jinja2(tmp_path: Path) -> None:
+    folder = page(tmp_path, "{{ p.title | upper }}")
+    program = compile_text(SPEC, tmp_path)
+    assert next(o for o in program.objects if o.kind == "ConfigMap").manifest["data"] == {"title": "HELLO"}
+    assert registry.load(str(folder)).steps[0].templates[0][1].fast is None
+    registry.load.cache_clear()  # the cache remembers that the generator does not cover it
+    assert registry.load(str(folder)).steps[0].templates[0][1].fast is None
+
+
+def test_a_damaged_cache_is_a_miss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KC_CACHE_DIR", str(tmp_path / "cache"))
+    folder = page(tmp_path, "{{ p.title | tojson }}")
+    before = compile_text(SPEC, tmp_path)
+    key = templates._key("template", (folder / "page.yaml").read_text())
+    assert key is not None
+    entry = Path(cache.directory(), "templates", key)
+    good = entry.read_bytes()
+    for damage in (b"", b"garbage", good[:-3], good[:40] + b"\x00" * (len(good) - 40), good[:4] + good[5:]):
+        entry.write_bytes(damage)
+        registry.load.cache_clear()
+        assert registry.load(str(folder)).steps[0].templates[0][1].fast is not None
+        assert compile_text(SPEC, tmp_path).objects == before.objects
+        assert entry.read_bytes() == good  # written again, whole
+
+
+def test_an_unwritable_cache_is_no_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    monkeypatch.setenv("KC_CACHE_DIR", str(tmp_path / "file"))
+    folder = page(tmp_path, "{{ p.title | tojson }}")
+    program = compile_text(SPEC, tmp_path)
+    assert next(o for o in program.objects if o.kind == "ConfigMap").manifest["data"] == {"title": "Hello"}
+    assert registry.load(str(folder)).steps[0].templates[0][1].fast is not None
+
+
+def test_a_template_linked_from_outside_is_refused_even_when_cached(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.yaml"
+    outside.write_text(PAGE.replace("BODY", "{{ p.title }}"))
+    page(tmp_path, "{{ p.title }}")  # the same text, compiled and cached from inside the folder
+    compile_text(SPEC, tmp_path)
+    linked = tmp_path / "other"
+    folder = page(linked, "x")
+    (folder / "page.yaml").unlink()
+    os.symlink(outside, folder / "page.yaml")
+    (found,) = errors_of(SPEC, linked)
+    assert found.code == "KC501" and "no template 'page.yaml'" in found.message
+
+
+def test_cache_directory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KC_CACHE_DIR", "/somewhere/kc")
+    assert cache.directory() == "/somewhere/kc"
+    monkeypatch.delenv("KC_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", "/xdg")
+    assert cache.directory() == "/xdg/kc"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative")  # the XDG rule: a relative path is ignored
+    monkeypatch.setenv("HOME", "/home/someone")
+    assert cache.directory() == "/home/someone/.cache/kc"
+
+
+def test_budget_limits_are_kept_in_step(tmp_path: Path) -> None:
+    # The generated code gives up before Jinja2's limits, never after.
+    assert runtime.MAX_SECONDS < budget.MAX_SECONDS and runtime.MAX_OUTPUT == budget.MAX_OUTPUT
+    fast, _ = _both("{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}")
+    assert fast is not None
+    with pytest.raises(runtime.Abandon):
+        fast({}, None)
+
+
+_PROBE = textwrap.dedent(
+    """\
+    import sys
+    from kc.compiler import cli
+    code = cli.main(["compile", sys.argv[1], "-o", sys.argv[2]])
+    print(code, "jinja2" in sys.modules)
+    """
+)
+
+
+def test_a_compile_on_a_warm_cache_does_not_import_jinja2(tmp_path: Path) -> None:
+    env = {**os.environ, "KC_CACHE_DIR": str(tmp_path / "cache")}
+    spec = str(ROOT / "examples" / "shop" / "pipeline.spec")
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", _PROBE, spec, str(tmp_path / f"out{i}")], env=env, capture_output=True, text=True
+        )
+        for i in range(2)
+    ]
+    assert [r.stdout.split() for r in runs] == [["0", "True"], ["0", "False"]], [r.stderr for r in runs]
+    first, second = (sorted((tmp_path / f"out{i}").rglob("*")) for i in range(2))
+    assert [p.read_bytes() for p in first if p.is_file()] == [p.read_bytes() for p in second if p.is_file()]
