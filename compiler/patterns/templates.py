@@ -116,7 +116,7 @@ def _read(folder: str, name: str) -> str | None:
         if piece and piece != ".":
             pieces.append(piece)
     filename = os.path.join(folder, *pieces)
-    root = os.path.realpath(folder)
+    root = _real(folder)
     if os.path.commonpath([root, os.path.realpath(filename)]) != root:
         return None
     try:
@@ -124,6 +124,11 @@ def _read(folder: str, name: str) -> str | None:
             return f.read().decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return None
+
+
+@functools.cache
+def _real(folder: str) -> str:
+    return os.path.realpath(folder)
 
 
 @functools.cache
