@@ -366,7 +366,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
     from kc.schemas import jsonschema
 
     builtins = catalog.public(registry.builtins())
-    patterns = {n: jsonschema.StagePattern(p.model, p.manifest.summary) for n, p in builtins.items()}
+    patterns = {n: jsonschema.StagePattern(p.record, p.manifest.summary) for n, p in builtins.items()}
     sys.stdout.write(json.dumps(jsonschema.spec_schema_dict(patterns), indent=2) + "\n")
     return EXIT_OK
 

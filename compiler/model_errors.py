@@ -1,4 +1,5 @@
-"""Turning pydantic's validation errors into positioned diagnostics."""
+"""Turning pydantic's validation errors into positioned diagnostics. Only a spec the plain check
+(``kc.schemas.check``) could not vouch for gets here, so pydantic is imported here only then."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import types
 import typing
 from typing import Any
 
-import pydantic
 from kc.compiler import diagnostics as diag
 from kc.compiler import source
 from kc.schemas import params
@@ -15,8 +15,14 @@ _RANGE = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", 
 _NAME_HELP = "lower-case letters, digits and '-', starting and ending with a letter or digit"
 
 
-def _model_of(annotation: Any) -> type[pydantic.BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+def _is_model(value: Any) -> bool:
+    import pydantic
+
+    return isinstance(value, type) and issubclass(value, pydantic.BaseModel)
+
+
+def _model_of(annotation: Any) -> Any:
+    if _is_model(annotation):
         return annotation
     for arg in typing.get_args(annotation):
         found = _model_of(arg)
@@ -25,11 +31,11 @@ def _model_of(annotation: Any) -> type[pydantic.BaseModel] | None:
     return None
 
 
-def _fields_at(model: type[pydantic.BaseModel], loc: tuple[Any, ...]) -> list[str]:
+def _fields_at(model: Any, loc: tuple[Any, ...]) -> list[str]:
     """The field names (as spelt in the spec) of the model that ``loc`` points into."""
     current: Any = model
     for part in loc:
-        if not (isinstance(current, type) and issubclass(current, pydantic.BaseModel)):
+        if not _is_model(current):
             return []
         field = next((f for n, f in current.model_fields.items() if part in (n, f.alias)), None)
         if field is None:
@@ -39,7 +45,7 @@ def _fields_at(model: type[pydantic.BaseModel], loc: tuple[Any, ...]) -> list[st
         if origin in (dict, list) or isinstance(annotation, types.UnionType):
             annotation = typing.get_args(annotation)[-1] if origin in (dict, list) else annotation
         current = _model_of(annotation)
-    if isinstance(current, type) and issubclass(current, pydantic.BaseModel):
+    if _is_model(current):
         return [f.alias or n for n, f in current.model_fields.items()]
     return []
 
@@ -56,12 +62,14 @@ def _real_loc(doc: source.Document, base: source.Path, loc: tuple[Any, ...], nam
 
 
 def diagnostics(
-    exc: pydantic.ValidationError,
+    exc: Any,
     doc: source.Document,
     base: source.Path,
-    model: type[pydantic.BaseModel],
+    model: Any,
     where: str,
 ) -> list[diag.Diagnostic]:
+    """``exc``, a pydantic ValidationError of ``model`` over the document at ``base``, as kc's
+    diagnostics."""
     out: list[diag.Diagnostic] = []
     seen: set[tuple[Any, ...]] = set()
     for err in exc.errors():

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import pydantic
-from kc.schemas import params
+from kc.schemas import models, params
 from kc.schemas import spec as spec_schema
 from kc.schemas import types as t
 
@@ -24,9 +23,9 @@ REF = "#/$defs/{model}"
 
 
 class StagePattern(NamedTuple):
-    """What the schema says of a built-in pattern: its parameters' model and its summary."""
+    """What the schema says of a built-in pattern: the record of its stages and its summary."""
 
-    model: type[pydantic.BaseModel]
+    record: type
     summary: str
 
 
@@ -64,7 +63,7 @@ def _stage_defs(patterns: dict[str, StagePattern]) -> dict[str, Any]:
     lone: list[str] = []
     with_image: list[str] = []
     for name, pattern in patterns.items():
-        schema = pattern.model.model_json_schema(by_alias=True, ref_template=REF)
+        schema = models.model_of(pattern.record).model_json_schema(by_alias=True, ref_template=REF)
         defs.update(schema.pop("$defs", {}))
         schema["properties"]["pattern"] = {"const": name, "description": pattern.summary}
         defs[schema["title"]] = schema
@@ -78,7 +77,7 @@ def _stage_defs(patterns: dict[str, StagePattern]) -> dict[str, Any]:
     names = list(patterns)
     # A pattern the schema does not know may come from the spec's imports: only the fields every
     # stage has are checked; kc validate checks the rest.
-    imported = params.StageBase.model_json_schema(by_alias=True, ref_template=REF)
+    imported = models.model_of(params.StageBase).model_json_schema(by_alias=True, ref_template=REF)
     del imported["additionalProperties"]
     imported["title"] = "ImportedStage"
     imported["properties"]["pattern"] = {"type": "string", "description": "A pattern from the spec's imports."}
@@ -107,7 +106,7 @@ def _stage_defs(patterns: dict[str, StagePattern]) -> dict[str, Any]:
 
 def spec_schema_dict(patterns: dict[str, StagePattern]) -> dict[str, Any]:
     """The schema, with a stage checked against each of ``patterns`` (the built-in ones)."""
-    top = spec_schema.Spec.model_json_schema(by_alias=True, ref_template=REF)
+    top = models.model_of(spec_schema.Spec).model_json_schema(by_alias=True, ref_template=REF)
     top.setdefault("$defs", {}).update(_stage_defs(patterns))
     top["properties"]["stages"] = {
         "type": "object",

@@ -1,29 +1,20 @@
-"""Pattern parameters: the small schema language of ``pattern.yaml`` and the pydantic models it
-turns into. A pattern's stage model is the common stage fields, the container fields when the
-pattern runs a container, and the pattern's own parameters."""
+"""Pattern parameters: the small schema language of ``pattern.yaml`` and the records it turns into
+(``kc.schemas.shape``). A pattern's stage record is the common stage fields, the container fields
+when the pattern runs a container, and the pattern's own parameters."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import keyword
 import re
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 
+from kc.schemas import shape
 from kc.schemas import types as t
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    StrictBool,
-    StringConstraints,
-    WithJsonSchema,
-    create_model,
-    model_validator,
-)
-from pydantic_core import PydanticCustomError
+from kc.schemas.shape import After, Before, Invalid, JsonSchema, Length, Pattern, Range, Strict, param, record
 
 # The macros the API server's cron parser (robfig/cron v3, ParseStandard) takes, written exactly.
 # It also takes "@every <duration>", which Kubernetes does not document; kc leaves that out.
@@ -59,7 +50,7 @@ _IMAGE = re.compile(
 def _cron_value(text: str, name: str, low: int, high: int, names: dict[str, int]) -> int:
     value = names.get(text.lower()) if not text.isdigit() else int(text)
     if value is None or not low <= value <= high:
-        raise PydanticCustomError(
+        raise Invalid(
             "kc_schedule",
             "invalid {field} '{text}' (allowed {low}-{high})",
             {"field": name, "text": text, "low": low, "high": high},
@@ -72,23 +63,21 @@ def check_schedule(value: str) -> str:
     if value in CRON_MACROS:
         return value
     if value.startswith("@"):
-        raise PydanticCustomError("kc_schedule", "unknown schedule macro '{v}'", {"v": value})
+        raise Invalid("kc_schedule", "unknown schedule macro '{v}'", {"v": value})
     fields = value.split()
     if len(fields) != 5:
-        raise PydanticCustomError("kc_schedule", "a cron schedule has 5 fields, not {n}", {"n": len(fields)})
+        raise Invalid("kc_schedule", "a cron schedule has 5 fields, not {n}", {"n": len(fields)})
     for text, (name, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
         for part in text.split(","):
             body, _, step = part.partition("/")
             if step and (not step.isdigit() or int(step) == 0):
-                raise PydanticCustomError(
-                    "kc_schedule", "invalid step '{s}' in the {field} field", {"s": step, "field": name}
-                )
+                raise Invalid("kc_schedule", "invalid step '{s}' in the {field} field", {"s": step, "field": name})
             if body in ("*", "?"):
                 continue
             first, _, last = body.partition("-")
             lo = _cron_value(first, name, low, high, names)
             if last and _cron_value(last, name, low, high, names) < lo:
-                raise PydanticCustomError(
+                raise Invalid(
                     "kc_schedule",
                     "range '{r}' runs backwards in the {field} field",
                     {"r": body, "field": name},
@@ -107,16 +96,16 @@ def check_timezone(value: str) -> str:
     zones = time_zones()
     # A host without a time zone database has nothing to check against; the API server still checks.
     if zones and value not in zones:
-        raise PydanticCustomError("kc_timezone", "unknown time zone '{v}'", {"v": value})
+        raise Invalid("kc_timezone", "unknown time zone '{v}'", {"v": value})
     return value
 
 
-TimeZone = Annotated[str, AfterValidator(check_timezone)]
+TimeZone = Annotated[str, After(check_timezone)]
 
 
 def check_image(value: str) -> str:
     if not _IMAGE.match(value):
-        raise PydanticCustomError("kc_image", "'{v}' is not an image reference", {"v": value})
+        raise Invalid("kc_image", "'{v}' is not an image reference", {"v": value})
     return value
 
 
@@ -124,17 +113,17 @@ def _duration(value: object) -> object:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-Schedule = Annotated[str, AfterValidator(check_schedule)]
+Schedule = Annotated[str, After(check_schedule)]
 # Seconds, or a number with s, m, h or d: "90", "30m", "2h"; `timeout: 90` is read as "90".
 DURATION = r"^[0-9]+[smhd]?$"
 Duration = Annotated[
     str,
-    BeforeValidator(_duration),
-    StringConstraints(pattern=DURATION),
-    WithJsonSchema({"anyOf": [{"type": "string", "pattern": DURATION}, {"type": "integer", "minimum": 0}]}),
+    Before(_duration),
+    Pattern(DURATION),
+    JsonSchema({"anyOf": [{"type": "string", "pattern": DURATION}, {"type": "integer", "minimum": 0}]}),
 ]
-Image = Annotated[str, AfterValidator(check_image)]
-Port = Annotated[int, Field(ge=1, le=65535)]
+Image = Annotated[str, After(check_image)]
+Port = Annotated[int, Range(ge=1, le=65535)]
 Names = str | list[t.Label]
 
 
@@ -142,15 +131,15 @@ def _unique(values: list[str]) -> list[str]:
     seen: set[str] = set()
     for value in values:
         if value in seen:
-            raise PydanticCustomError("kc_duplicate", "'{v}' is named twice", {"v": value})
+            raise Invalid("kc_duplicate", "'{v}' is named twice", {"v": value})
         seen.add(value)
     return values
 
 
 # A task's declared outputs, and a wire to one of them: "<stage>.<output>". The references pass
 # resolves wires like references: each is a dependency, checked against the producer's outputs.
-Outputs = Annotated[list[t.Label], AfterValidator(_unique)]
-OutputRef = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\.[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
+Outputs = Annotated[list[t.Label], After(_unique)]
+OutputRef = Annotated[str, Pattern(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\.[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
 
 SCALARS: dict[str, Any] = {
     "string": str,
@@ -175,69 +164,68 @@ SCALARS: dict[str, Any] = {
 }
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class StageBase(_Model):
+@record
+class StageBase:
     """Fields every stage has, whatever its pattern."""
 
     pattern: str
-    after: str | list[str] = []
-    enabled: StrictBool = True  # "false" or 0 must not pass as false and still deploy
-    labels: dict[t.LabelKey, t.LabelValue] = {}
-    annotations: dict[t.LabelKey, str] = {}
-    patch: dict[str, dict[str, Any]] = {}
+    after: str | list[str] = param([])
+    enabled: Annotated[bool, Strict()] = True  # "false" or 0 must not pass as false and still deploy
+    labels: dict[t.LabelKey, t.LabelValue] = param({})
+    annotations: dict[t.LabelKey, str] = param({})
+    patch: dict[str, dict[str, Any]] = param({})
 
 
 def _port_name(value: str) -> str:
     if not any(c.isalpha() for c in value):
-        raise PydanticCustomError("kc_port_name", "port name '{v}' needs a letter", {"v": value})
+        raise Invalid("kc_port_name", "port name '{v}' needs a letter", {"v": value})
     return value
 
 
 # An IANA service name, as Kubernetes wants port names: at most 15 characters, with a letter.
-PortName = Annotated[
-    str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$"), AfterValidator(_port_name)
-]
+PortName = Annotated[str, Pattern(r"^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$"), After(_port_name)]
 
 
-class HealthCommand(_Model):
+@record
+class HealthCommand:
     """``health: {command: [...]}``: probes that run a command in the container (exit 0: healthy),
     for a stage with no port to ask, such as a worker."""
 
-    command: list[str] = Field(min_length=1)
+    command: Annotated[list[str], Length(min=1)]
 
 
+def _one_http_port(stage: Any, given: frozenset[str]) -> None:
+    # `port` is the port named http; a pattern's default port gives way to ports.http.
+    if "port" in given and "http" in stage.ports:
+        raise Invalid("value_error", "'port' and 'ports.http' both name the http port")
+    if isinstance(stage.health, str) and stage.port is None and not stage.ports:
+        raise Invalid(
+            "value_error",
+            "a 'health' path is asked over HTTP on a port, and the stage has none: give "
+            "'port', or probe with a command: 'health: {command: [...]}'",
+        )
+
+
+@record
 class ContainerStage(StageBase):
     """The common fields of patterns that run a container (docs/language.md, Stages)."""
 
     image: Image
     command: list[str] | None = None
     args: list[str] | None = None
-    env: dict[t.EnvName, t.EnvValue] = {}
+    env: dict[t.EnvName, t.EnvValue] = param({})
     port: Port | None = None
-    ports: dict[PortName, Port] = {}
+    ports: dict[PortName, Port] = param({})
     size: t.Size = "small"
     resources: t.Resources | None = None
-    health: Annotated[str, StringConstraints(pattern=r"^/")] | HealthCommand | None = None
-    mounts: dict[t.Label, t.Path] = {}
+    health: Annotated[str, Pattern(r"^/")] | HealthCommand | None = None
+    mounts: dict[t.Label, t.Path] = param({})
     # Paths the program writes besides /tmp, each an emptyDir: the root filesystem is read-only.
-    writable: Annotated[list[t.Path], Field(max_length=16)] = []
-    pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = Field(None, alias="pull-policy")
+    writable: Annotated[list[t.Path], Length(max=16)] = param([])
+    pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = param(None, alias="pull-policy")
     registry: str | None = None
 
-    @model_validator(mode="after")
-    def _one_http_port(self) -> ContainerStage:
-        # `port` is the port named http; a pattern's default port gives way to ports.http.
-        if "port" in self.model_fields_set and "http" in self.ports:
-            raise PydanticCustomError("value_error", "'port' and 'ports.http' both name the http port")
-        if isinstance(self.health, str) and self.port is None and not self.ports:
-            raise PydanticCustomError(
-                "value_error", "a 'health' path is asked over HTTP on a port, and the stage has none: give "
-                "'port', or probe with a command: 'health: {command: [...]}'"
-            )
-        return self
+    __kc_checks__ = (_one_http_port,)
 
 
 # What a parameter declaration may say; anything else is a mistake in the pattern, not ignored.
@@ -273,7 +261,7 @@ def _field_type(name: str, decl: dict[str, Any]) -> Any:
         base = SCALARS[kind]
         bounds = {k: decl[k] for k in ("minimum", "maximum") if k in decl}
         if bounds:
-            return Annotated[base, Field(ge=bounds.get("minimum"), le=bounds.get("maximum"))]
+            return Annotated[base, Range(ge=bounds.get("minimum"), le=bounds.get("maximum"))]
         return base
     if kind == "list":
         return list[_field_type(name, decl.get("items", {"type": "string"}))]  # type: ignore[misc]
@@ -281,30 +269,29 @@ def _field_type(name: str, decl: dict[str, Any]) -> Any:
         key = _field_type(name, decl["keys"]) if "keys" in decl else str
         return dict[key, _field_type(name, decl.get("values", {"type": "string"}))]  # type: ignore[misc,valid-type]
     if kind == "object":
-        return model_for(name.title().replace("-", ""), decl.get("properties", {}), _Model)
+        return record_for(name.title().replace("-", ""), decl.get("properties", {}))
     raise ParamError(f"parameter '{name}': unknown type '{kind}'", ("parameters", name))
 
 
-def _conflicts(parameters: dict[str, Any]) -> dict[str, Any]:
-    """A validator refusing two parameters given together that a declaration's ``conflicts``
-    names, rather than silently preferring one."""
+def _conflicts(parameters: dict[str, Any]) -> tuple[Callable[[Any, frozenset[str]], None], ...]:
+    """A check refusing two parameters given together that a declaration's ``conflicts`` names,
+    rather than silently preferring one."""
     pairs = [(k, other, why) for k, d in parameters.items() for other, why in (d.get("conflicts") or {}).items()]
     if not pairs:
-        return {}
+        return ()
 
-    def check(self: BaseModel) -> BaseModel:
-        given = self.model_fields_set
+    def check(stage: Any, given: frozenset[str]) -> None:
         for one, other, why in pairs:
             if one.replace("-", "_") in given and other.replace("-", "_") in given:
-                raise PydanticCustomError("value_error", f"'{one}' and '{other}' cannot both be given: {why}")
-        return self
+                raise Invalid("value_error", f"'{one}' and '{other}' cannot both be given: {why}")
 
-    return {"_conflicts": model_validator(mode="after")(check)}
+    return (check,)
 
 
-def model_for(name: str, parameters: dict[str, Any], base: type[BaseModel]) -> type[BaseModel]:
-    """A pydantic model for a parameter block; keys keep their kebab-case spelling as aliases."""
-    fields: dict[str, Any] = {}
+def _declared(parameters: dict[str, Any]) -> dict[str, tuple[str, Any, Any]]:
+    """Field name -> (name, type, field) for a parameter block; keys keep their kebab-case
+    spelling as aliases."""
+    out: dict[str, tuple[str, Any, Any]] = {}
     for key, decl in parameters.items():
         if not isinstance(decl, dict):
             raise ParamError(f"parameter '{key}' must be a mapping", ("parameters", key))
@@ -316,28 +303,61 @@ def model_for(name: str, parameters: dict[str, Any], base: type[BaseModel]) -> t
             )
         typ = _field_type(key, decl)
         required = decl.get("required", False) and "default" not in decl
-        default = ... if required else decl.get("default")
         if not required and "default" not in decl:
             typ = typ | None
-        fields[key.replace("-", "_")] = (
-            typ,
-            Field(default, alias=key, description=decl.get("description")),
+        default = dataclasses.MISSING if required else decl.get("default")
+        name = key.replace("-", "_")
+        if keyword.iskeyword(name):
+            name += "_"  # `class`: a field of its own name, still written `class` in the spec
+        if not name.isidentifier():
+            raise ParamError(f"parameter '{key}': use letters, digits and '-'", ("parameters", key))
+        out[name] = (name, typ, param(default, alias=key, description=decl.get("description") or ""))
+    return out
+
+
+def _inherited(base: type) -> dict[str, tuple[str, Any, Any]]:
+    """A record's fields, to build another record from."""
+    out = {}
+    for f in shape.fields(base):
+        made = param(
+            f.fresh_default() if not f.required else dataclasses.MISSING, alias=f.alias, description=f.description
         )
-    return create_model(name, __base__=base, __validators__=_conflicts(parameters), **fields)
+        out[f.name] = (f.name, f.type, made)
+    return out
 
 
-def _container_base(omit: list[str]) -> type[BaseModel]:
-    """The container fields without those a pattern leaves out (a database has its own ports and
-    command), so a stage that sets one gets "unknown field" rather than a silently ignored value."""
-    own = StageBase.model_fields
-    fields = ContainerStage.model_fields
-    unknown = [o for o in omit if not any(o in (n, f.alias) for n, f in fields.items() if n not in own)]
-    if unknown or any(f.is_required() for n, f in fields.items() if (f.alias or n) in omit):
-        raise ParamError(f"omit: {', '.join(unknown) or 'image'} cannot be left out of the container fields", ("omit",))
-    kept = {n: (f.annotation, f) for n, f in fields.items() if n not in own and (f.alias or n) not in omit}
-    return create_model("ContainerBase", __base__=StageBase, **kept)  # type: ignore[call-overload,no-any-return]
+def _made(name: str, fields: dict[str, tuple[str, Any, Any]], checks: tuple[Any, ...]) -> type:
+    made = dataclasses.make_dataclass(name, list(fields.values()), frozen=True, kw_only=True)
+    made.__kc_doc__ = None  # type: ignore[attr-defined]
+    made.__kc_kebab__ = False  # type: ignore[attr-defined]
+    made.__kc_checks__ = checks  # type: ignore[attr-defined]
+    return made
 
 
-def stage_model(pattern: str, container: bool, parameters: dict[str, Any], omit: Sequence[str] = ()) -> type[BaseModel]:
-    base = (_container_base(list(omit)) if omit else ContainerStage) if container else StageBase
-    return model_for(f"{pattern.title().replace('-', '')}Stage", parameters, base)
+def record_for(name: str, parameters: dict[str, Any]) -> type:
+    """The record of an ``object`` parameter's properties."""
+    return _made(name, _declared(parameters), _conflicts(parameters))
+
+
+def stage_record(pattern: str, container: bool, parameters: dict[str, Any], omit: Sequence[str] = ()) -> type:
+    """The record a stage of ``pattern`` is checked against: the common fields, the container
+    fields (without those the pattern leaves out, so a stage that sets one gets "unknown field"
+    rather than a silently ignored value), and the pattern's own parameters."""
+    fields = _inherited(StageBase)
+    checks: tuple[Any, ...] = ()
+    if container:
+        own = {f.name for f in shape.fields(StageBase)}
+        extra = [f for f in shape.fields(ContainerStage) if f.name not in own]
+        unknown = [o for o in omit if not any(o in (f.name, f.alias) for f in extra)]
+        if unknown or any(f.required for f in extra if f.alias in omit):
+            raise ParamError(
+                f"omit: {', '.join(unknown) or 'image'} cannot be left out of the container fields", ("omit",)
+            )
+        fields.update((n, spec) for n, spec in _inherited(ContainerStage).items() if n not in own)
+        for f in extra:
+            if f.alias in omit:
+                del fields[f.name]
+        # A pattern that leaves fields out has its own ports and probes: the http-port check is not its.
+        checks = () if omit else shape.checks(ContainerStage)
+    fields.update(_declared(parameters))
+    return _made(f"{pattern.title().replace('-', '')}Stage", fields, checks + _conflicts(parameters))

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
+from kc.schemas.shape import Before, Invalid, Length, Pattern, param, record
 
 # What a step waits for before the next bundle starts, and how the plan and messages say it.
 GateKind = Literal["none", "rollout", "pods-running", "ready", "job-complete", "established"]
@@ -23,14 +18,16 @@ GATE_TEXT: dict[str, str] = {
 }
 
 
-class StepDecl(_Model):
-    name: str = Field("", pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$")
+@record
+class StepDecl:
+    name: Annotated[str, Pattern(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$")] = ""
     gate: GateKind
     templates: list[str]
     description: str = ""
 
 
-class WarningDecl(_Model):
+@record
+class WarningDecl:
     """A warning the pattern gives when ``when`` (a Jinja expression over the template context,
     e.g. ``not p.certs``) is true for a stage."""
 
@@ -41,7 +38,19 @@ class WarningDecl(_Model):
     code: Literal["KC408", "KC503"] = "KC503"
 
 
-class PatternManifest(_Model):
+def _omit_list(value: Any) -> Any:
+    return dict.fromkeys(value, "") if isinstance(value, list) else value
+
+
+def _step_names(manifest: Any, given: frozenset[str]) -> None:
+    # Later steps' ids are <stage>-<name>: each needs a name of its own.
+    names = [step.name for step in manifest.steps[1:]]
+    if any(not name for name in names) or len(set(names)) != len(names):
+        raise Invalid("value_error", "every step after the first needs a name, and step names must differ")
+
+
+@record
+class PatternManifest:
     summary: str
     description: str = ""
     container: bool = False
@@ -50,22 +59,12 @@ class PatternManifest(_Model):
     # The kind whose object gives ${stage.name}; the Service that gives host and port.
     main: str | None = None
     service: str | None = None
-    # Common container fields this pattern does not take (a database has its own probes), each with
-    # what to do instead; a list (no hints) is accepted for patterns written before hints.
-    omit: dict[str, str] = {}
-    parameters: dict[str, dict[str, Any]] = {}
-    steps: list[StepDecl] = Field(min_length=1)
-    warnings: list[WarningDecl] = []
+    # Common container fields this pattern does not take (a database has its own ports and
+    # command), each with what to do instead; a list (no hints) is accepted for patterns written
+    # before hints.
+    omit: Annotated[dict[str, str], Before(_omit_list)] = param({})
+    parameters: dict[str, dict[str, Any]] = param({})
+    steps: Annotated[list[StepDecl], Length(min=1)]
+    warnings: list[WarningDecl] = param([])
 
-    @field_validator("omit", mode="before")
-    @classmethod
-    def _omit_list(cls, value: Any) -> Any:
-        return dict.fromkeys(value, "") if isinstance(value, list) else value
-
-    @model_validator(mode="after")
-    def _step_names(self) -> PatternManifest:
-        # Later steps' ids are <stage>-<name>: each needs a name of its own.
-        names = [step.name for step in self.steps[1:]]
-        if any(not name for name in names) or len(set(names)) != len(names):
-            raise ValueError("every step after the first needs a name, and step names must differ")
-        return self
+    __kc_checks__ = (_step_names,)

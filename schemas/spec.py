@@ -1,56 +1,58 @@
-"""The spec's top level as pydantic models. Stages stay raw here: each is validated against its
-pattern's own parameter schema (``kc.schemas.params``) once the pattern is known."""
+"""The spec's top level as records (``kc.schemas.shape``). Stages stay raw here: each is validated
+against its pattern's own parameter schema (``kc.schemas.params``) once the pattern is known."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any, Literal
 
 from kc.schemas import types as t
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from kc.schemas.shape import Length, Pattern, Range, param, record
 
 
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, alias_generator=t.kebab)
-
-
-class Quota(Model):
+@record(kebab_keys=True)
+class Quota:
     cpu: t.Quantity | None = None
     memory: t.Quantity | None = None
-    pods: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    pods: Annotated[int, Range(ge=1, le=100_000)] | None = None
     storage: t.Quantity | None = None
 
 
-class DataClaim(Model):
+@record(kebab_keys=True)
+class DataClaim:
     size: t.Quantity = "10Gi"
     storage_class: str | None = None
     access: Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"] = "ReadWriteOnce"
 
 
-class Workspace(Model):
+@record(kebab_keys=True)
+class Workspace:
     namespace: t.Label | None = None
     create: bool = True
     quota: Quota | None = None
     limits: t.Size | t.Resources | None = None
     network: Literal["isolated", "open"] = "isolated"
     data: DataClaim | None = None
-    labels: dict[t.LabelKey, t.LabelValue] = {}
-    annotations: dict[t.LabelKey, str] = {}
+    labels: dict[t.LabelKey, t.LabelValue] = param({})
+    annotations: dict[t.LabelKey, str] = param({})
 
 
-class Defaults(Model):
+@record(kebab_keys=True)
+class Defaults:
     registry: str | None = None
     size: t.Size | None = None
     resources: t.Resources | None = None
-    env: dict[t.EnvName, t.EnvValue] = {}
-    labels: dict[t.LabelKey, t.LabelValue] = {}
-    annotations: dict[t.LabelKey, str] = {}
+    env: dict[t.EnvName, t.EnvValue] = param({})
+    labels: dict[t.LabelKey, t.LabelValue] = param({})
+    annotations: dict[t.LabelKey, str] = param({})
     pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
     health: str | None = None
 
 
-class Policy(Model):
-    max_replicas: Annotated[int, Field(ge=0, le=10_000)] = 20
-    max_parallelism: Annotated[int, Field(ge=1, le=10_000)] = 10
+@record(kebab_keys=True)
+class Policy:
+    max_replicas: Annotated[int, Range(ge=0, le=10_000)] = 20
+    max_parallelism: Annotated[int, Range(ge=1, le=10_000)] = 10
     allow_latest_tag: bool = False
     allow_privileged: bool = False
     allow_host_paths: bool = False
@@ -61,27 +63,29 @@ class Policy(Model):
     data: Literal["retain", "delete"] = "retain"
 
 
-class Profile(Model):
+@record(kebab_keys=True)
+class Profile:
     description: str | None = None
     workspace: dict[str, Any] | None = None
     defaults: dict[str, Any] | None = None
     policy: dict[str, Any] | None = None
     flow: Literal["dependencies", "sequential"] | None = None
-    stages: dict[str, dict[str, Any] | None] = {}
+    stages: dict[str, dict[str, Any] | None] = param({})
 
 
 # Names no stage may take: bundle 0 is the workspace, and ${pipeline.…} refers to the pipeline.
 RESERVED_STAGES = frozenset({"workspace", "pipeline"})
 
 
-class Spec(Model):
+@record(kebab_keys=True)
+class Spec:
     kc: Literal[1]
-    pipeline: Annotated[str, StringConstraints(max_length=40, pattern=t.INSTANCE_NAME)]
+    pipeline: Annotated[str, Length(max=40), Pattern(t.INSTANCE_NAME)]
     description: str | None = None
-    workspace: Workspace = Workspace()
-    defaults: Defaults = Defaults()
-    policy: Policy = Policy()
+    workspace: Workspace = dataclasses.field(default_factory=Workspace)
+    defaults: Defaults = dataclasses.field(default_factory=Defaults)
+    policy: Policy = dataclasses.field(default_factory=Policy)
     flow: Literal["dependencies", "sequential"] = "dependencies"
-    imports: list[str] = []
+    imports: list[str] = param([])
     stages: dict[t.Label, dict[str, Any] | str]
-    profiles: dict[t.Label, Profile] = {}
+    profiles: dict[t.Label, Profile] = param({})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, WithJsonSchema
+from kc.schemas.shape import Before, JsonSchema, Length, Pattern, record
 
 # Kubernetes names: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -22,10 +22,6 @@ re_instance = re.compile(INSTANCE_NAME)
 LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
 
 
-def kebab(name: str) -> str:
-    return name.replace("_", "-")
-
-
 def _number_to_text(value: object) -> object:
     # YAML reads `cpu: 2` as an integer; Kubernetes quantities are text.
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -33,44 +29,39 @@ def _number_to_text(value: object) -> object:
     return value
 
 
-Label = Annotated[str, StringConstraints(max_length=63, pattern=DNS_LABEL)]
-LabelKey = Annotated[str, StringConstraints(max_length=253, pattern=LABEL_KEY)]
-LabelValue = Annotated[str, StringConstraints(max_length=63, pattern=LABEL_VALUE)]
+Label = Annotated[str, Length(max=63), Pattern(DNS_LABEL)]
+LabelKey = Annotated[str, Length(max=253), Pattern(LABEL_KEY)]
+LabelValue = Annotated[str, Length(max=63), Pattern(LABEL_VALUE)]
 # Numbers are read as text (`cpu: 2`, `PORT: 8080`). WithJsonSchema says so in the JSON Schema, and keeps
 # the quantity's pattern, which pydantic leaves out of it after a BeforeValidator.
 Quantity = Annotated[
     str,
-    BeforeValidator(_number_to_text),
-    StringConstraints(pattern=QUANTITY),
-    WithJsonSchema({"anyOf": [{"type": "string", "pattern": QUANTITY}, {"type": "number", "minimum": 0}]}),
+    Before(_number_to_text),
+    Pattern(QUANTITY),
+    JsonSchema({"anyOf": [{"type": "string", "pattern": QUANTITY}, {"type": "number", "minimum": 0}]}),
 ]
-EnvName = Annotated[str, StringConstraints(pattern=ENV_NAME)]
+EnvName = Annotated[str, Pattern(ENV_NAME)]
 Size = Literal["nano", "small", "medium", "large", "xlarge"]
-Path = Annotated[str, StringConstraints(pattern=r"^/")]
+Path = Annotated[str, Pattern(r"^/")]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Resources(_Strict):
+@record
+class Resources:
     cpu: Quantity
     memory: Quantity
 
 
-class SecretRef(_Strict):
-    secret: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][-a-z0-9.]*/[-._a-zA-Z0-9]+$")]
+@record
+class SecretRef:
+    secret: Annotated[str, Pattern(r"^[a-z0-9][-a-z0-9.]*/[-._a-zA-Z0-9]+$")]
 
 
-class ConfigRef(_Strict):
-    config: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][-a-z0-9.]*/[-._a-zA-Z0-9]+$")]
+@record
+class ConfigRef:
+    config: Annotated[str, Pattern(r"^[a-z0-9][-a-z0-9.]*/[-._a-zA-Z0-9]+$")]
 
 
-EnvValue = (
-    Annotated[str, BeforeValidator(_number_to_text), WithJsonSchema({"type": ["string", "number"]})]
-    | SecretRef
-    | ConfigRef
-)
+EnvValue = Annotated[str, Before(_number_to_text), JsonSchema({"type": ["string", "number"]})] | SecretRef | ConfigRef
 
 # (requests, limits) for each size: limits allow a burst of about twice the request.
 SIZES: dict[str, tuple[dict[str, str], dict[str, str]]] = {

@@ -15,6 +15,7 @@ from kc.compiler import diagnostics, frontend, ir, object_names, passes, source
 from kc.compiler.diagnostics import Pos
 from kc.compiler.passes import dependencies, network, ordering, references, seal
 from kc.compiler.patterns import registry
+from kc.schemas import check
 from kc.schemas import spec as spec_schema
 
 SPEC = "kc: 1\npipeline: shop\nstages:\n  db: {pattern: postgres}\n  api: {pattern: service, image: a:1}\n"
@@ -22,7 +23,7 @@ SPEC = "kc: 1\npipeline: shop\nstages:\n  db: {pattern: postgres}\n  api: {patte
 
 def draft(text: str = SPEC, **fields: Any) -> ir.Draft:
     doc = source.load_bytes("pipeline.spec", text.encode())
-    spec = spec_schema.Spec.model_validate(doc.data)
+    spec = check.validate(spec_schema.Spec, doc.data)
     raw = dict(doc.data["stages"])
     # The patterns' manifests, which dependencies reads for inputs and outputs; loaded here,
     # as the front end would.

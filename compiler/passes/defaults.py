@@ -10,13 +10,14 @@ import dataclasses
 from typing import Any
 
 from kc.compiler import ir, kinds
+from kc.schemas import shape
 
 _CONTAINER = ("registry", "pull-policy")
 _MAPS_ALL = ("labels", "annotations")
 
 
 def defaults(program: ir.Draft) -> ir.Draft:
-    given = program.spec.defaults.model_dump(by_alias=True, exclude_none=True)
+    given = shape.dump(program.spec.defaults, exclude_none=True)
     # Merged defaults get positions of their own; the tables given stay as they were.
     doc = dataclasses.replace(program.doc, values=dict(program.doc.values), keys=dict(program.doc.keys))
     stages: dict[str, dict[str, Any]] = {}

@@ -11,6 +11,7 @@ from kc.compiler import diagnostics as diag
 from kc.compiler.diagnostics import Pos
 from kc.compiler.passes import labels
 from kc.compiler.patterns import container, registry, render
+from kc.schemas import shape
 from kc.schemas import types as t
 
 
@@ -91,14 +92,14 @@ def _workspace(program: ir.Draft) -> ir.Step:
         requests, lim = t.SIZES[ws.limits]
         limits = {"requests": requests, "limits": lim}
     elif ws.limits is not None:
-        limits = {"requests": ws.limits.model_dump(), "limits": ws.limits.model_dump()}
+        limits = {"requests": shape.dump(ws.limits), "limits": shape.dump(ws.limits)}
     ctx = {
         "name": object_names.object_name(program.instance, ""),
         "child": lambda suffix: object_names.object_name(program.instance, "", str(suffix)),
         "instance": program.instance,
         "namespace": program.namespace,
         "description": program.spec.description,
-        "workspace": _snake(ws.model_dump(by_alias=True)),
+        "workspace": _snake(shape.dump(ws)),
         "limits": limits,
         "service_account": object_names.object_name(program.instance, ""),
         "pipeline_selector": contract.ownership(program.instance),

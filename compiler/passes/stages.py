@@ -6,18 +6,18 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import pydantic
 from kc.compiler import diagnostics as diag
 from kc.compiler import ir, model_errors, source
 from kc.compiler.patterns import registry, render
+from kc.schemas import check, shape
 
 # Parameters every stage has, which kc reads itself rather than the templates.
-_NOT_FOR_TEMPLATES = {"pattern", "after", "enabled", "labels", "annotations", "patch"}
+_NOT_FOR_TEMPLATES = frozenset({"pattern", "after", "enabled", "labels", "annotations", "patch"})
 
 
 def check_stage(
     doc: source.Document, library: registry.Library, name: str, raw: dict[str, Any]
-) -> tuple[registry.Pattern | None, pydantic.BaseModel | None, list[diag.Diagnostic]]:
+) -> tuple[registry.Pattern | None, Any, list[diag.Diagnostic]]:
     """A stage's pattern and validated parameters, or the diagnostics that say why not."""
     path = ("stages", name)
     pattern_name = raw.get("pattern")
@@ -40,10 +40,11 @@ def check_stage(
         for key in omitted
     ]
     try:
-        model = pattern.model.model_validate({k: v for k, v in raw.items() if k not in omitted})
-    except pydantic.ValidationError as exc:
-        return pattern, None, errors + model_errors.diagnostics(exc, doc, path, pattern.model, f" in stage '{name}'")
-    return (pattern, None, errors) if errors else (pattern, model, [])
+        values: Any = check.validate(pattern.record, {k: v for k, v in raw.items() if k not in omitted})
+    except check.Refused as refused:
+        found = model_errors.diagnostics(refused.error, doc, path, refused.model, f" in stage '{name}'")
+        return pattern, None, errors + found
+    return (pattern, None, errors) if errors else (pattern, values, [])
 
 
 def _after_errors(draft: ir.Draft, name: str, after: str | list[str]) -> list[diag.Diagnostic]:
@@ -74,17 +75,17 @@ def stages(draft: ir.Draft) -> ir.Draft:
     found: list[ir.Stage] = []
     on = enabled(draft)
     for name, raw in draft.raw_stages.items():
-        pattern, model, stage_errors = check_stage(draft.doc, draft.library, name, raw)
+        pattern, values, stage_errors = check_stage(draft.doc, draft.library, name, raw)
         errors.extend(stage_errors)
-        if pattern is None or model is None or name not in on:
+        if pattern is None or values is None or name not in on:
             continue
-        errors.extend(_after_errors(draft, name, model.after))  # type: ignore[attr-defined]
-        params = model.model_dump(by_alias=True, exclude=_NOT_FOR_TEMPLATES)
+        errors.extend(_after_errors(draft, name, values.after))
+        params = shape.dump(values, exclude=_NOT_FOR_TEMPLATES)
         found.append(
             ir.Stage(
                 name,
                 pattern.name,
-                model.model_dump(by_alias=True, exclude_none=True),
+                shape.dump(values, exclude_none=True),
                 draft.doc.pos(("stages", name), key=True),
                 render.template_params(pattern.manifest.parameters, params),
             )

@@ -3,17 +3,17 @@ what validates becomes the ``Draft`` the factoring passes work on."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-import pydantic
 from kc.compiler import diagnostics as diag
 from kc.compiler import ir, model_errors, source
 from kc.compiler.diagnostics import Pos
 from kc.compiler.passes import stages as checks
 from kc.compiler.patterns import registry
+from kc.schemas import check, shape, types
 from kc.schemas import spec as spec_schema
-from kc.schemas import types
 
 # For each policy key: is the spec's value at least as strict as the organisation's?
 _TIGHTER: dict[str, Callable[[Any, Any], bool]] = {
@@ -34,10 +34,10 @@ def _org_policy(doc: source.Document) -> spec_schema.Policy:
     data = doc.data.get("policy", doc.data) if isinstance(doc.data, dict) else doc.data
     base = ("policy",) if isinstance(doc.data, dict) and "policy" in doc.data else ()
     try:
-        return spec_schema.Policy.model_validate(data)
-    except pydantic.ValidationError as exc:
+        return check.validate(spec_schema.Policy, data)
+    except check.Refused as refused:
         raise diag.CompileError(
-            model_errors.diagnostics(exc, doc, base, spec_schema.Policy, " in the policy file")
+            model_errors.diagnostics(refused.error, doc, base, refused.model, " in the policy file")
         ) from None
 
 
@@ -48,13 +48,13 @@ def _effective_policy(
         return spec.policy, []
     org = _org_policy(org_doc)
     errors = []
-    values = org.model_dump()
-    for key in spec.policy.model_fields_set:
+    tightened = {}
+    for field in _given(spec_schema.Policy, doc.data.get("policy")):
+        key, alias = field.name, field.alias
         mine, theirs = getattr(spec.policy, key), getattr(org, key)
         if _TIGHTER[key](mine, theirs):
-            values[key] = mine
+            tightened[key] = mine
         else:
-            alias = key.replace("_", "-")
             errors.append(
                 diag.error(
                     "KC407",
@@ -63,15 +63,21 @@ def _effective_policy(
                     "a spec may tighten the organisation's policy, never loosen it",
                 )
             )
-    return spec_schema.Policy.model_validate(values), errors
+    return dataclasses.replace(org, **tightened), errors
+
+
+def _given(record: type, raw: Any) -> list[shape.Field]:
+    """The fields of ``record`` that ``raw`` (as the spec wrote it) sets, in field order."""
+    keys = set(raw) if isinstance(raw, dict) else set()
+    return [f for f in shape.fields(record) if f.alias in keys or f.name in keys]
 
 
 def validate(program: ir.Source) -> ir.Draft:
     doc, library = program.doc, program.inputs.library
     try:
-        spec = spec_schema.Spec.model_validate(doc.data)
-    except pydantic.ValidationError as exc:
-        errors = model_errors.diagnostics(exc, doc, (), spec_schema.Spec, "")
+        spec = check.validate(spec_schema.Spec, doc.data)
+    except check.Refused as refused:
+        errors = model_errors.diagnostics(refused.error, doc, (), refused.model, "")
         raise diag.CompileError(errors + _stage_errors(doc, library)) from None
     if program.options.instance is not None:
         _check_instance(program.options.instance)

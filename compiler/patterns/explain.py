@@ -8,6 +8,7 @@ from typing import Any
 from kc.compiler.patterns import registry
 from kc.schemas import params as params_schema
 from kc.schemas import pattern as pattern_schema
+from kc.schemas import shape
 
 _KIND_LINE = re.compile(r"^kind:.*$", re.MULTILINE)
 _KIND = re.compile(r"^kind:\s*(\w+)")
@@ -60,10 +61,11 @@ def explain(pattern: registry.Pattern) -> str:
             rows.append((f"  {name}.{sub}", _type(sdecl), sdefault, str(sdecl.get("description", ""))))
     if m.container:
         own = set(m.parameters)
+        common = {f.name for f in shape.fields(params_schema.StageBase)}
         rows += [
-            (f.alias or n, "common", "see docs/language.md", "")
-            for n, f in pattern.model.model_fields.items()
-            if (f.alias or n) not in own and n not in params_schema.StageBase.model_fields
+            (f.alias, "common", "see docs/language.md", "")
+            for f in shape.fields(pattern.record)
+            if f.alias not in own and f.name not in common
         ]
     w0, w1, w2 = (max((len(r[i]) for r in rows), default=0) for i in range(3))
     lines += [f"  {n:<{w0}}  {t:<{w1}}  {d:<{w2}}  {text}".rstrip() for n, t, d, text in rows]

@@ -11,12 +11,12 @@ import functools
 import os
 from dataclasses import dataclass, field
 
-import pydantic
 import yaml
 from kc.compiler import diagnostics as diag
 from kc.compiler import source
 from kc.compiler.diagnostics import Pos
 from kc.compiler.patterns import templates as compiled_templates
+from kc.schemas import check
 from kc.schemas import params as params_schema
 from kc.schemas import pattern as pattern_schema
 
@@ -37,7 +37,7 @@ class Pattern:
     name: str
     folder: str
     manifest: pattern_schema.PatternManifest
-    model: type[pydantic.BaseModel]
+    record: type  # what a stage of this pattern is checked against (kc.schemas.params)
     steps: tuple[StepTemplates, ...]
     # Each declared warning with its compiled condition and where the condition is written.
     warnings: tuple[tuple[pattern_schema.WarningDecl, compiled_templates.Condition, Pos], ...] = ()
@@ -96,10 +96,10 @@ class Library:
         return self.loaded[name]
 
 
-def _manifest_errors(doc: source.Document, exc: pydantic.ValidationError) -> list[diag.Diagnostic]:
+def _manifest_errors(doc: source.Document, refused: check.Refused) -> list[diag.Diagnostic]:
     return [
         diag.error("KC501", doc.pos(tuple(e["loc"])), f"pattern.yaml: {'.'.join(map(str, e['loc']))}: {e['msg']}")
-        for e in exc.errors()
+        for e in refused.error.errors()
     ]
 
 
@@ -110,11 +110,11 @@ def load(folder: str) -> Pattern:
     path = os.path.join(folder, MANIFEST)
     doc = source.load_file(path)
     try:
-        manifest = pattern_schema.PatternManifest.model_validate(doc.data)
-    except pydantic.ValidationError as exc:
-        raise diag.CompileError(_manifest_errors(doc, exc)) from None
+        manifest = check.validate(pattern_schema.PatternManifest, doc.data)
+    except check.Refused as refused:
+        raise diag.CompileError(_manifest_errors(doc, refused)) from None
     try:
-        model = params_schema.stage_model(name, manifest.container, manifest.parameters, list(manifest.omit))
+        record = params_schema.stage_record(name, manifest.container, manifest.parameters, list(manifest.omit))
     except (params_schema.ParamError, TypeError) as exc:
         where = doc.pos(exc.path, key=True) if isinstance(exc, params_schema.ParamError) else doc.pos(("parameters",))
         raise diag.CompileError([diag.error("KC501", where, f"pattern '{name}': {exc}")]) from None
@@ -139,7 +139,7 @@ def load(folder: str) -> Pattern:
             warnings.append((warning, compiled_templates.condition(folder, warning.when), pos))
         except compiled_templates.BadSyntax as exc:
             raise diag.CompileError([diag.error("KC501", pos, f"pattern '{name}': warning: {exc.message}")]) from None
-    return Pattern(name, folder, manifest, model, tuple(steps), tuple(warnings))
+    return Pattern(name, folder, manifest, record, tuple(steps), tuple(warnings))
 
 
 def _pattern_folders(root: str) -> list[str]:
