@@ -90,7 +90,8 @@ def _checker(tp: Any) -> Check:
 
 def _literal(choices: tuple[Any, ...]) -> Check:
     allowed = {(type(c), c) for c in choices}
-    return lambda v: v if (type(v), v) in allowed else _unsure(v)
+    scalars = (str, int, float, bool, type(None))  # what a literal can be; a mapping is not hashable
+    return lambda v: v if type(v) in scalars and (type(v), v) in allowed else _unsure(v)
 
 
 def _union(members: tuple[Check, ...]) -> Check:

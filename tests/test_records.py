@@ -100,7 +100,8 @@ def test_text_with_a_newline_is_left_to_pydantic() -> None:
 def test_a_record_and_its_model_have_the_same_fields_and_spellings() -> None:
     for record in (spec_schema.Spec, spec_schema.Workspace, pattern_schema.PatternManifest):
         model = models.model_of(record)
-        assert [(n, f.alias) for n, f in model.model_fields.items()] == [(f.name, f.alias) for f in shape.fields(record)]
+        spellings = [(f.name, f.alias) for f in shape.fields(record)]
+        assert [(n, f.alias) for n, f in model.model_fields.items()] == spellings
 
 
 # --- generated input ---------------------------------------------------------------------------
@@ -164,10 +165,11 @@ def test_generated_workspaces_are_judged_alike(value: dict[str, Any]) -> None:
 
 
 def test_compiling_a_valid_spec_imports_neither_pydantic_nor_the_models(tmp_path: Path) -> None:
+    spec, out = str(ROOT / "examples/shop/pipeline.spec"), str(tmp_path / "out")
     probe = (
         "import sys\nfrom kc.compiler import cli\n"
-        f"code = cli.main(['compile', {str(ROOT / 'examples/shop/pipeline.spec')!r}, '-o', {str(tmp_path / 'out')!r}])\n"
+        f"code = cli.main(['compile', {spec!r}, '-o', {out!r}])\n"
         "print(code, sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic' or m == 'kc.schemas.models'))\n"
     )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["0", "[]"]
+    printed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert printed.split() == ["0", "[]"]
