@@ -130,9 +130,21 @@ def _cluster_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--context", metavar="NAME", help="the kubeconfig context (default: its current context)")
 
 
-def parser() -> argparse.ArgumentParser:
-    from importlib import metadata
+class _Version(argparse.Action):
+    """``--version``: the installed version, looked up only when asked (reading the package
+    metadata costs more than the rest of a small compile's start)."""
 
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        from importlib import metadata
+
+        print(f"kc {metadata.version('kc')}")
+        parser.exit()
+
+
+def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="kc",
         description="Compile a pipeline spec into ordered Kubernetes bundles with a teardown plan.",
@@ -140,7 +152,7 @@ def parser() -> argparse.ArgumentParser:
         "4 gate timed out. Run 'kc COMMAND --help' for a command's options and examples.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    top.add_argument("--version", action="version", version=f"kc {metadata.version('kc')}")
+    top.add_argument("--version", action=_Version)
     sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
