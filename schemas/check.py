@@ -10,7 +10,6 @@ only then, decides: it accepts what it accepts today and words every error.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
 import types
@@ -65,7 +64,7 @@ def _checker(tp: Any) -> Check:
     """A function that returns the checked value of type ``tp``, or raises Unsure."""
     if tp is Any:
         return lambda v: v
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+    if shape.is_record(tp):
         return _record(tp)
     origin = typing.get_origin(tp)
     if origin is typing.Annotated:

@@ -5,7 +5,6 @@ otherwise spend starting up."""
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import types
 import typing
@@ -62,7 +61,7 @@ def _marker(marker: Any) -> Any:
 
 def annotation(tp: Any) -> Any:
     """``tp`` with records replaced by their models and kc's markers by pydantic's."""
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+    if shape.is_record(tp):
         return model_of(tp)
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
@@ -81,8 +80,9 @@ def _default(f: shape.Field) -> Any:
     if f.required:
         return ...
     default = f.fresh_default()
-    if dataclasses.is_dataclass(default) and not isinstance(default, type):
-        return model_of(type(default)).model_validate(shape.dump(default))
+    if isinstance(default, shape.Record):
+        cls: Any = type(default)  # a class is hashable, as the cache needs
+        return model_of(cls).model_validate(shape.dump(default))
     return default
 
 
@@ -106,7 +106,7 @@ def model_of(cls: type) -> type[pydantic.BaseModel]:
         fields[f.name] = (annotation(f.type), info)
     validators = {f"_check_{i}": _cross(fn) for i, fn in enumerate(shape.checks(cls))}
     made = pydantic.create_model(
-        cls.__name__, __config__=_CONFIG, __doc__=getattr(cls, "__kc_doc__", None), __validators__=validators, **fields
+        cls.__name__, __config__=_CONFIG, __doc__=cls.__doc__, __validators__=validators, **fields
     )
     return made  # type: ignore[no-any-return]
 
@@ -137,9 +137,9 @@ def _bare(tp: Any) -> Any:
     return tp
 
 
-def _record_type(tp: Any, model: type) -> type:
+def _record_type(tp: Any, model: type) -> Any:
     """The record in ``tp`` whose model is ``model``."""
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type) and model_of(tp) is model:
+    if shape.is_record(tp) and model_of(tp) is model:
         return tp
     for arg in typing.get_args(tp):
         try:

@@ -4,7 +4,6 @@ when the pattern runs a container, and the pattern's own parameters."""
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import keyword
 import re
@@ -14,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from kc.schemas import shape
 from kc.schemas import types as t
-from kc.schemas.shape import After, Before, Invalid, JsonSchema, Length, Pattern, Range, Strict, param, record
+from kc.schemas.shape import After, Before, Invalid, JsonSchema, Length, Pattern, Range, Record, Strict, param
 
 # The macros the API server's cron parser (robfig/cron v3, ParseStandard) takes, written exactly.
 # It also takes "@every <duration>", which Kubernetes does not document; kc leaves that out.
@@ -164,8 +163,7 @@ SCALARS: dict[str, Any] = {
 }
 
 
-@record
-class StageBase:
+class StageBase(Record):
     """Fields every stage has, whatever its pattern."""
 
     pattern: str
@@ -186,8 +184,7 @@ def _port_name(value: str) -> str:
 PortName = Annotated[str, Pattern(r"^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$"), After(_port_name)]
 
 
-@record
-class HealthCommand:
+class HealthCommand(Record):
     """``health: {command: [...]}``: probes that run a command in the container (exit 0: healthy),
     for a stage with no port to ask, such as a worker."""
 
@@ -206,7 +203,6 @@ def _one_http_port(stage: Any, given: frozenset[str]) -> None:
         )
 
 
-@record
 class ContainerStage(StageBase):
     """The common fields of patterns that run a container (docs/language.md, Stages)."""
 
@@ -222,7 +218,7 @@ class ContainerStage(StageBase):
     mounts: dict[t.Label, t.Path] = param({})
     # Paths the program writes besides /tmp, each an emptyDir: the root filesystem is read-only.
     writable: Annotated[list[t.Path], Length(max=16)] = param([])
-    pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = param(None, alias="pull-policy")
+    pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = param(None, spelling="pull-policy")
     registry: str | None = None
 
     __kc_checks__ = (_one_http_port,)
@@ -288,10 +284,10 @@ def _conflicts(parameters: dict[str, Any]) -> tuple[Callable[[Any, frozenset[str
     return (check,)
 
 
-def _declared(parameters: dict[str, Any]) -> dict[str, tuple[str, Any, Any]]:
-    """Field name -> (name, type, field) for a parameter block; keys keep their kebab-case
-    spelling as aliases."""
-    out: dict[str, tuple[str, Any, Any]] = {}
+def _declared(parameters: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Field name -> (type, ``param``) for a parameter block; keys keep their kebab-case
+    spelling in the spec."""
+    out: dict[str, tuple[Any, Any]] = {}
     for key, decl in parameters.items():
         if not isinstance(decl, dict):
             raise ParamError(f"parameter '{key}' must be a mapping", ("parameters", key))
@@ -305,38 +301,27 @@ def _declared(parameters: dict[str, Any]) -> dict[str, tuple[str, Any, Any]]:
         required = decl.get("required", False) and "default" not in decl
         if not required and "default" not in decl:
             typ = typ | None
-        default = dataclasses.MISSING if required else decl.get("default")
+        default = shape.REQUIRED if required else decl.get("default")
         name = key.replace("-", "_")
         if keyword.iskeyword(name):
             name += "_"  # `class`: a field of its own name, still written `class` in the spec
         if not name.isidentifier():
             raise ParamError(f"parameter '{key}': use letters, digits and '-'", ("parameters", key))
-        out[name] = (name, typ, param(default, alias=key, description=decl.get("description") or ""))
+        out[name] = (typ, param(default, spelling=key, description=decl.get("description") or ""))
     return out
 
 
-def _inherited(base: type) -> dict[str, tuple[str, Any, Any]]:
+def _inherited(base: type) -> dict[str, tuple[Any, Any]]:
     """A record's fields, to build another record from."""
-    out = {}
-    for f in shape.fields(base):
-        made = param(
-            f.fresh_default() if not f.required else dataclasses.MISSING, alias=f.alias, description=f.description
-        )
-        out[f.name] = (f.name, f.type, made)
-    return out
-
-
-def _made(name: str, fields: dict[str, tuple[str, Any, Any]], checks: tuple[Any, ...]) -> type:
-    made = dataclasses.make_dataclass(name, list(fields.values()), frozen=True, kw_only=True)
-    made.__kc_doc__ = None  # type: ignore[attr-defined]
-    made.__kc_kebab__ = False  # type: ignore[attr-defined]
-    made.__kc_checks__ = checks  # type: ignore[attr-defined]
-    return made
+    return {
+        f.name: (f.type, param(f.default, factory=f.factory, spelling=f.alias, description=f.description))
+        for f in shape.fields(base)
+    }
 
 
 def record_for(name: str, parameters: dict[str, Any]) -> type:
     """The record of an ``object`` parameter's properties."""
-    return _made(name, _declared(parameters), _conflicts(parameters))
+    return shape.made(name, _declared(parameters), _conflicts(parameters))
 
 
 def stage_record(pattern: str, container: bool, parameters: dict[str, Any], omit: Sequence[str] = ()) -> type:
@@ -360,4 +345,4 @@ def stage_record(pattern: str, container: bool, parameters: dict[str, Any], omit
         # A pattern that leaves fields out has its own ports and probes: the http-port check is not its.
         checks = () if omit else shape.checks(ContainerStage)
     fields.update(_declared(parameters))
-    return _made(f"{pattern.title().replace('-', '')}Stage", fields, checks + _conflicts(parameters))
+    return shape.made(f"{pattern.title().replace('-', '')}Stage", fields, checks + _conflicts(parameters))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from kc.schemas.shape import Before, Invalid, Length, Pattern, param, record
+from kc.schemas.shape import Before, Invalid, Length, Pattern, Record, param
 
 # What a step waits for before the next bundle starts, and how the plan and messages say it.
 GateKind = Literal["none", "rollout", "pods-running", "ready", "job-complete", "established"]
@@ -18,16 +18,14 @@ GATE_TEXT: dict[str, str] = {
 }
 
 
-@record
-class StepDecl:
+class StepDecl(Record):
     name: Annotated[str, Pattern(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$")] = ""
     gate: GateKind
     templates: list[str]
     description: str = ""
 
 
-@record
-class WarningDecl:
+class WarningDecl(Record):
     """A warning the pattern gives when ``when`` (a Jinja expression over the template context,
     e.g. ``not p.certs``) is true for a stage."""
 
@@ -49,8 +47,7 @@ def _step_names(manifest: Any, given: frozenset[str]) -> None:
         raise Invalid("value_error", "every step after the first needs a name, and step names must differ")
 
 
-@record
-class PatternManifest:
+class PatternManifest(Record):
     summary: str
     description: str = ""
     container: bool = False

@@ -1,5 +1,5 @@
-"""The schema's building blocks, without pydantic: records (frozen dataclasses) whose field types
-carry kc's own constraint markers.
+"""The schema's building blocks, without pydantic: records (frozen, keyword-only classes much like
+dataclasses) whose field types carry kc's own constraint markers.
 
 Each field of the spec, a pattern manifest or a pattern's parameters is written once, as a record
 field. A compile checks values against records in plain Python (``kc.schemas.check``); only when
@@ -7,12 +7,17 @@ that check cannot vouch for a value does kc build pydantic models from the same 
 (``kc.schemas.models``) and let pydantic decide and word the errors. The JSON Schema comes from
 those models too. So importing pydantic, most of kc's start-up, is paid for a spec with a mistake,
 not for every compile (docs/performance.md).
+
+Records are not dataclasses because of start-up too: the dataclass decorator compiles each
+class's methods from source when the module is imported, about a millisecond a class on Python
+3.11, and a compile loads a few dozen records (and makes one per pattern it uses). A record's
+methods are the base class's, shared.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
+import inspect
 import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -33,45 +38,42 @@ class Invalid(ValueError):
 
 
 # Markers, used as typing.Annotated metadata. Before and After run a function on the value, before
-# and after its type is checked; the others constrain it.
+# and after its type is checked; the others constrain it. Compared by identity: each is made once.
 
 
-@dataclasses.dataclass(frozen=True)
 class Pattern:
-    regex: str
+    def __init__(self, regex: str) -> None:
+        self.regex = regex
 
 
-@dataclasses.dataclass(frozen=True)
 class Length:
-    min: int | None = None
-    max: int | None = None
+    def __init__(self, *, min: int | None = None, max: int | None = None) -> None:
+        self.min, self.max = min, max
 
 
-@dataclasses.dataclass(frozen=True)
 class Range:
-    ge: int | None = None
-    le: int | None = None
+    def __init__(self, *, ge: int | None = None, le: int | None = None) -> None:
+        self.ge, self.le = ge, le
 
 
-@dataclasses.dataclass(frozen=True)
 class Before:
-    fn: Callable[[Any], Any]
+    def __init__(self, fn: Callable[[Any], Any]) -> None:
+        self.fn = fn
 
 
-@dataclasses.dataclass(frozen=True)
 class After:
-    fn: Callable[[Any], Any]
+    def __init__(self, fn: Callable[[Any], Any]) -> None:
+        self.fn = fn
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
 class JsonSchema:
     """What the JSON Schema says of the value, where the type alone would say less (a quantity
     may be written as a number)."""
 
-    schema: dict[str, Any]
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.schema = schema
 
 
-@dataclasses.dataclass(frozen=True)
 class Strict:
     """Only the type itself: ``false`` and ``0`` are not the same thing here."""
 
@@ -80,43 +82,32 @@ def kebab(name: str) -> str:
     return name.replace("_", "-")
 
 
-@typing.overload
-def record(cls: type[T], *, kebab_keys: bool = False) -> type[T]: ...
-@typing.overload
-def record(cls: None = None, *, kebab_keys: bool = False) -> Callable[[type[T]], type[T]]: ...
+class _Param:
+    """A field's default, its spelling in the spec and its description (``param``)."""
+
+    def __init__(self, default: Any, factory: Callable[[], Any] | None, spelling: str, description: str) -> None:
+        self.default, self.factory, self.spelling, self.description = default, factory, spelling, description
 
 
-@typing.dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(dataclasses.field,))
-def record(cls: type[T] | None = None, *, kebab_keys: bool = False) -> Any:
-    """A frozen dataclass the checks understand. ``kebab_keys``: its fields are written
-    ``storage-class`` in a spec (``storage_class`` is accepted too)."""
-
-    def wrap(c: type[T]) -> type[T]:
-        doc = c.__dict__.get("__doc__")
-        out = dataclasses.dataclass(frozen=True, kw_only=True)(c)  # fields keep the spec's order
-        out.__kc_doc__ = doc  # type: ignore[attr-defined]  # the dataclass writes a __doc__ of its own
-        out.__kc_kebab__ = kebab_keys  # type: ignore[attr-defined]
-        return out
-
-    return wrap if cls is None else wrap(cls)
+REQUIRED: Any = object()  # no default: the spec must give the field
 
 
-def param(default: Any = dataclasses.MISSING, *, alias: str = "", description: str = "") -> Any:
-    """A field with a spelling of its own in the spec, or a description for the JSON Schema.
-    A mutable default is copied for each record."""
-    metadata = {"alias": alias, "description": description}
-    if isinstance(default, dict | list):
-        return dataclasses.field(default_factory=lambda: type(default)(default), metadata=metadata)
-    return dataclasses.field(default=default, metadata=metadata)
+def param(default: Any = REQUIRED, *, spelling: str = "", description: str = "", factory: Any = None) -> Any:
+    """A field with a spelling of its own in the spec (``pull-policy``), a description for the
+    JSON Schema, or a default made afresh for each record (``factory``; a mapping or list
+    default is copied for each record too)."""
+    if factory is None and isinstance(default, dict | list):
+        made = default
+        factory = lambda: type(made)(made)  # noqa: E731
+    return _Param(default, factory, spelling, description)
 
 
-@dataclasses.dataclass(frozen=True)
-class Field:
+class Field(typing.NamedTuple):
     name: str  # in Python
     alias: str  # in the spec
     type: Any
     required: bool
-    default: Any  # dataclasses.MISSING when required
+    default: Any  # REQUIRED when required
     factory: Callable[[], Any] | None
     description: str
 
@@ -124,18 +115,91 @@ class Field:
         return self.factory() if self.factory is not None else self.default
 
 
+class FrozenError(AttributeError):
+    pass
+
+
+@typing.dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(param,))
+class Record:
+    """A frozen record: keyword-only ``__init__``, equality, hash and repr over its fields, in
+    the order the class (and its bases) declare them. ``__kc_checks__`` names checks over several
+    fields; a subclass with ``kebab_keys=True`` is written ``storage-class`` in a spec."""
+
+    __kc_params__: typing.ClassVar[dict[str, _Param]] = {}
+    __kc_kebab__: typing.ClassVar[bool] = False
+    __kc_checks__: typing.ClassVar[tuple[Callable[[Any, frozenset[str]], None], ...]] = ()
+
+    def __init_subclass__(cls, *, kebab_keys: bool = False, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        params = dict(cls.__kc_params__)  # the bases' first; a field declared again keeps its place
+        for name in inspect.get_annotations(cls):  # its own, as written
+            if name.startswith("_"):
+                continue
+            given = cls.__dict__.get(name, REQUIRED)
+            params[name] = given if isinstance(given, _Param) else _Param(given, None, "", "")
+            if name in cls.__dict__:
+                delattr(cls, name)  # the default lives in __kc_params__, not as a class attribute
+        cls.__kc_params__ = params
+        cls.__kc_kebab__ = kebab_keys
+
+    def __init__(self, **values: Any) -> None:
+        for name, p in self.__kc_params__.items():
+            if name in values:
+                value = values.pop(name)
+            elif p.factory is not None:
+                value = p.factory()
+            elif p.default is not REQUIRED:
+                value = p.default
+            else:
+                raise TypeError(f"{type(self).__name__}: missing field '{name}'")
+            object.__setattr__(self, name, value)
+        if values:
+            raise TypeError(f"{type(self).__name__}: unknown field '{next(iter(values))}'")
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__kc_params__)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Record) and type(other) is type(self) and self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._values()))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self.__kc_params__)})"
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenError(f"{type(self).__name__} is frozen")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenError(f"{type(self).__name__} is frozen")
+
+
+def is_record(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, Record)
+
+
+def made(name: str, fields: dict[str, tuple[Any, Any]], checks: tuple[Any, ...] = (), base: type = Record) -> type:
+    """A record class made at run time (a pattern's stage): field name -> (type, ``param(...)``)."""
+    namespace: dict[str, Any] = {"__annotations__": {n: tp for n, (tp, _) in fields.items()}, "__kc_checks__": checks}
+    namespace.update((n, p) for n, (_, p) in fields.items())
+    return type(name, (base,), namespace)
+
+
+def replace(record: T, **changes: Any) -> T:
+    """A copy of ``record`` with some fields changed."""
+    values = {name: getattr(record, name) for name in record.__kc_params__}  # type: ignore[attr-defined]
+    return type(record)(**{**values, **changes})
+
+
 @functools.cache
 def fields(cls: type) -> tuple[Field, ...]:
     hints = typing.get_type_hints(cls, include_extras=True)
-    kebab_keys = getattr(cls, "__kc_kebab__", False)
     out = []
-    for f in dataclasses.fields(cls):
-        if f.name.startswith("_"):
-            continue
-        alias = f.metadata.get("alias") or (kebab(f.name) if kebab_keys else f.name)
-        factory = None if f.default_factory is dataclasses.MISSING else f.default_factory
-        required = f.default is dataclasses.MISSING and factory is None
-        out.append(Field(f.name, alias, hints[f.name], required, f.default, factory, f.metadata.get("description", "")))
+    for name, p in cls.__kc_params__.items():  # type: ignore[attr-defined]
+        alias = p.spelling or (kebab(name) if cls.__kc_kebab__ else name)  # type: ignore[attr-defined]
+        required = p.default is REQUIRED and p.factory is None
+        out.append(Field(name, alias, hints[name], required, p.default, p.factory, p.description))
     return tuple(out)
 
 
@@ -151,9 +215,10 @@ def dump(
     """A record as plain data, the way pydantic's ``model_dump`` writes a model: records become
     mappings (by the spec's spelling with ``by_alias``), ``exclude_none`` drops fields that are
     None (not None values inside mappings); ``exclude`` names top-level fields to leave out."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if isinstance(value, Record):
         out = {}
-        for f in fields(type(value)):
+        cls: Any = type(value)  # a class is hashable, as the cache needs
+        for f in fields(cls):
             if f.name in exclude:
                 continue
             item = getattr(value, f.name)

@@ -3,30 +3,26 @@ against its pattern's own parameter schema (``kc.schemas.params``) once the patt
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated, Any, Literal
 
 from kc.schemas import types as t
-from kc.schemas.shape import Length, Pattern, Range, param, record
+from kc.schemas.shape import Length, Pattern, Range, Record, param
 
 
-@record(kebab_keys=True)
-class Quota:
+class Quota(Record, kebab_keys=True):
     cpu: t.Quantity | None = None
     memory: t.Quantity | None = None
     pods: Annotated[int, Range(ge=1, le=100_000)] | None = None
     storage: t.Quantity | None = None
 
 
-@record(kebab_keys=True)
-class DataClaim:
+class DataClaim(Record, kebab_keys=True):
     size: t.Quantity = "10Gi"
     storage_class: str | None = None
     access: Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"] = "ReadWriteOnce"
 
 
-@record(kebab_keys=True)
-class Workspace:
+class Workspace(Record, kebab_keys=True):
     namespace: t.Label | None = None
     create: bool = True
     quota: Quota | None = None
@@ -37,8 +33,7 @@ class Workspace:
     annotations: dict[t.LabelKey, str] = param({})
 
 
-@record(kebab_keys=True)
-class Defaults:
+class Defaults(Record, kebab_keys=True):
     registry: str | None = None
     size: t.Size | None = None
     resources: t.Resources | None = None
@@ -49,8 +44,7 @@ class Defaults:
     health: str | None = None
 
 
-@record(kebab_keys=True)
-class Policy:
+class Policy(Record, kebab_keys=True):
     max_replicas: Annotated[int, Range(ge=0, le=10_000)] = 20
     max_parallelism: Annotated[int, Range(ge=1, le=10_000)] = 10
     allow_latest_tag: bool = False
@@ -63,8 +57,7 @@ class Policy:
     data: Literal["retain", "delete"] = "retain"
 
 
-@record(kebab_keys=True)
-class Profile:
+class Profile(Record, kebab_keys=True):
     description: str | None = None
     workspace: dict[str, Any] | None = None
     defaults: dict[str, Any] | None = None
@@ -77,14 +70,13 @@ class Profile:
 RESERVED_STAGES = frozenset({"workspace", "pipeline"})
 
 
-@record(kebab_keys=True)
-class Spec:
+class Spec(Record, kebab_keys=True):
     kc: Literal[1]
     pipeline: Annotated[str, Length(max=40), Pattern(t.INSTANCE_NAME)]
     description: str | None = None
-    workspace: Workspace = dataclasses.field(default_factory=Workspace)
-    defaults: Defaults = dataclasses.field(default_factory=Defaults)
-    policy: Policy = dataclasses.field(default_factory=Policy)
+    workspace: Workspace = param(factory=Workspace)
+    defaults: Defaults = param(factory=Defaults)
+    policy: Policy = param(factory=Policy)
     flow: Literal["dependencies", "sequential"] = "dependencies"
     imports: list[str] = param([])
     stages: dict[t.Label, dict[str, Any] | str]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from kc.schemas.shape import Before, JsonSchema, Length, Pattern, record
+from kc.schemas.shape import Before, JsonSchema, Length, Pattern, Record
 
 # Kubernetes names: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -45,19 +45,16 @@ Size = Literal["nano", "small", "medium", "large", "xlarge"]
 Path = Annotated[str, Pattern(r"^/")]
 
 
-@record
-class Resources:
+class Resources(Record):
     cpu: Quantity
     memory: Quantity
 
 
-@record
-class SecretRef:
+class SecretRef(Record):
     secret: Annotated[str, Pattern(r"^[a-z0-9][-a-z0-9.]*/[-._a-zA-Z0-9]+$")]
 
 
-@record
-class ConfigRef:
+class ConfigRef(Record):
     config: Annotated[str, Pattern(r"^[a-z0-9][-a-z0-9.]*/[-._a-zA-Z0-9]+$")]
 
 

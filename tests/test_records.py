@@ -4,7 +4,6 @@ refuses, the plain check leaves to it. A compile of a valid spec never imports p
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
 import types
@@ -122,7 +121,7 @@ def _values(tp: Any, depth: int = 0) -> st.SearchStrategy[Any]:
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is typing.Annotated:
         return _values(args[0], depth)
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+    if shape.is_record(tp):
         return _mappings(tp, depth + 1) if depth < 3 else st.just({})
     if origin is typing.Literal:
         return _mostly(st.sampled_from(args))

@@ -3,7 +3,6 @@ what validates becomes the ``Draft`` the factoring passes work on."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -63,7 +62,7 @@ def _effective_policy(
                     "a spec may tighten the organisation's policy, never loosen it",
                 )
             )
-    return dataclasses.replace(org, **tightened), errors
+    return shape.replace(org, **tightened), errors
 
 
 def _given(record: type, raw: Any) -> list[shape.Field]:
