@@ -129,8 +129,10 @@ class _Generator:
 
     def block(self, body: list[nodes.Node]) -> None:
         self.depth += 1
-        self.line("pass")
+        before = len(self.lines)
         self.statements(body)
+        if len(self.lines) == before:
+            self.line("pass")
         self.depth -= 1
 
     def write(self, code: str, size: int | None = None) -> None:
