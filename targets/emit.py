@@ -28,16 +28,27 @@ _PLAIN = re.compile(r"(?:[A-Za-z0-9_./~+=$(]|-(?=[^ ]))[^\x00-\x1f\x7f]*")
 _UNSAFE_INSIDE = (": ", " #", "\t")
 _resolver = yaml.resolver.Resolver()
 # What YAML cannot hold raw, plus the characters it reads as line breaks or a byte-order mark.
-_ESCAPE = re.compile("[^\x09\x0a\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+_ESCAPE_ASCII = re.compile("[^\x09\x0a\x20-\x7e]")
+
+
+@functools.cache
+def _escape_unicode() -> re.Pattern[str]:
+    # Compiling this class costs more than the rest of the module; most output is ASCII.
+    return re.compile("[^\x09\x0a\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+
+
+def _escape(text: str) -> re.Pattern[str]:
+    return _ESCAPE_ASCII if text.isascii() else _escape_unicode()
 
 
 def _printable(text: str) -> bool:
-    return not _ESCAPE.search(text)
+    return not _escape(text).search(text)
 
 
 def _quoted(value: str) -> str:
     """JSON's double-quoted form is YAML's too; escape what YAML would not keep as it is."""
-    return _ESCAPE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False))
+    text = json.dumps(value, ensure_ascii=False)
+    return _escape(text).sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 @functools.cache
