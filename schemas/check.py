@@ -17,7 +17,7 @@ import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from kc.schemas import shape
+from kc.schemas import record, shape
 
 T = TypeVar("T")
 
@@ -64,7 +64,7 @@ def _checker(tp: Any) -> Check:
     """A function that returns the checked value of type ``tp``, or raises Unsure."""
     if tp is Any:
         return lambda v: v
-    if shape.is_record(tp):
+    if record.is_record(tp):
         return _record(tp)
     origin = typing.get_origin(tp)
     if origin is typing.Annotated:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import pydantic
-from kc.schemas import check, shape
+from kc.schemas import check, record, shape
 from pydantic_core import PydanticCustomError
 
 T = TypeVar("T")
@@ -61,7 +61,7 @@ def _marker(marker: Any) -> Any:
 
 def annotation(tp: Any) -> Any:
     """``tp`` with records replaced by their models and kc's markers by pydantic's."""
-    if shape.is_record(tp):
+    if record.is_record(tp):
         return model_of(tp)
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
@@ -80,7 +80,7 @@ def _default(f: shape.Field) -> Any:
     if f.required:
         return ...
     default = f.fresh_default()
-    if isinstance(default, shape.Record):
+    if isinstance(default, record.Record):
         cls: Any = type(default)  # a class is hashable, as the cache needs
         return model_of(cls).model_validate(shape.dump(default))
     return default
@@ -114,8 +114,8 @@ def model_of(cls: type) -> type[pydantic.BaseModel]:
 def _converted(tp: Any, value: Any) -> Any:
     """A validated model value as the record's field holds it."""
     if isinstance(value, pydantic.BaseModel):
-        record = _record_type(tp, type(value))
-        return to_record(record, value)
+        kind = _record_type(tp, type(value))
+        return to_record(kind, value)
     if isinstance(value, dict):
         args = typing.get_args(_bare(tp))
         inner = args[1] if len(args) == 2 else Any
@@ -139,7 +139,7 @@ def _bare(tp: Any) -> Any:
 
 def _record_type(tp: Any, model: type) -> Any:
     """The record in ``tp`` whose model is ``model``."""
-    if shape.is_record(tp) and model_of(tp) is model:
+    if record.is_record(tp) and model_of(tp) is model:
         return tp
     for arg in typing.get_args(tp):
         try:

@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal
 
 from kc.schemas import shape
 from kc.schemas import types as t
-from kc.schemas.shape import After, Before, Invalid, JsonSchema, Length, Pattern, Range, Record, Strict, param
+from kc.schemas.record import REQUIRED, Record, param
+from kc.schemas.shape import After, Before, Invalid, JsonSchema, Length, Pattern, Range, Strict
 
 # The macros the API server's cron parser (robfig/cron v3, ParseStandard) takes, written exactly.
 # It also takes "@every <duration>", which Kubernetes does not document; kc leaves that out.
@@ -301,7 +302,7 @@ def _declared(parameters: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
         required = decl.get("required", False) and "default" not in decl
         if not required and "default" not in decl:
             typ = typ | None
-        default = shape.REQUIRED if required else decl.get("default")
+        default = REQUIRED if required else decl.get("default")
         name = key.replace("-", "_")
         if keyword.iskeyword(name):
             name += "_"  # `class`: a field of its own name, still written `class` in the spec

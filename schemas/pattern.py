@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from kc.schemas.shape import Before, Invalid, Length, Pattern, Record, param
+from kc.schemas.record import Record, param
+from kc.schemas.shape import Before, Invalid, Length, Pattern
 
 # What a step waits for before the next bundle starts, and how the plan and messages say it.
 GateKind = Literal["none", "rollout", "pods-running", "ready", "job-complete", "established"]

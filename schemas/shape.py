@@ -8,19 +8,16 @@ that check cannot vouch for a value does kc build pydantic models from the same 
 those models too. So importing pydantic, most of kc's start-up, is paid for a spec with a mistake,
 not for every compile (docs/performance.md).
 
-Records are not dataclasses because of start-up too: the dataclass decorator compiles each
-class's methods from source when the module is imported, about a millisecond a class on Python
-3.11, and a compile loads a few dozen records (and makes one per pattern it uses). A record's
-methods are the base class's, shared.
 """
 
 from __future__ import annotations
 
 import functools
-import inspect
 import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
+
+from kc.schemas.record import REQUIRED, Record
 
 T = TypeVar("T")
 
@@ -82,26 +79,6 @@ def kebab(name: str) -> str:
     return name.replace("_", "-")
 
 
-class _Param:
-    """A field's default, its spelling in the spec and its description (``param``)."""
-
-    def __init__(self, default: Any, factory: Callable[[], Any] | None, spelling: str, description: str) -> None:
-        self.default, self.factory, self.spelling, self.description = default, factory, spelling, description
-
-
-REQUIRED: Any = object()  # no default: the spec must give the field
-
-
-def param(default: Any = REQUIRED, *, spelling: str = "", description: str = "", factory: Any = None) -> Any:
-    """A field with a spelling of its own in the spec (``pull-policy``), a description for the
-    JSON Schema, or a default made afresh for each record (``factory``; a mapping or list
-    default is copied for each record too)."""
-    if factory is None and isinstance(default, dict | list):
-        made = default
-        factory = lambda: type(made)(made)  # noqa: E731
-    return _Param(default, factory, spelling, description)
-
-
 class Field(typing.NamedTuple):
     name: str  # in Python
     alias: str  # in the spec
@@ -115,81 +92,11 @@ class Field(typing.NamedTuple):
         return self.factory() if self.factory is not None else self.default
 
 
-class FrozenError(AttributeError):
-    pass
-
-
-@typing.dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(param,))
-class Record:
-    """A frozen record: keyword-only ``__init__``, equality, hash and repr over its fields, in
-    the order the class (and its bases) declare them. ``__kc_checks__`` names checks over several
-    fields; a subclass with ``kebab_keys=True`` is written ``storage-class`` in a spec."""
-
-    __kc_params__: typing.ClassVar[dict[str, _Param]] = {}
-    __kc_kebab__: typing.ClassVar[bool] = False
-    __kc_checks__: typing.ClassVar[tuple[Callable[[Any, frozenset[str]], None], ...]] = ()
-
-    def __init_subclass__(cls, *, kebab_keys: bool = False, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        params = dict(cls.__kc_params__)  # the bases' first; a field declared again keeps its place
-        for name in inspect.get_annotations(cls):  # its own, as written
-            if name.startswith("_"):
-                continue
-            given = cls.__dict__.get(name, REQUIRED)
-            params[name] = given if isinstance(given, _Param) else _Param(given, None, "", "")
-            if name in cls.__dict__:
-                delattr(cls, name)  # the default lives in __kc_params__, not as a class attribute
-        cls.__kc_params__ = params
-        cls.__kc_kebab__ = kebab_keys
-
-    def __init__(self, **values: Any) -> None:
-        for name, p in self.__kc_params__.items():
-            if name in values:
-                value = values.pop(name)
-            elif p.factory is not None:
-                value = p.factory()
-            elif p.default is not REQUIRED:
-                value = p.default
-            else:
-                raise TypeError(f"{type(self).__name__}: missing field '{name}'")
-            object.__setattr__(self, name, value)
-        if values:
-            raise TypeError(f"{type(self).__name__}: unknown field '{next(iter(values))}'")
-
-    def _values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.__kc_params__)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Record) and type(other) is type(self) and self._values() == other._values()
-
-    def __hash__(self) -> int:
-        return hash((type(self), self._values()))
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self.__kc_params__)})"
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise FrozenError(f"{type(self).__name__} is frozen")
-
-    def __delattr__(self, name: str) -> None:
-        raise FrozenError(f"{type(self).__name__} is frozen")
-
-
-def is_record(tp: Any) -> bool:
-    return isinstance(tp, type) and issubclass(tp, Record)
-
-
-def made(name: str, fields: dict[str, tuple[Any, Any]], checks: tuple[Any, ...] = (), base: type = Record) -> type:
+def made(name: str, fields: dict[str, tuple[Any, Any]], checks: tuple[Any, ...] = ()) -> type:
     """A record class made at run time (a pattern's stage): field name -> (type, ``param(...)``)."""
     namespace: dict[str, Any] = {"__annotations__": {n: tp for n, (tp, _) in fields.items()}, "__kc_checks__": checks}
     namespace.update((n, p) for n, (_, p) in fields.items())
-    return type(name, (base,), namespace)
-
-
-def replace(record: T, **changes: Any) -> T:
-    """A copy of ``record`` with some fields changed."""
-    values = {name: getattr(record, name) for name in record.__kc_params__}  # type: ignore[attr-defined]
-    return type(record)(**{**values, **changes})
+    return type(name, (Record,), namespace)
 
 
 @functools.cache

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from kc.schemas import types as t
-from kc.schemas.shape import Length, Pattern, Range, Record, param
+from kc.schemas.record import Record, param
+from kc.schemas.shape import Length, Pattern, Range
 
 
 class Quota(Record, kebab_keys=True):

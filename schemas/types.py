@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from kc.schemas.shape import Before, JsonSchema, Length, Pattern, Record
+from kc.schemas.record import Record
+from kc.schemas.shape import Before, JsonSchema, Length, Pattern
 
 # Kubernetes names: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"

@@ -19,7 +19,7 @@ from kc.compiler import ir, source
 from kc.compiler import passes as kc_passes
 from kc.compiler.passes import validate
 from kc.compiler.patterns import registry
-from kc.schemas import check, models, shape
+from kc.schemas import check, models, record, shape
 from kc.schemas import pattern as pattern_schema
 from kc.schemas import spec as spec_schema
 
@@ -97,9 +97,9 @@ def test_text_with_a_newline_is_left_to_pydantic() -> None:
 
 
 def test_a_record_and_its_model_have_the_same_fields_and_spellings() -> None:
-    for record in (spec_schema.Spec, spec_schema.Workspace, pattern_schema.PatternManifest):
-        model = models.model_of(record)
-        spellings = [(f.name, f.alias) for f in shape.fields(record)]
+    for cls in (spec_schema.Spec, spec_schema.Workspace, pattern_schema.PatternManifest):
+        model = models.model_of(cls)
+        spellings = [(f.name, f.alias) for f in shape.fields(cls)]
         assert [(n, f.alias) for n, f in model.model_fields.items()] == spellings
 
 
@@ -121,7 +121,7 @@ def _values(tp: Any, depth: int = 0) -> st.SearchStrategy[Any]:
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is typing.Annotated:
         return _values(args[0], depth)
-    if shape.is_record(tp):
+    if record.is_record(tp):
         return _mappings(tp, depth + 1) if depth < 3 else st.just({})
     if origin is typing.Literal:
         return _mostly(st.sampled_from(args))

@@ -11,7 +11,7 @@ from kc.compiler import ir, model_errors, source
 from kc.compiler.diagnostics import Pos
 from kc.compiler.passes import stages as checks
 from kc.compiler.patterns import registry
-from kc.schemas import check, shape, types
+from kc.schemas import check, record, shape, types
 from kc.schemas import spec as spec_schema
 
 # For each policy key: is the spec's value at least as strict as the organisation's?
@@ -62,7 +62,7 @@ def _effective_policy(
                     "a spec may tighten the organisation's policy, never loosen it",
                 )
             )
-    return shape.replace(org, **tightened), errors
+    return record.replace(org, **tightened), errors
 
 
 def _given(record: type, raw: Any) -> list[shape.Field]:
