@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 import yaml
 from kc.compiler import diagnostics as diag
 from kc.compiler.diagnostics import Pos
+from kc.schemas.record import Record
 
 # libyaml when PyYAML has it (as source.py reads specs): a thousand-stage plan reads ten times faster.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -69,8 +69,7 @@ def carries(manifest: dict[str, Any], selector: Selector | Mapping[str, str]) ->
 # --- naming an object ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Ref:
+class Ref(Record, kw_only=False):
     """An object as messages, reports and the teardown plan name it."""
 
     api_version: str
@@ -110,22 +109,19 @@ def plan_text(index: dict[str, Any]) -> str:
     return json.dumps({"format": PLAN_FORMAT, **index}, indent=2, ensure_ascii=False) + "\n"
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedObject:
+class PlannedObject(Record, kw_only=False):
     manifest: dict[str, Any]  # as the bundle file holds it
     stage: str  # "" for the workspace's objects
     step: str
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedBundle:
+class PlannedBundle(Record, kw_only=False):
     index: int
     path: str  # the bundle file
     objects: tuple[PlannedObject, ...]  # in apply order
 
 
-@dataclass(frozen=True, slots=True)
-class Header:
+class Header(Record, kw_only=False):
     """What a compiled plan is of: the top of kc/plan.json, which the teardown plan repeats."""
 
     pipeline: str
@@ -137,10 +133,9 @@ class Header:
 
     def header_fields(self) -> dict[str, Any]:
         """The header's fields alone, for building a plan that repeats them."""
-        return {f.name: getattr(self, f.name) for f in fields(Header)}
+        return {name: getattr(self, name) for name in Header.__kc_params__}
 
 
-@dataclass(frozen=True, slots=True)
 class CompiledPlan(Header):
     """An earlier ``kc compile -o DIR``, read back: the index and the bundle files' manifests."""
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Literal
+
+from kc.schemas.record import Record
 
 Severity = Literal["error", "warning"]
 
@@ -64,8 +65,7 @@ CODES: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Pos:
+class Pos(Record, kw_only=False):
     """A position in a source file; line and column count from 1 (0 means unknown)."""
 
     file: str
@@ -78,8 +78,7 @@ class Pos:
         return f"{self.file}:{self.line}:{self.col}"
 
 
-@dataclass(frozen=True, slots=True)
-class Diagnostic:
+class Diagnostic(Record, kw_only=False):
     code: str
     pos: Pos
     message: str

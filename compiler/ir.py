@@ -6,7 +6,6 @@ dicts that a pass copies before it changes them, so what a pass was given stays 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from kc.compiler import kinds
@@ -15,14 +14,14 @@ from kc.compiler.patterns.registry import Library
 from kc.compiler.source import Document
 from kc.schemas import spec as spec_schema
 from kc.schemas.pattern import GATE_TEXT, GateKind
+from kc.schemas.record import Record, param
 
 # Why a stage waits for another: `after`, a `${…}` reference (mounts and config too), a task's
 # input, `flow: sequential`, or the previous step of the same stage.
 DepKind = Literal["after", "reference", "input", "flow", "step"]
 
 
-@dataclass(frozen=True, slots=True)
-class Options:
+class Options(Record, kw_only=False):
     """What the command line adds to the spec."""
 
     profiles: tuple[str, ...] = ()
@@ -33,8 +32,7 @@ class Options:
     allow_outside: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Dep:
+class Dep(Record, kw_only=False):
     """An edge of the stage graph: this stage comes after ``target`` because of ``why`` at ``pos``,
     a reason of the sort ``kind``."""
 
@@ -44,8 +42,7 @@ class Dep:
     kind: DepKind
 
 
-@dataclass(frozen=True, slots=True)
-class Object:
+class Object(Record, kw_only=False):
     manifest: dict[str, Any]
     stage: str
     step: str
@@ -70,8 +67,7 @@ class Object:
         return (str(self.manifest["apiVersion"]), self.kind, self.namespace or "", self.name)
 
 
-@dataclass(frozen=True, slots=True)
-class Gate:
+class Gate(Record, kw_only=False):
     kind: GateKind
     objects: tuple[tuple[str, str], ...] = ()  # (kind, name) pairs the gate waits on
 
@@ -80,8 +76,7 @@ class Gate:
         return GATE_TEXT[self.kind]
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
+class Step(Record, kw_only=False):
     id: str  # "<stage>" for a pattern's first step, "<stage>-<step>" for the ones after it
     stage: str
     gate: Gate
@@ -89,19 +84,17 @@ class Step:
     deps: tuple[Dep, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Stage:
+class Stage(Record, kw_only=False):
     name: str
     pattern: str
     params: dict[str, Any]  # validated, keys as the spec spells them
     pos: Pos
-    template_params: dict[str, Any] = field(default_factory=dict)  # ``p`` in its pattern's templates
+    template_params: dict[str, Any] = param(factory=dict)  # ``p`` in its pattern's templates
     deps: tuple[Dep, ...] = ()
-    facts: dict[str, str] = field(default_factory=dict)  # what ${stage.field} resolves to
+    facts: dict[str, str] = param(factory=dict)  # what ${stage.field} resolves to
 
 
-@dataclass(frozen=True, slots=True)
-class Bundle:
+class Bundle(Record, kw_only=False):
     index: int
     name: str
     steps: tuple[Step, ...]
@@ -119,26 +112,23 @@ class Bundle:
         return f"{self.index:0{self.digits}d}-{self.name}.yaml"
 
 
-@dataclass(frozen=True, slots=True)
-class Fragment:
+class Fragment(Record, kw_only=False):
     """A spec fragment named in ``imports``: its entry's index there, and the file as loaded."""
 
     index: int
     doc: Document
 
 
-@dataclass(frozen=True, slots=True)
-class Inputs:
+class Inputs(Record, kw_only=False):
     """What the front end (``compiler/frontend.py``) read from disk before the passes run."""
 
     fragments: tuple[Fragment, ...] = ()
     policy_file: Document | None = None  # the organisation's policy, from --policy
-    library: Library = field(default_factory=Library)
+    library: Library = param(factory=Library)
     problems: tuple[Diagnostic, ...] = ()  # imports that cannot be used; validate reports them
 
 
-@dataclass(frozen=True, slots=True)
-class Source:
+class Source(Record, kw_only=False):
     """The spec before validation: what ``parse`` and ``profiles`` work on."""
 
     doc: Document
@@ -155,8 +145,7 @@ def _namespace(spec: spec_schema.Spec, options: Options) -> str:
     return spec.workspace.namespace or _instance(spec, options)
 
 
-@dataclass(frozen=True, slots=True)
-class Draft:
+class Draft(Record, kw_only=False):
     """The validated spec while the factoring passes expand and refine it: stages and their
     steps, not yet ordered."""
 
@@ -170,7 +159,7 @@ class Draft:
     steps: tuple[Step, ...] = ()  # the workspace's first
     # What the ``files`` and ``objects`` parameters read, by (stage, parameter): the front end
     # reads them once the stages are checked.
-    files: dict[tuple[str, str], Any] = field(default_factory=dict)
+    files: dict[tuple[str, str], Any] = param(factory=dict)
     warnings: tuple[Diagnostic, ...] = ()
 
     @property
@@ -186,8 +175,7 @@ class Draft:
         return tuple(o for s in self.steps for o in s.objects)
 
 
-@dataclass(frozen=True, slots=True)
-class Program:
+class Program(Record, kw_only=False):
     """The ordered plan: bundles of steps, what the targets and the cluster commands read."""
 
     doc: Document

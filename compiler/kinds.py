@@ -8,8 +8,9 @@ groups get (a custom resource may share a built-in kind's name, as Knative's Ser
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal
+
+from kc.schemas.record import Record
 
 # The phases of one bundle's teardown, in the order they run (docs/teardown.md explains why).
 Phase = Literal[
@@ -71,8 +72,7 @@ _DNS_SUBDOMAIN = 253  # characters
 _PODS = "its Pods"
 
 
-@dataclass(frozen=True, slots=True)
-class Kind:
+class Kind(Record, kw_only=False):
     name: str
     api_version: str  # what kc writes; what kc diff lists and teardown sweeps ask for
     # What kubectl calls it; "<plural>.<group>" resolves without ambiguity even when a custom

@@ -11,12 +11,13 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 from kc.compiler import diagnostics as diag
 from kc.compiler.diagnostics import Pos
+from kc.schemas import record
+from kc.schemas.record import Record, param
 
 MAX_BYTES = 4 * 1024 * 1024
 MAX_NODES = 500_000
@@ -31,15 +32,14 @@ _TEXT_TAGS = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value"}
 _SCALAR_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int", "float", "str")}
 
 
-@dataclass
-class Document:
+class Document(Record, kw_only=False):
     """Plain data with positions: ``values[path]`` is where a value starts, ``keys[path]`` its key."""
 
     file: str
     text: str
     data: Any
-    values: dict[Path, Pos] = field(default_factory=dict)
-    keys: dict[Path, Pos] = field(default_factory=dict)
+    values: dict[Path, Pos] = param(factory=dict)
+    keys: dict[Path, Pos] = param(factory=dict)
 
     def copy(self) -> Document:
         """A copy a pass may change: its data and positions are its own; the text is shared."""
@@ -221,9 +221,8 @@ def load_all_file(path: str, display: str | None = None) -> list[Document]:
     for node in nodes:
         if node is None:
             continue
-        doc = Document(name, text, None)
-        builder = _Builder(doc)
-        doc.data = builder.build(node, ())
+        builder = _Builder(Document(name, text, None))
+        doc = record.replace(builder.doc, data=builder.build(node, ()))  # the positions are shared
         diag.raise_if_errors(builder.errors)
         if doc.data is not None:  # an explicit empty document, as a trailing "---" makes
             docs.append(doc)
@@ -233,7 +232,6 @@ def load_all_file(path: str, display: str | None = None) -> list[Document]:
 def load_bytes(file: str, raw: bytes) -> Document:
     """Parse one YAML document; every problem becomes a positioned diagnostic."""
     text, (node,) = _compose(file, raw, many=False)
-    doc = Document(file, text, None)
     if node is None:
         raise diag.CompileError(
             [
@@ -245,8 +243,8 @@ def load_bytes(file: str, raw: bytes) -> Document:
                 )
             ]
         )
-    builder = _Builder(doc)
-    doc.data = builder.build(node, ())
+    builder = _Builder(Document(file, text, None))
+    doc = record.replace(builder.doc, data=builder.build(node, ()))  # the positions are shared
     diag.raise_if_errors(builder.errors)
     return doc
 

@@ -475,9 +475,7 @@ NOWHERE = "{spec: {template: {spec: {nodeSelector: {kc.dev/test: nowhere}}}}}"  
 
 
 def test_gate_timeout_names_the_gate_and_the_object(target: Target, tmp_path: Path) -> None:
-    path, flags = shop(
-        target, tmp_path, {"    health: /\n": f"    health: /\n    patch: {{Deployment: {NOWHERE}}}\n"}
-    )
+    path, flags = shop(target, tmp_path, {"    health: /\n": f"    health: /\n    patch: {{Deployment: {NOWHERE}}}\n"})
     ns = namespace_of(flags)
     run = target.kc("apply", str(path), *flags, "--timeout", "3s")
     assert run.code == 4, run.err

@@ -4,10 +4,12 @@ refuses, the plain check leaves to it. A compile of a valid spec never imports p
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import types
 import typing
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from kc.compiler import ir, source
 from kc.compiler import passes as kc_passes
 from kc.compiler.passes import validate
 from kc.compiler.patterns import registry
-from kc.schemas import check, models, record, shape
+from kc.schemas import check, models, params, record, shape
 from kc.schemas import pattern as pattern_schema
 from kc.schemas import spec as spec_schema
 
@@ -172,3 +174,26 @@ def test_compiling_a_valid_spec_imports_neither_pydantic_nor_the_models(tmp_path
     )
     printed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert printed.split() == ["0", "[]"]
+
+
+def test_a_time_zone_found_on_disk_is_one_zoneinfo_lists(tmp_path: Path) -> None:
+    # A database of its own, with what available_timezones leaves out: a linked folder, right/,
+    # posix/, posixrules, a file that is no zone; and on this machine's own database too.
+    zone = b"TZif" + bytes(40)
+    for name, body in {"Zone/A": zone, "right/A": zone, "posix/A": zone, "posixrules": zone, "notes": b"text"}.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(body)
+    (tmp_path / "Linked").symlink_to(tmp_path / "Zone")
+    names = {"Zone/A", "Linked/A", "right/A", "posix/A", "posixrules", "notes", "Zone", "Zone//A", "Zone/../Zone/A", ""}
+    try:
+        for roots in ([str(tmp_path)], None):
+            zoneinfo.reset_tzpath(roots)
+            listed = zoneinfo.available_timezones()
+            on_disk = set()
+            for root in zoneinfo.TZPATH:
+                for folder, _, files in os.walk(root):
+                    on_disk.update(os.path.relpath(os.path.join(folder, f), root) for f in files)
+            for name in sorted(names | on_disk):
+                assert params._on_disk(name) == (name in listed and name != "localtime"), name
+    finally:
+        zoneinfo.reset_tzpath()

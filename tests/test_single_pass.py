@@ -4,7 +4,6 @@ front end. Each pass is a pure function, so what it is given is all it sees."""
 from __future__ import annotations
 
 import builtins
-import dataclasses
 import glob
 import os
 from typing import Any
@@ -15,7 +14,7 @@ from kc.compiler import diagnostics, frontend, ir, object_names, passes, source
 from kc.compiler.diagnostics import Pos
 from kc.compiler.passes import dependencies, network, ordering, references, seal
 from kc.compiler.patterns import registry
-from kc.schemas import check
+from kc.schemas import check, record
 from kc.schemas import spec as spec_schema
 
 SPEC = "kc: 1\npipeline: shop\nstages:\n  db: {pattern: postgres}\n  api: {pattern: service, image: a:1}\n"
@@ -29,7 +28,7 @@ def draft(text: str = SPEC, **fields: Any) -> ir.Draft:
     # as the front end would.
     folders = registry.builtins()
     library = registry.Library(folders, {n: registry.load(folders[n]) for n in ("postgres", "service", "job")})
-    return dataclasses.replace(ir.Draft(doc, ir.Options(), spec, spec.policy, library, raw), **fields)
+    return record.replace(ir.Draft(doc, ir.Options(), spec, spec.policy, library, raw), **fields)
 
 
 def obj(kind: str, name: str, stage: str, **spec: Any) -> ir.Object:
@@ -71,7 +70,7 @@ def test_references_resolves_facts_and_the_pipeline_and_refuses_what_it_cannot()
     )
     (out,) = references.references(given).objects
     assert out.manifest["spec"]["url"] == "shop-db.shop.svc:5432/shop ${x}"
-    missing = dataclasses.replace(given, steps=(step("db", obj("ConfigMap", "c", "db", url="${db.url}")),))
+    missing = record.replace(given, steps=(step("db", obj("ConfigMap", "c", "db", url="${db.url}")),))
     with pytest.raises(diagnostics.CompileError) as caught:
         references.references(missing)
     assert caught.value.diagnostics[0].message == "${db.url} in stage 'db' cannot be resolved"
@@ -120,9 +119,7 @@ def test_ordering_lays_steps_into_bundles_by_their_dependencies() -> None:
         (2, "api", ["api"]),
     ]
     assert program.steps == tuple(s for b in program.bundles for s in b.steps)
-    cycle = dataclasses.replace(
-        given, steps=(*given.steps[:2], step("db", deps=(ir.Dep("api", pos, "after", "after"),)))
-    )
+    cycle = record.replace(given, steps=(*given.steps[:2], step("db", deps=(ir.Dep("api", pos, "after", "after"),))))
     with pytest.raises(diagnostics.CompileError):
         ordering.ordering(cycle)
 

@@ -5,7 +5,6 @@ checked. A pass that finds errors raises them all together at its end."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +31,7 @@ from kc.compiler.passes import (
     stages,
     validate,
 )
+from kc.schemas import record
 
 SOURCE_PASSES: tuple[Callable[[ir.Source], ir.Source], ...] = (parse.parse, profiles.profiles)
 # validate: Source -> Draft. Then the factoring passes, in the order docs/design.md gives; the
@@ -88,7 +88,7 @@ def run(doc: source.Document, options: ir.Options | None = None) -> ir.Program:
     draft: ir.Draft = _run(validate.validate, src)
     for check in CHECK_PASSES:
         draft = _run(check, draft)
-    draft = dataclasses.replace(draft, files=_run(frontend.files, draft, after="stages"))
+    draft = record.replace(draft, files=_run(frontend.files, draft, after="stages"))
     for draft_pass in DRAFT_PASSES:
         draft = _run(draft_pass, draft)
     program: ir.Program = _run(ordering.ordering, draft)

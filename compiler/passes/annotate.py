@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from typing import Any
 
 from kc.compiler import ir, object_names
 from kc.compiler.contract import BUNDLE, REVISION, SOURCE
+from kc.schemas import record
 
 
 def content_digest(manifest: dict[str, Any]) -> str:
@@ -42,11 +42,11 @@ def _source(program: ir.Program, obj: ir.Object) -> str:
 
 def annotate(program: ir.Program) -> ir.Program:
     digested = tuple(
-        dataclasses.replace(
+        record.replace(
             b,
             steps=tuple(
-                dataclasses.replace(
-                    s, objects=tuple(dataclasses.replace(o, digest=content_digest(o.manifest)) for o in s.objects)
+                record.replace(
+                    s, objects=tuple(record.replace(o, digest=content_digest(o.manifest)) for o in s.objects)
                 )
                 for s in b.steps
             ),
@@ -71,7 +71,7 @@ def annotate(program: ir.Program) -> ir.Program:
                     SOURCE: _source(program, obj),
                     **extra,
                 }
-                objects.append(dataclasses.replace(obj, manifest={**obj.manifest, "metadata": meta}))
-            steps.append(dataclasses.replace(step, objects=tuple(objects)))
-        bundles.append(dataclasses.replace(bundle, steps=tuple(steps)))
-    return dataclasses.replace(program, bundles=tuple(bundles), revision=rev)
+                objects.append(record.replace(obj, manifest={**obj.manifest, "metadata": meta}))
+            steps.append(record.replace(step, objects=tuple(objects)))
+        bundles.append(record.replace(bundle, steps=tuple(steps)))
+    return record.replace(program, bundles=tuple(bundles), revision=rev)

@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from kc.compiler import diagnostics as diag
 from kc.compiler import ir, pods
 from kc.schemas import units
+from kc.schemas.record import Record
 
 _RESOURCES = ("cpu", "memory")
 
 
-@dataclass(frozen=True)
-class _Demand:
+class _Demand(Record, kw_only=False):
     what: str  # "api: 2 pods", for the message
     pods: int
     per_pod: dict[str, Decimal]

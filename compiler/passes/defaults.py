@@ -6,11 +6,10 @@ Container fields go only to patterns that run a container; ``health`` only to lo
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from kc.compiler import ir, kinds
-from kc.schemas import shape
+from kc.schemas import record, shape
 
 _CONTAINER = ("registry", "pull-policy")
 _MAPS_ALL = ("labels", "annotations")
@@ -19,7 +18,7 @@ _MAPS_ALL = ("labels", "annotations")
 def defaults(program: ir.Draft) -> ir.Draft:
     given = shape.dump(program.spec.defaults, exclude_none=True)
     # Merged defaults get positions of their own; the tables given stay as they were.
-    doc = dataclasses.replace(program.doc, values=dict(program.doc.values), keys=dict(program.doc.keys))
+    doc = record.replace(program.doc, values=dict(program.doc.values), keys=dict(program.doc.keys))
     stages: dict[str, dict[str, Any]] = {}
     for name, raw in program.raw_stages.items():
         stage = dict(raw)
@@ -54,4 +53,4 @@ def defaults(program: ir.Draft) -> ir.Draft:
                 stage[key] = given[key]
                 doc.values[path] = doc.keys[path] = doc.pos(("defaults", key), key=True)
         stages[name] = stage
-    return dataclasses.replace(program, doc=doc, raw_stages=stages)
+    return record.replace(program, doc=doc, raw_stages=stages)

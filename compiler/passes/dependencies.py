@@ -13,7 +13,6 @@ to, since it needs that to exist or to have finished (docs/language.md, Dependen
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +22,8 @@ from kc.compiler.diagnostics import Pos
 from kc.compiler.passes.references import REF, no_data_claim
 from kc.compiler.passes.stages import enabled
 from kc.compiler.patterns import wiring
+from kc.schemas import record
+from kc.schemas.record import Record
 
 FIELDS = ("host", "port", "url", "name", "secret")
 # References that need the object to exist before the referring pod starts: they always order.
@@ -30,8 +31,7 @@ _EXISTENCE = ("mounts:", "config:", "secret:")
 PIPELINE_FIELDS = ("name", "namespace", "instance", "data")
 
 
-@dataclasses.dataclass(frozen=True)
-class Ref:
+class Ref(Record, kw_only=False):
     stage: str  # the stage that refers
     target: str
     field: str
@@ -241,6 +241,6 @@ def dependencies(draft: ir.Draft) -> ir.Draft:
             step_deps = deps[step.stage]
         else:  # a stage's later step waits for the one before it
             step_deps = (ir.Dep(steps[-1].id, pos[step.stage], "previous step", "step"),)
-        steps.append(dataclasses.replace(step, deps=step_deps))
-    stages = tuple(dataclasses.replace(s, deps=deps[s.name]) for s in draft.stages)
-    return dataclasses.replace(draft, stages=stages, steps=tuple(steps))
+        steps.append(record.replace(step, deps=step_deps))
+    stages = tuple(record.replace(s, deps=deps[s.name]) for s in draft.stages)
+    return record.replace(draft, stages=stages, steps=tuple(steps))

@@ -3,7 +3,6 @@ from the internal ``workspace`` pattern."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from kc.compiler import contract, ir, kinds, merge, object_names, pods, podsecurity
@@ -11,7 +10,7 @@ from kc.compiler import diagnostics as diag
 from kc.compiler.diagnostics import Pos
 from kc.compiler.passes import labels
 from kc.compiler.patterns import container, registry, render
-from kc.schemas import shape
+from kc.schemas import record, shape
 from kc.schemas import types as t
 
 
@@ -132,7 +131,7 @@ def expand(draft: ir.Draft) -> ir.Draft:
         steps.extend(new_steps)
     errors.extend(_step_id_clashes(draft, steps))
     diag.raise_if_errors(errors)
-    return dataclasses.replace(draft, steps=tuple(steps), warnings=draft.warnings + tuple(warnings))
+    return record.replace(draft, steps=tuple(steps), warnings=draft.warnings + tuple(warnings))
 
 
 def _step_id_clashes(program: ir.Draft, steps: list[ir.Step]) -> list[diag.Diagnostic]:

@@ -5,13 +5,13 @@ pattern's default port from an image kc knows nothing of gets a warning, since k
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from kc.compiler import diagnostics as diag
 from kc.compiler import ir, source
 from kc.compiler.diagnostics import Pos
 from kc.compiler.patterns import container, registry
+from kc.schemas import record
 
 
 def _known(
@@ -47,7 +47,7 @@ def _unknown_port(
 
 
 def images(draft: ir.Draft) -> ir.Draft:
-    doc = dataclasses.replace(draft.doc, values=dict(draft.doc.values), keys=dict(draft.doc.keys))
+    doc = record.replace(draft.doc, values=dict(draft.doc.values), keys=dict(draft.doc.keys))
     stages: dict[str, dict[str, Any]] = {}
     warnings: list[diag.Diagnostic] = []
     for name, raw in draft.raw_stages.items():
@@ -63,4 +63,4 @@ def images(draft: ir.Draft) -> ir.Draft:
             continue
         stages[name] = raw
         warnings += _unknown_port(pattern, name, raw, ref, doc.pos(("stages", name, "image")))
-    return dataclasses.replace(draft, doc=doc, raw_stages=stages, warnings=draft.warnings + tuple(warnings))
+    return record.replace(draft, doc=doc, raw_stages=stages, warnings=draft.warnings + tuple(warnings))

@@ -6,11 +6,11 @@ https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from kc.compiler import ir, pods
 from kc.compiler.contract import INSTANCE, MANAGED_BY, OWNER, PIPELINE, STAGE
+from kc.schemas import record
 
 
 def selector(stage: str, instance: str) -> dict[str, str]:
@@ -81,7 +81,7 @@ def labels(program: ir.Draft) -> ir.Draft:
             **(stage.params.get("annotations", {}) if stage else {}),
         }
         objects = tuple(
-            dataclasses.replace(o, manifest=_label_object(o.manifest, common, annotations)) for o in step.objects
+            record.replace(o, manifest=_label_object(o.manifest, common, annotations)) for o in step.objects
         )
-        steps.append(dataclasses.replace(step, objects=objects))
-    return dataclasses.replace(program, steps=tuple(steps))
+        steps.append(record.replace(step, objects=objects))
+    return record.replace(program, steps=tuple(steps))

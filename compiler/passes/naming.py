@@ -4,10 +4,9 @@ Secret whose values kc generates) resolve to."""
 
 from __future__ import annotations
 
-import dataclasses
-
 from kc.compiler import contract, ir
 from kc.compiler import diagnostics as diag
+from kc.schemas import record
 from kc.schemas import types as t
 
 # Job names are content-addressed later (seal), so a Job's name is no fact to refer to.
@@ -57,5 +56,5 @@ def naming(program: ir.Draft) -> ir.Draft:
             )
         seen[key] = obj
     diag.raise_if_errors(errors)
-    stages = tuple(dataclasses.replace(s, facts=_facts(program, s, by_stage.get(s.name, []))) for s in program.stages)
-    return dataclasses.replace(program, stages=stages)
+    stages = tuple(record.replace(s, facts=_facts(program, s, by_stage.get(s.name, []))) for s in program.stages)
+    return record.replace(program, stages=stages)

@@ -7,11 +7,11 @@ than pattern data."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from kc.compiler import ir, object_names
 from kc.compiler.passes import dependencies, labels
+from kc.schemas import record
 
 NETWORK_FIELDS = ("host", "port", "url")
 
@@ -60,6 +60,4 @@ def network(draft: ir.Draft) -> ir.Draft:
         return draft
     workspace, *rest = draft.steps
     policies = tuple(_policies(draft, dependencies.references_of(draft)[0]))
-    return dataclasses.replace(
-        draft, steps=(dataclasses.replace(workspace, objects=workspace.objects + policies), *rest)
-    )
+    return record.replace(draft, steps=(record.replace(workspace, objects=workspace.objects + policies), *rest))

@@ -4,10 +4,9 @@ objects follow a fixed kind order. A cycle is an error that shows every edge of 
 
 from __future__ import annotations
 
-import dataclasses
-
 from kc.compiler import diagnostics as diag
 from kc.compiler import ir, kinds
+from kc.schemas import record
 
 
 def _step_deps(steps: tuple[ir.Step, ...]) -> dict[str, list[ir.Dep]]:
@@ -16,7 +15,7 @@ def _step_deps(steps: tuple[ir.Step, ...]) -> dict[str, list[ir.Dep]]:
     ids = {s.id for s in steps}
     return {
         s.id: [
-            dataclasses.replace(d, target=d.target if d.kind == "step" or d.target not in last else last[d.target])
+            record.replace(d, target=d.target if d.kind == "step" or d.target not in last else last[d.target])
             for d in s.deps
             if d.target in ids or d.target in last
         ]
@@ -69,8 +68,8 @@ def _bundle_name(steps: list[ir.Step]) -> str:
 def _finished(step: ir.Step, deps: list[ir.Dep]) -> ir.Step:
     """The step with its dependencies as step ids and the objects its gate waits on."""
     waits_on = tuple((o.kind, o.name) for o in step.objects if kinds.gated(o.kind, step.gate.kind))
-    gate = dataclasses.replace(step.gate, objects=waits_on)
-    return dataclasses.replace(step, gate=gate, deps=tuple(deps))
+    gate = record.replace(step.gate, objects=waits_on)
+    return record.replace(step, gate=gate, deps=tuple(deps))
 
 
 def ordering(draft: ir.Draft) -> ir.Program:

@@ -3,10 +3,9 @@ shorthand ``name: <pattern> [<image>]``."""
 
 from __future__ import annotations
 
-import dataclasses
-
 from kc.compiler import diagnostics as diag
 from kc.compiler import ir
+from kc.schemas import record
 
 
 def _fragments(program: ir.Source) -> list[diag.Diagnostic]:
@@ -53,7 +52,7 @@ def _fragments(program: ir.Source) -> list[diag.Diagnostic]:
 
 
 def parse(program: ir.Source) -> ir.Source:
-    program = dataclasses.replace(program, doc=program.doc.copy())  # the caller's document stays as it was
+    program = record.replace(program, doc=program.doc.copy())  # the caller's document stays as it was
     doc = program.doc
     if not isinstance(doc.data, dict):
         raise diag.CompileError(

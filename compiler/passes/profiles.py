@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import yaml
 from kc.compiler import diagnostics as diag
 from kc.compiler import ir, merge
 from kc.compiler.diagnostics import Pos
+from kc.schemas import record
 
 CLI = "<command line>"
 
@@ -84,7 +83,7 @@ def _apply_set(program: ir.Source, index: int, target: str, text: str) -> list[d
 
 def profiles(program: ir.Source) -> ir.Source:
     if program.options.profiles or program.options.sets:
-        program = dataclasses.replace(program, doc=program.doc.copy())  # overlays change the data
+        program = record.replace(program, doc=program.doc.copy())  # overlays change the data
     data = program.doc.data
     known = data.get("profiles") if isinstance(data.get("profiles"), dict) else {}
     errors: list[diag.Diagnostic] = []

@@ -3,13 +3,13 @@ that every stage's facts are known (the dependencies pass has checked that each 
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from typing import Any
 
 from kc.compiler import diagnostics as diag
 from kc.compiler import ir, object_names
 from kc.compiler.diagnostics import Pos
+from kc.schemas import record
 
 REF = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 
@@ -75,8 +75,8 @@ def references(draft: ir.Draft) -> ir.Draft:
         objects = []
         for obj in step.objects:
             missing: set[str] = set()
-            objects.append(dataclasses.replace(obj, manifest=_substitute(obj.manifest, table, missing)))
+            objects.append(record.replace(obj, manifest=_substitute(obj.manifest, table, missing)))
             errors.extend(_unresolved(obj, text) for text in sorted(missing))
-        steps.append(dataclasses.replace(step, objects=tuple(objects)))
+        steps.append(record.replace(step, objects=tuple(objects)))
     diag.raise_if_errors(errors)
-    return dataclasses.replace(draft, steps=tuple(steps))
+    return record.replace(draft, steps=tuple(steps))

@@ -3,22 +3,22 @@ a changed Job is a new Job (its spec cannot change in place) and an unchanged on
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 from kc.compiler import ir, object_names
+from kc.schemas import record
 
 
 def _sealed(obj: ir.Object) -> ir.Object:
     manifest = obj.manifest
     content = json.dumps(manifest, sort_keys=True, separators=(",", ":"))
     name = object_names.job_name(obj.name, object_names.digest(content))
-    return dataclasses.replace(obj, manifest={**manifest, "metadata": {**manifest["metadata"], "name": name}})
+    return record.replace(obj, manifest={**manifest, "metadata": {**manifest["metadata"], "name": name}})
 
 
 def seal(draft: ir.Draft) -> ir.Draft:
     steps = tuple(
-        dataclasses.replace(step, objects=tuple(_sealed(o) if o.kind == "Job" else o for o in step.objects))
+        record.replace(step, objects=tuple(_sealed(o) if o.kind == "Job" else o for o in step.objects))
         for step in draft.steps
     )
-    return dataclasses.replace(draft, steps=steps)
+    return record.replace(draft, steps=steps)

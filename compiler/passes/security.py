@@ -8,11 +8,11 @@ then decides whether the relaxation is allowed.
 from __future__ import annotations
 
 import copy
-import dataclasses
 from typing import Any
 
 from kc.compiler import ir, pods
 from kc.compiler.patterns import container
+from kc.schemas import record
 
 # A high UID/GID keeps a container's user from colliding with a user on the host.
 UID = 10001
@@ -106,12 +106,10 @@ def _secure_pod(spec: dict[str, Any]) -> dict[str, Any]:
 
 def security(program: ir.Draft) -> ir.Draft:
     steps = tuple(
-        dataclasses.replace(
+        record.replace(
             step,
-            objects=tuple(
-                dataclasses.replace(o, manifest=pods.map_specs(o.manifest, _secure_pod)) for o in step.objects
-            ),
+            objects=tuple(record.replace(o, manifest=pods.map_specs(o.manifest, _secure_pod)) for o in step.objects),
         )
         for step in program.steps
     )
-    return dataclasses.replace(program, steps=steps)
+    return record.replace(program, steps=steps)

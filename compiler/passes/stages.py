@@ -3,13 +3,12 @@ stages; every enabled stage that passes becomes an ``ir.Stage``."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from kc.compiler import diagnostics as diag
 from kc.compiler import ir, model_errors, source
 from kc.compiler.patterns import registry, render
-from kc.schemas import check, shape
+from kc.schemas import check, record, shape
 
 # Parameters every stage has, which kc reads itself rather than the templates.
 _NOT_FOR_TEMPLATES = frozenset({"pattern", "after", "enabled", "labels", "annotations", "patch"})
@@ -91,4 +90,4 @@ def stages(draft: ir.Draft) -> ir.Draft:
             )
         )
     diag.raise_if_errors(errors)
-    return dataclasses.replace(draft, stages=tuple(found))
+    return record.replace(draft, stages=tuple(found))

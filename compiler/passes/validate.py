@@ -65,10 +65,10 @@ def _effective_policy(
     return record.replace(org, **tightened), errors
 
 
-def _given(record: type, raw: Any) -> list[shape.Field]:
-    """The fields of ``record`` that ``raw`` (as the spec wrote it) sets, in field order."""
+def _given(cls: type, raw: Any) -> list[shape.Field]:
+    """The fields of ``cls`` that ``raw`` (as the spec wrote it) sets, in field order."""
     keys = set(raw) if isinstance(raw, dict) else set()
-    return [f for f in shape.fields(record) if f.alias in keys or f.name in keys]
+    return [f for f in shape.fields(cls) if f.alias in keys or f.name in keys]
 
 
 def validate(program: ir.Source) -> ir.Draft:

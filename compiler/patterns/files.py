@@ -7,12 +7,12 @@ from __future__ import annotations
 import glob
 import os
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from kc.compiler import diagnostics as diag
 from kc.compiler import source
 from kc.compiler.diagnostics import Pos
+from kc.schemas.record import Record
 
 # https://kubernetes.io/docs/reference/using-api/#api-groups
 _API_VERSION = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?v[0-9]+((alpha|beta)[0-9]+)?$")
@@ -21,8 +21,7 @@ _KIND = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
-@dataclass(frozen=True)
-class Where:
+class Where(Record, kw_only=False):
     """What reading a stage's files depends on besides its globs."""
 
     doc: source.Document  # the spec: globs are relative to its folder

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass, field
 
 import yaml
 from kc.compiler import diagnostics as diag
@@ -19,6 +18,7 @@ from kc.compiler.patterns import templates as compiled_templates
 from kc.schemas import check
 from kc.schemas import params as params_schema
 from kc.schemas import pattern as pattern_schema
+from kc.schemas.record import Record, param
 
 LIBRARY = os.path.join(os.path.dirname(__file__), "library")
 MANIFEST = "pattern.yaml"
@@ -26,14 +26,12 @@ WORKSPACE = "workspace"  # the internal pattern that renders bundle 0
 IMAGES = os.path.join(os.path.dirname(__file__), "images.yaml")
 
 
-@dataclass(frozen=True)
-class StepTemplates:
+class StepTemplates(Record, kw_only=False):
     decl: pattern_schema.StepDecl
     templates: tuple[tuple[str, compiled_templates.Template], ...]  # (path, compiled template)
 
 
-@dataclass(frozen=True)
-class Pattern:
+class Pattern(Record, kw_only=False):
     name: str
     folder: str
     manifest: pattern_schema.PatternManifest
@@ -51,8 +49,7 @@ def is_builtin(folder: str) -> bool:
     return os.path.dirname(folder) == LIBRARY
 
 
-@dataclass(frozen=True)
-class ImageFacts:
+class ImageFacts(Record, kw_only=False):
     """What kc knows about a widely used image (``images.yaml``)."""
 
     port: int | None = None
@@ -80,14 +77,13 @@ def repository(image: str) -> str:
     return f"{host}/library/{path}" if host == "docker.io" and "/" not in path else name
 
 
-@dataclass(frozen=True)
-class Library:
+class Library(Record, kw_only=False):
     """The patterns a spec can name (built-ins, and those its imports add), and, loaded, the ones
     it does name. The front end fills it, so the passes read no pattern folder themselves."""
 
-    folders: dict[str, str] = field(default_factory=dict)  # every known name -> its folder
-    loaded: dict[str, Pattern] = field(default_factory=dict)
-    images: dict[str, ImageFacts] = field(default_factory=dict)  # by repository
+    folders: dict[str, str] = param(factory=dict)  # every known name -> its folder
+    loaded: dict[str, Pattern] = param(factory=dict)
+    images: dict[str, ImageFacts] = param(factory=dict)  # by repository
 
     def get(self, name: str) -> Pattern | None:
         return self.loaded.get(name)
@@ -114,7 +110,7 @@ def load(folder: str) -> Pattern:
     except check.Refused as refused:
         raise diag.CompileError(_manifest_errors(doc, refused)) from None
     try:
-        record = params_schema.stage_record(name, manifest.container, manifest.parameters, list(manifest.omit))
+        stage_record = params_schema.stage_record(name, manifest.container, manifest.parameters, list(manifest.omit))
     except (params_schema.ParamError, TypeError) as exc:
         where = doc.pos(exc.path, key=True) if isinstance(exc, params_schema.ParamError) else doc.pos(("parameters",))
         raise diag.CompileError([diag.error("KC501", where, f"pattern '{name}': {exc}")]) from None
@@ -139,7 +135,7 @@ def load(folder: str) -> Pattern:
             warnings.append((warning, compiled_templates.condition(folder, warning.when), pos))
         except compiled_templates.BadSyntax as exc:
             raise diag.CompileError([diag.error("KC501", pos, f"pattern '{name}': warning: {exc.message}")]) from None
-    return Pattern(name, folder, manifest, record, tuple(steps), tuple(warnings))
+    return Pattern(name, folder, manifest, stage_record, tuple(steps), tuple(warnings))
 
 
 def _pattern_folders(root: str) -> list[str]:

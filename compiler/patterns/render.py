@@ -5,7 +5,6 @@ renders the template from scratch, so the text and the errors are always Jinja2'
 
 from __future__ import annotations
 
-import traceback
 from typing import Any
 
 import yaml
@@ -18,6 +17,8 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def _template_pos(exc: BaseException, path: str) -> Pos:
     """Jinja rewrites tracebacks so template frames carry the template's file and line."""
+    import traceback  # only for an error
+
     line = 0
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename == path and frame.lineno:

@@ -3,19 +3,18 @@ rule. docs/teardown.md explains each decision; the comments here say where it is
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
 from kc.compiler import contract, ir, kinds
 from kc.compiler.contract import Selector
 from kc.compiler.teardown import model
+from kc.schemas.record import Record
 
 _CLUSTER = "; cluster-scoped, so deleting the namespace would not reach it"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Sweep:
+class _Sweep(Record, kw_only=False):
     """Objects that a controller made (or an earlier revision left) and the manifests do not
     list, selected by the ownership labels, kc's stage label and the namespace."""
 

@@ -3,13 +3,13 @@ for, the checks a plan read back from a file must pass, and its dict form (kc/te
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from kc.compiler import contract, kinds
 from kc.compiler.contract import Selector, selector_text
+from kc.schemas import record
+from kc.schemas.record import Record
 
 FORMAT = 1
 # How long each explicit wait may take. Pods get 30 s to stop by default
@@ -20,8 +20,7 @@ KUBECTL = "kubectl"
 Action = Literal["delete", "wait"]
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
+class Step(Record, kw_only=False):
     """One kubectl command of the teardown."""
 
     number: int
@@ -49,7 +48,6 @@ class Step:
         return f"every {self.kind} in {self.namespace} with {selector_text(self.selector[OWNED:])}"
 
 
-@dataclass(frozen=True, slots=True)
 class TeardownPlan(contract.Header):
     delete_data: bool  # the flag or the policy: claims are deleted
     steps: tuple[Step, ...]
@@ -156,7 +154,7 @@ def guard(step: Step) -> tuple[str, ...]:
 
 def deleting_data(teardown: TeardownPlan) -> TeardownPlan:
     """The same plan, run with ``--delete-data``."""
-    return dataclasses.replace(teardown, delete_data=True)
+    return record.replace(teardown, delete_data=True)
 
 
 def problems(teardown: TeardownPlan) -> list[str]:
