@@ -93,6 +93,7 @@ def time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones() - {"localtime"})
 
 
+@functools.cache  # like time_zones(): the database is read once per process
 def _on_disk(value: str) -> bool:
     """Whether ``value`` is surely one of ``time_zones()``, without listing them all (which reads
     every file of the database): a zone file under one of zoneinfo's roots, found where

@@ -188,6 +188,7 @@ def test_a_time_zone_found_on_disk_is_one_zoneinfo_lists(tmp_path: Path) -> None
     try:
         for roots in ([str(tmp_path)], None):
             zoneinfo.reset_tzpath(roots)
+            params._on_disk.cache_clear()
             listed = zoneinfo.available_timezones()
             on_disk = set()
             for root in zoneinfo.TZPATH:
@@ -197,3 +198,4 @@ def test_a_time_zone_found_on_disk_is_one_zoneinfo_lists(tmp_path: Path) -> None
                 assert params._on_disk(name) == (name in listed and name != "localtime"), name
     finally:
         zoneinfo.reset_tzpath()
+        params._on_disk.cache_clear()
