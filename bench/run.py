@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 
 PATTERNS = ("service", "worker", "job", "cron", "stateful", "volume", "config")
 
-CLUSTER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cluster.py")
-SHOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "shop", "pipeline.spec")
+HERE = os.path.dirname(os.path.abspath(__file__))
+CLUSTER = os.path.join(HERE, "cluster.py")
+SHOP = os.path.join(HERE, "..", "examples", "shop", "pipeline.spec")
 # Sizes above this are not compared with kustomize: its target is linear growth and memory.
 COMPARED_UP_TO = 1000
 
@@ -249,6 +250,17 @@ def kc_command(explicit: str | None) -> list[str]:
     return [sys.executable, "-m", "kc.compiler.cli"]
 
 
+def user_install(work: str) -> list[str]:
+    """kc as a user installs it: ``pip install`` of this checkout into a new virtualenv. An
+    editable install (the project's own .venv) starts slower: its import hook loads pathlib and
+    more before kc's first line runs."""
+    venv = os.path.join(work, "user-venv")
+    subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+    pip = [os.path.join(venv, "bin", "python"), "-m", "pip", "install", "-q", os.path.dirname(HERE)]
+    subprocess.run(pip, check=True)
+    return [os.path.join(venv, "bin", "kc")]
+
+
 def first_line(cmd: list[str]) -> str:
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
@@ -298,6 +310,17 @@ def source_revision(kc: list[str]) -> str:
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return rev.stdout.strip() if rev.returncode == 0 else ""
+
+
+def checkout_revision(kc: list[str]) -> str:
+    """The git revision of the checkout this script belongs to (``kc`` was installed from it)."""
+    done = subprocess.run(
+        ["git", "-C", HERE, "describe", "--always", "--dirty", "--abbrev=7"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip() if done.returncode == 0 else ""
 
 
 def cpu_model() -> str:
@@ -524,6 +547,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--markdown", action="store_true", help="print GitHub markdown tables")
     ap.add_argument("--kc", help="the kc command (default: kc on PATH, else python -m)")
+    ap.add_argument(
+        "--user-install", action="store_true", help="measure a pip install of this checkout in a new virtualenv"
+    )
     ap.add_argument("--kubectl", help="the kubectl binary (default: kubectl on PATH)")
     ap.add_argument("--no-kustomize", action="store_true", help="skip the kustomize comparison")
     ap.add_argument("--keep", metavar="DIR", help="keep specs and outputs in DIR")
@@ -531,7 +557,6 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     repeat = max(1, args.repeat)
-    kc = kc_command(args.kc)
     kubectl = None if args.no_kustomize else (args.kubectl or shutil.which("kubectl"))
     progress = not args.quiet
 
@@ -542,7 +567,10 @@ def main(argv: list[str] | None = None) -> int:
         cleanup = tempfile.TemporaryDirectory(prefix="kc-bench-")
         work = cleanup.name
 
-    rev_before = source_revision(kc)
+    kc = user_install(work) if args.user_install else kc_command(args.kc)
+    # A user install holds a copy: its revision is the checkout's at the time it was installed.
+    revision = checkout_revision if args.user_install else source_revision
+    rev_before = revision(kc)
     results: dict[str, Result] = {}
     try:
         if not args.no_shop:
@@ -560,15 +588,15 @@ def main(argv: list[str] | None = None) -> int:
             argv = [_python_of(kc), CLUSTER, "--repeat", str(min(repeat, 3))]
             argv += ["--markdown"] * args.markdown + ["--quiet"] * (not progress)
             cluster_report = subprocess.run(argv, stdout=subprocess.PIPE, text=True, check=False).stdout
+        # A floor and a yardstick for this machine at this moment: a bare interpreter start with
+        # the Python that runs kc (cloud machines vary in speed from one hour to the next).
+        floor = Series([run_child([_python_of(kc), "-c", "pass"]) for _ in range(repeat)])
+        kc_version = first_line([*kc, "--version"])
+        rev_after = revision(kc)
     finally:
         if cleanup is not None:
             cleanup.cleanup()
 
-    # A floor and a yardstick for this machine at this moment: a bare interpreter start with the
-    # Python that runs kc (cloud machines vary in speed from one hour to the next).
-    floor = Series([run_child([_python_of(kc), "-c", "pass"]) for _ in range(repeat)])
-    kc_version = first_line([*kc, "--version"])
-    rev_after = source_revision(kc)
     if kubectl:
         k_version = kubectl_versions(kubectl)
     elif args.no_kustomize:
