@@ -77,12 +77,18 @@ class Record:
     def __init__(self, *args: Any, **values: Any) -> None:
         params = self.__kc_params__
         if args:
+            if not values and len(args) == len(params) and not self.__kc_kw_only__:
+                self.__dict__.update(zip(params, args, strict=True))  # every field, in order: the common case
+                return
             if self.__kc_kw_only__ or len(args) > len(params):
                 raise TypeError(f"{type(self).__name__}: takes its fields by name")
             for name, value in zip(params, args, strict=False):
                 if name in values:
                     raise TypeError(f"{type(self).__name__}: '{name}' given twice")
                 values[name] = value
+        if values.keys() == params.keys():
+            self.__dict__.update(values)
+            return
         fields = {}
         for name, p in params.items():
             if name in values:
@@ -123,5 +129,9 @@ def is_record(tp: Any) -> bool:
 
 def replace(record: T, /, **changes: Any) -> T:
     """A copy of ``record`` with some fields changed."""
-    fields = {name: record.__dict__[name] for name in record.__kc_params__}  # type: ignore[attr-defined]
-    return type(record)(**{**fields, **changes})
+    params = record.__kc_params__  # type: ignore[attr-defined]
+    if not changes.keys() <= params.keys():
+        raise TypeError(f"{type(record).__name__}: unknown field '{next(iter(changes.keys() - params.keys()))}'")
+    made = object.__new__(type(record))
+    made.__dict__.update({name: record.__dict__[name] for name in params}, **changes)
+    return made
