@@ -1,6 +1,6 @@
 """The intermediate form that flows through the passes, in three phases: ``Source`` (the spec as
 loaded, before validation), ``Draft`` (validated, being expanded and refined) and ``Program``
-(ordered into bundles). A pass returns a new value (``dataclasses.replace``); manifests are plain
+(ordered into bundles). A pass returns a new value (``record.replace``); manifests are plain
 dicts that a pass copies before it changes them, so what a pass was given stays as it was.
 """
 
