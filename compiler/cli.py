@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -386,8 +387,18 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+# Commands that compile and end. A compile makes objects by the hundred thousand and almost no
+# reference cycles, and the cycle collector's passes over them grow with the pipeline: a tenth of
+# a 1000-stage compile, a third of a 10,000-stage one (docs/performance.md). The commands that
+# wait on a cluster, for as long as it takes, keep it.
+_WITHOUT_CYCLE_COLLECTOR = frozenset({"compile", "validate", "graph"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = arguments.parser().parse_args(argv)
+    collecting = gc.isenabled() and args.command in _WITHOUT_CYCLE_COLLECTOR
+    if collecting:
+        gc.disable()
     try:
         return int(COMMANDS[args.command](args))
     except diag.CompileError as exc:
@@ -404,6 +415,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"kc: internal error: {type(exc).__name__}: {exc}\nkc: please report this with the spec that caused it\n"
         )
         return EXIT_INTERNAL
+    finally:
+        if collecting:
+            gc.enable()
 
 
 if __name__ == "__main__":

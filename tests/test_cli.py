@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ROOT
-from kc.compiler import cli
+from kc.compiler import cli, passes
 
 SHOP = str(ROOT / "examples" / "shop" / "pipeline.spec")
 
@@ -192,3 +193,14 @@ def test_validate_takes_several_specs(tmp_path: Path, capsys: pytest.CaptureFixt
     code, _, err = run(["validate", SHOP, str(bad)], capsys)
     assert code == 2 and f"{bad}:4:" in err and "KC101" in err
     assert run(["validate", SHOP, SHOP], capsys)[0] == 0
+
+
+def test_a_compile_runs_without_the_cycle_collector_and_gives_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[bool] = []
+    run = passes.run
+    monkeypatch.setattr(passes, "run", lambda *a, **k: seen.append(gc.isenabled()) or run(*a, **k))
+    assert cli.main(["compile", str(ROOT / "examples/shop/pipeline.spec"), "-o", str(tmp_path / "out")]) == 0
+    assert seen == [False]
+    assert gc.isenabled()
