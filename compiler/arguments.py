@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import functools
+import shutil
 
 from kc.schemas import units
 
@@ -145,12 +147,14 @@ class _Version(argparse.Action):
 
 
 def parser() -> argparse.ArgumentParser:
+    # argparse asks for the terminal's width once per option it adds; the width is asked here once.
+    formatter = functools.partial(argparse.RawDescriptionHelpFormatter, width=shutil.get_terminal_size().columns - 2)
     top = argparse.ArgumentParser(
         prog="kc",
         description="Compile a pipeline spec into ordered Kubernetes bundles with a teardown plan.",
         epilog="exit codes: 0 ok, 1 differences or stale output, 2 invalid spec, 3 cluster error, "
         "4 gate timed out. Run 'kc COMMAND --help' for a command's options and examples.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=formatter,
     )
     top.add_argument("--version", action=_Version)
     sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -161,7 +165,7 @@ def parser() -> argparse.ArgumentParser:
             help=help_text,
             description=help_text,
             epilog=EXAMPLES.get(name),
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            formatter_class=formatter,
         )
 
     p = command("compile", "compile a spec into bundle files, or a YAML stream on stdout")
