@@ -8,7 +8,6 @@ import functools
 import keyword
 import os
 import re
-import zoneinfo
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 
@@ -90,6 +89,8 @@ def check_schedule(value: str) -> str:
 def time_zones() -> frozenset[str]:
     """The IANA time zone names that Python's zoneinfo finds (the system's database or the tzdata
     package). ``localtime`` is a host's link to its own zone, not a name the API server knows."""
+    import zoneinfo  # with sysconfig: only for a spec that names a time zone
+
     return frozenset(zoneinfo.available_timezones() - {"localtime"})
 
 
@@ -102,6 +103,8 @@ def _on_disk(value: str) -> bool:
     parts = value.split("/")
     if value in ("localtime", "posixrules") or parts[0] in ("right", "posix") or "" in parts or ".." in parts:
         return False
+    import zoneinfo
+
     for root in zoneinfo.TZPATH:
         path = os.path.join(root, *parts)
         folders = [os.path.join(root, *parts[:i]) for i in range(1, len(parts))]
