@@ -1,5 +1,5 @@
-"""The schema's building blocks, without pydantic: records (frozen, keyword-only classes much like
-dataclasses) whose field types carry kc's own constraint markers.
+"""The schema's building blocks, without pydantic: the markers that constrain a record's fields
+(``kc.schemas.record``), the fields as the checks read them, and records as plain data.
 
 Each field of the spec, a pattern manifest or a pattern's parameters is written once, as a record
 field. A compile checks values against records in plain Python (``kc.schemas.check``); only when
@@ -7,7 +7,6 @@ that check cannot vouch for a value does kc build pydantic models from the same 
 (``kc.schemas.models``) and let pydantic decide and word the errors. The JSON Schema comes from
 those models too. So importing pydantic, most of kc's start-up, is paid for a spec with a mistake,
 not for every compile (docs/performance.md).
-
 """
 
 from __future__ import annotations
@@ -16,11 +15,9 @@ import functools
 import sys
 import typing
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from kc.schemas.record import REQUIRED, Record
-
-T = TypeVar("T")
 
 
 class Invalid(ValueError):
