@@ -341,7 +341,6 @@ def cpu_model() -> str:
 @dataclass
 class Result:
     name: str  # "shop", "shop validate", "1000 stages"
-    stages: int
     objects: int = 0
     bundles: int = 0
     out_bytes: int = 0
@@ -377,10 +376,10 @@ def write_kustomization(outdir: str, files: list[str], kdir: str) -> None:
 
 
 def bench_compile(
-    name: str, spec: str, stages: int, repeat: int, work: str, kc: list[str], kubectl: str | None, progress: bool
+    name: str, spec: str, repeat: int, work: str, kc: list[str], kubectl: str | None, progress: bool
 ) -> Result:
     """``kc compile SPEC -o OUT``, alternating with ``kubectl kustomize`` over its bundles."""
-    res = Result(name, stages)
+    res = Result(name)
     case = os.path.join(work, name.replace(" ", "-"))
     os.makedirs(case, exist_ok=True)
     outdir = os.path.join(case, "out")
@@ -412,7 +411,7 @@ def bench_compile(
 
 
 def bench_validate(spec: str, repeat: int, kc: list[str], progress: bool) -> Result:
-    res = Result("shop validate", 0)
+    res = Result("shop validate")
     for i in range(repeat):
         run = run_child([*kc, "validate", spec])
         res.kc.runs.append(run)
@@ -575,13 +574,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.no_shop:
             shop = os.path.abspath(SHOP)
-            results["shop"] = bench_compile("shop", shop, 0, repeat, work, kc, kubectl, progress)
+            results["shop"] = bench_compile("shop", shop, repeat, work, kc, kubectl, progress)
             results["shop validate"] = bench_validate(shop, repeat, kc, progress)
         for n in args.sizes:
             name = f"{n} stages"
             compare = kubectl if n <= COMPARED_UP_TO else None
             runs = repeat if n <= COMPARED_UP_TO else min(repeat, 3)
-            results[name] = bench_compile(name, generated(n, work), n, runs, work, kc, compare, progress)
+            results[name] = bench_compile(name, generated(n, work), runs, work, kc, compare, progress)
         cluster_report = None
         if args.cluster:
             # bench/cluster.py, in a process of its own: it starts and stops its own local cluster.

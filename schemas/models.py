@@ -59,20 +59,20 @@ def _marker(marker: Any) -> Any:
     raise TypeError(f"unknown marker {marker!r}")
 
 
-def annotation(tp: Any) -> Any:
+def _annotation(tp: Any) -> Any:
     """``tp`` with records replaced by their models and kc's markers by pydantic's."""
     if record.is_record(tp):
         return model_of(tp)
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin is typing.Annotated:
-        return Annotated[(annotation(args[0]), *(_marker(m) for m in tp.__metadata__))]
+        return Annotated[(_annotation(args[0]), *(_marker(m) for m in tp.__metadata__))]
     if origin is typing.Union or isinstance(tp, types.UnionType):
-        return typing.Union[tuple(annotation(a) for a in args)]  # noqa: UP007 (built from a tuple)
+        return typing.Union[tuple(_annotation(a) for a in args)]  # noqa: UP007 (built from a tuple)
     if origin is list:
-        return list[annotation(args[0])]  # type: ignore[misc]
+        return list[_annotation(args[0])]  # type: ignore[misc]
     if origin is dict:
-        return dict[annotation(args[0]), annotation(args[1])]  # type: ignore[misc]
+        return dict[_annotation(args[0]), _annotation(args[1])]  # type: ignore[misc]
     return tp
 
 
@@ -87,11 +87,10 @@ def _default(f: shape.Field) -> Any:
 
 
 def _cross(fn: Callable[[Any, frozenset[str]], None]) -> Any:
+    checked = _worded(lambda model: fn(model, frozenset(model.model_fields_set)))
+
     def run(model: pydantic.BaseModel) -> pydantic.BaseModel:
-        try:
-            fn(model, frozenset(model.model_fields_set))
-        except shape.Invalid as exc:
-            raise PydanticCustomError(exc.kind, exc.template, exc.context) from None
+        checked(model)
         return model
 
     return pydantic.model_validator(mode="after")(run)
@@ -103,7 +102,7 @@ def model_of(cls: type) -> type[pydantic.BaseModel]:
     fields: dict[str, Any] = {}
     for f in shape.fields(cls):
         info = pydantic.Field(_default(f), alias=f.alias, description=f.description or None)
-        fields[f.name] = (annotation(f.type), info)
+        fields[f.name] = (_annotation(f.type), info)
     validators = {f"_check_{i}": _cross(fn) for i, fn in enumerate(shape.checks(cls))}
     made = pydantic.create_model(
         cls.__name__, __config__=_CONFIG, __doc__=cls.__doc__, __validators__=validators, **fields

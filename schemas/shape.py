@@ -123,7 +123,7 @@ def fields(cls: type) -> tuple[Field, ...]:
 def checks(cls: type) -> tuple[Callable[[Any, frozenset[str]], None], ...]:
     """The record's checks over several fields: each gets the record and the names of the fields
     the spec gave, and raises Invalid."""
-    return tuple(getattr(cls, "__kc_checks__", ()))
+    return tuple(cls.__kc_checks__)  # type: ignore[attr-defined]
 
 
 def dump(
