@@ -19,7 +19,7 @@ from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kc.compiler import arguments, cli, diagnostics, ir, passes, source
-from kc.compiler.patterns import budget, codegen, embed, registry, render, runtime, sandbox, templates
+from kc.compiler.patterns import budget, codegen, embed, registry, render, runtime, sandbox, skeleton, templates
 
 Outcome = tuple[str, Any, Any]  # ("text", text, embedded values) or ("error", message, None)
 
@@ -98,21 +98,24 @@ def _specs(variants: Path) -> Iterator[tuple[str, Callable[[], object]]]:
 
 @pytest.fixture(scope="module")
 def renders(tmp_path_factory: pytest.TempPathFactory) -> list[Render]:
-    """Every template render (template, path, context, plain?) of every case and test spec."""
+    """Every template render (template, path, context, plain?) of every case and test spec; each
+    renders as text, not by way of a skeleton (tests/test_skeleton.py)."""
     seen: list[Render] = []
-    original = render._text
+    original, by_skeleton = render._text, skeleton.objects
 
     def recording(template: templates.Template, path: str, context: dict[str, Any], table: Any) -> str:
         seen.append((template, path, context, table is None))
         return original(template, path, context, table)
 
     render._text = recording  # type: ignore[assignment]
+    skeleton.objects = lambda template, context: None  # type: ignore[assignment]
     try:
         for _, build in _specs(tmp_path_factory.mktemp("variants") / "pipeline.spec"):
             with contextlib.suppress(diagnostics.CompileError):
                 build()
     finally:
         render._text = original  # type: ignore[assignment]
+        skeleton.objects = by_skeleton  # type: ignore[assignment]
     return seen
 
 
@@ -128,6 +131,21 @@ def test_every_render_of_the_examples_matches_jinja2(renders: list[Render]) -> N
     # Every built-in template is rendered by some case.
     library = {str(p) for p in Path(registry.LIBRARY).glob("*/*.yaml") if p.name != registry.MANIFEST}
     assert library <= used, sorted(library - used)
+
+
+def test_every_render_of_the_examples_reads_the_same_by_its_skeleton(renders: list[Render]) -> None:
+    """The documents built from a skeleton (skeleton.py) are the ones the text parses to."""
+    built = 0
+    for template, path, context, plain in renders:
+        if plain:
+            continue
+        expected = render._parsed(template, path, context)
+        # The first sighting of a skeleton is left to the parse; the second builds.
+        docs = skeleton.objects(template, context) or skeleton.objects(template, context)
+        if docs is not None:
+            built += 1
+            assert repr(docs) == repr(expected), path  # keys in order, 1 not True
+    assert built > len(renders) // 2
 
 
 def test_every_builtin_template_and_warning_is_compiled() -> None:

@@ -232,6 +232,7 @@ class _Generator:
         if node.filter is not None:
             raise Unsupported("block set with a filter")
         buffer, writer, outer = self.fresh("b"), self.fresh("w"), self.writer
+        self.line("rt.no_holes(table)")
         self.line(f"{buffer} = []")
         self.line(f"{writer} = {buffer}.append")
         self.writer = writer

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from kc.compiler import diagnostics as diag
 from kc.compiler.diagnostics import Pos
-from kc.compiler.patterns import budget, embed, registry, templates
+from kc.compiler.patterns import budget, embed, registry, skeleton, templates
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -78,7 +78,9 @@ def _parsed(template: templates.Template, path: str, context: dict[str, Any]) ->
 
 def _objects(template: templates.Template, path: str, context: dict[str, Any]) -> list[dict[str, Any]]:
     try:
-        docs = _parsed(template, path, context)
+        docs = skeleton.objects(template, context)
+        if docs is None:
+            docs = _parsed(template, path, context)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" (output line {mark.line + 1})" if mark else ""

@@ -11,6 +11,7 @@ before Jinja2 would refuse, and Jinja2 reports the limit."""
 from __future__ import annotations
 
 import operator
+import re
 import time
 import types
 from collections.abc import Callable, Iterable
@@ -135,9 +136,43 @@ def concat(*values: Any) -> str:
 
 def text(table: list[embed.JSON] | None, value: Any) -> str:
     """What ``{{ value }}`` writes: Jinja2 finalizes (embed.py), then converts to text."""
+    if type(table) is Holes:
+        return table.hole(value)
     if type(value) is str:
         return value
     return str(embed.placeholder(table, value))
+
+
+# A value that reads back as its own text in every YAML context it can land in (plain, quoted or
+# block scalar, key or value, flow or block), and cannot start an indicator: skeleton.py.
+_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,62}")
+HOLE, HOLE_END = "\ue001", "\ue002"  # private-use characters around a hole's number
+
+
+class Holes(list[Any]):
+    """The table of a skeleton render (skeleton.py): embedded structures as in embed.py, and the
+    text of each output that is safe to leave out, whose place the text keeps as a numbered hole."""
+
+    scalars = 0
+
+    def hole(self, value: Any) -> str:
+        out = value if type(value) is str else str(embed.placeholder(self, value))
+        if _SAFE.fullmatch(out):
+            inner, quote = out, ""
+        elif len(out) > 2 and out[0] == '"' == out[-1] and _SAFE.fullmatch(out, 1, len(out) - 1):
+            inner, quote = out[1:-1], '"'  # a string's JSON: the quotes stay in the text
+        else:
+            return out
+        self.append(inner)
+        self.scalars += 1
+        return f"{quote}{HOLE}{len(self) - 1}{HOLE_END}{quote}"
+
+
+def no_holes(table: list[embed.JSON] | None) -> None:
+    """A block ``set`` captures output as a value the template may go on to change, so a skeleton
+    render gives up there."""
+    if type(table) is Holes:
+        raise Abandon("holes in a captured block")
 
 
 # --- Jinja2's built-in filters that the built-in patterns use ----------------------------------
