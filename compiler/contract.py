@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import yaml
 from kc.compiler import diagnostics as diag
+from kc.compiler import jsontext
 from kc.compiler.diagnostics import Pos
 from kc.schemas.record import Record
 
@@ -106,7 +107,7 @@ _AGAIN = "compile into the directory again"
 
 def plan_text(index: dict[str, Any]) -> str:
     """``kc/plan.json``'s content: ``index`` (targets/plan.py builds it) under the current format."""
-    return json.dumps({"format": PLAN_FORMAT, **index}, indent=2, ensure_ascii=False) + "\n"
+    return jsontext.dumps({"format": PLAN_FORMAT, **index}) + "\n"
 
 
 class PlannedObject(Record, kw_only=False):

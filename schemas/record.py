@@ -29,6 +29,7 @@ class _Param:
 
 
 REQUIRED: Any = object()  # no default: the field must be given
+_NEEDED: Any = object()  # in a class's template: a field that is required or made by a factory
 
 
 def param(default: Any = REQUIRED, *, spelling: str = "", description: str = "", factory: Any = None) -> Any:
@@ -53,6 +54,9 @@ class Record:
     ``kebab_keys=True`` is written ``storage-class`` in a spec."""
 
     __kc_params__: typing.ClassVar[dict[str, _Param]] = {}
+    # Every field's default, in order, with _NEEDED for the fields named in __kc_needed__.
+    __kc_template__: typing.ClassVar[dict[str, Any]] = {}
+    __kc_needed__: typing.ClassVar[tuple[str, ...]] = ()
     __kc_kebab__: typing.ClassVar[bool] = False
     __kc_kw_only__: typing.ClassVar[bool] = True
     __kc_checks__: typing.ClassVar[tuple[Callable[[Any, frozenset[str]], None], ...]] = ()
@@ -70,6 +74,9 @@ class Record:
             if name in cls.__dict__:
                 delattr(cls, name)  # the default lives in __kc_params__, not as a class attribute
         cls.__kc_params__ = params
+        needed = {n for n, p in params.items() if p.default is REQUIRED or p.factory is not None}
+        cls.__kc_template__ = {n: _NEEDED if n in needed else p.default for n, p in params.items()}
+        cls.__kc_needed__ = tuple(n for n in params if n in needed)
         cls.__kc_kebab__ = kebab_keys
         if kw_only is not None:
             cls.__kc_kw_only__ = kw_only
@@ -89,18 +96,16 @@ class Record:
         if values.keys() == params.keys():
             self.__dict__.update(values)
             return
-        fields = {}
-        for name, p in params.items():
-            if name in values:
-                fields[name] = values.pop(name)
-            elif p.factory is not None:
-                fields[name] = p.factory()
-            elif p.default is not REQUIRED:
-                fields[name] = p.default
-            else:
-                raise TypeError(f"{type(self).__name__}: missing field '{name}'")
-        if values:
-            raise TypeError(f"{type(self).__name__}: unknown field '{next(iter(values))}'")
+        fields = dict(self.__kc_template__)  # the defaults, in the fields' order
+        fields.update(values)
+        if len(fields) != len(params):
+            raise TypeError(f"{type(self).__name__}: unknown field '{next(k for k in values if k not in params)}'")
+        for name in self.__kc_needed__:
+            if fields[name] is _NEEDED:
+                factory = params[name].factory
+                if factory is None:
+                    raise TypeError(f"{type(self).__name__}: missing field '{name}'")
+                fields[name] = factory()
         self.__dict__.update(fields)
 
     def _values(self) -> tuple[Any, ...]:

@@ -112,10 +112,13 @@ def _scalar(value: Any, indent: str) -> str:
 
 
 def _block(value: dict[str, Any] | list[Any], indent: str, out: list[str]) -> None:
+    # Every write's hot path: a one-line string is written without _scalar's checks.
     if isinstance(value, dict):
         for key, item in value.items():
             name = _text(str(key))
-            if isinstance(item, dict) and item:
+            if type(item) is str and "\n" not in item:
+                out.append(f"{indent}{name}: {_text(item)}\n")
+            elif isinstance(item, dict) and item:
                 out.append(f"{indent}{name}:\n")
                 _block(item, indent + "  ", out)
             elif isinstance(item, list) and item:
@@ -126,7 +129,9 @@ def _block(value: dict[str, Any] | list[Any], indent: str, out: list[str]) -> No
                 out.append(f"{indent}{name}: {_scalar(item, indent)}\n")
         return
     for item in value:
-        if isinstance(item, dict | list) and item:
+        if type(item) is str and "\n" not in item:
+            out.append(f"{indent}- {_text(item)}\n")
+        elif isinstance(item, dict | list) and item:
             start = len(out)
             _block(item, indent + "  ", out)
             out[start] = f"{indent}- {out[start][len(indent) + 2 :]}"

@@ -6,6 +6,7 @@ All three read the steps' argv as the plan built them, so none of them composes 
 
 from __future__ import annotations
 
+import functools
 import json
 import shlex
 
@@ -28,8 +29,12 @@ def json_text(plan: teardown.TeardownPlan) -> str:
     return json.dumps(model.as_dict(plan), indent=2, ensure_ascii=False) + "\n"
 
 
+# Most words of a plan's commands repeat from step to step (kubectl, delete, -n, the selector).
+_quote = functools.lru_cache(maxsize=4096)(shlex.quote)
+
+
 def _shell(argv: tuple[str, ...]) -> str:
-    return " ".join(shlex.quote(a) for a in argv)
+    return " ".join([_quote(a) for a in argv])
 
 
 def _run(step: model.Step) -> str:

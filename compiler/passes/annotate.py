@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 from kc.compiler import ir, object_names
 from kc.compiler.contract import BUNDLE, REVISION, SOURCE
+from kc.compiler.diagnostics import Pos
 from kc.schemas import record
 
 
@@ -33,11 +36,12 @@ def _ordering(kind: str | None, index: int) -> dict[str, str]:
     return {}
 
 
-def _source(program: ir.Program, obj: ir.Object) -> str:
-    # Relative to the spec's folder, so the output is the same wherever the spec is compiled from.
+def _sources(program: ir.Program) -> Callable[[Pos], str]:
+    """Where an object comes from, relative to the spec's folder, so the output is the same
+    wherever the spec is compiled from. Nearly every object comes from the spec itself."""
     root = os.path.dirname(os.path.abspath(program.doc.file))
-    path = os.path.relpath(os.path.abspath(obj.pos.file), root) if obj.pos.line else obj.pos.file
-    return f"{path}:{obj.pos.line}"
+    relative = functools.cache(lambda file: os.path.relpath(os.path.abspath(file), root))
+    return lambda pos: f"{relative(pos.file) if pos.line else pos.file}:{pos.line}"
 
 
 def annotate(program: ir.Program) -> ir.Program:
@@ -54,6 +58,7 @@ def annotate(program: ir.Program) -> ir.Program:
         for b in program.bundles
     )
     rev = revision(digested)
+    source = _sources(program)
     bundles = []
     for bundle in digested:
         extra = {
@@ -68,7 +73,7 @@ def annotate(program: ir.Program) -> ir.Program:
                 meta: dict[str, Any] = dict(obj.manifest["metadata"])
                 meta["annotations"] = {
                     **(meta.get("annotations") or {}),
-                    SOURCE: _source(program, obj),
+                    SOURCE: source(obj.pos),
                     **extra,
                 }
                 objects.append(record.replace(obj, manifest={**obj.manifest, "metadata": meta}))

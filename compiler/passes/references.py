@@ -26,7 +26,10 @@ def no_data_claim(pos: Pos, what: str) -> diag.Diagnostic:
 
 
 def _substitute(value: Any, table: dict[str, str], missing: set[str]) -> Any:
-    if isinstance(value, str):
+    """``value`` with its references resolved; the very same object where it has none, so that
+    objects without references cost a walk and no copies."""
+    kind = type(value)
+    if kind is str:
         if "${" not in value:
             return value
 
@@ -40,10 +43,17 @@ def _substitute(value: Any, table: dict[str, str], missing: set[str]) -> Any:
             return found
 
         return REF.sub(replace, value)
-    if isinstance(value, dict):
-        return {k: _substitute(v, table, missing) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_substitute(v, table, missing) for v in value]
+    if kind is dict:
+        changed = None
+        for key, item in value.items():
+            new = _substitute(item, table, missing)
+            if new is not item:
+                changed = changed or dict(value)
+                changed[key] = new
+        return value if changed is None else changed
+    if kind is list:
+        out = [_substitute(v, table, missing) for v in value]
+        return value if all(a is b for a, b in zip(out, value, strict=True)) else out
     return value
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from kc.compiler import contract, ir, kinds
 from kc.compiler.contract import Selector
 from kc.compiler.teardown import model
+from kc.schemas import record
 from kc.schemas.record import Record
 
 _CLUSTER = "; cluster-scoped, so deleting the namespace would not reach it"
@@ -127,8 +128,7 @@ class _Plan:
         # Numbered in the order added; guard and argv are read off the bare step.
         number = len(self.steps) + 1
         bare = model.Step(number, bundle, phase, action, **fields)
-        guard, argv = model.guard(bare), model.argv(bare)
-        self.steps.append(model.Step(number, bundle, phase, action, **fields, guard=guard, argv=argv))
+        self.steps.append(record.replace(bare, guard=model.guard(bare), argv=model.argv(bare)))
 
     def named(self, bundle: int, obj: ir.Object, why: str, action: model.Action = "delete", **extra: Any) -> None:
         api_version = str(obj.manifest["apiVersion"])
