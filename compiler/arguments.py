@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import functools
-import shutil
+import os
+import sys
+from collections.abc import Callable, Sequence
 
 from kc.schemas import units
 
@@ -146,42 +148,37 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-def parser() -> argparse.ArgumentParser:
-    # argparse asks for the terminal's width once per option it adds; the width is asked here once.
-    formatter = functools.partial(argparse.RawDescriptionHelpFormatter, width=shutil.get_terminal_size().columns - 2)
-    top = argparse.ArgumentParser(
-        prog="kc",
-        description="Compile a pipeline spec into ordered Kubernetes bundles with a teardown plan.",
-        epilog="exit codes: 0 ok, 1 differences or stale output, 2 invalid spec, 3 cluster error, "
-        "4 gate timed out. Run 'kc COMMAND --help' for a command's options and examples.",
-        formatter_class=formatter,
-    )
-    top.add_argument("--version", action=_Version)
-    sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
+def _columns() -> int:
+    """The terminal's width, as ``shutil.get_terminal_size`` finds it; importing shutil (and the
+    compression modules it brings) would cost every command more than its parser."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
 
-    def command(name: str, help_text: str) -> argparse.ArgumentParser:
-        return sub.add_parser(
-            name,
-            help=help_text,
-            description=help_text,
-            epilog=EXAMPLES.get(name),
-            formatter_class=formatter,
-        )
 
-    p = command("compile", "compile a spec into bundle files, or a YAML stream on stdout")
+def _compile(p: argparse.ArgumentParser) -> None:
     _compile_flags(p)
     p.add_argument("-o", "--output", metavar="DIR", help="write bundles and kc/plan.json into DIR")
     p.add_argument("--check", action="store_true", help="compare with DIR instead; exit 1 if stale")
     p.add_argument("--teardown", action="store_true", help="without -o: print the teardown plan, not the bundles")
 
-    p = command("diff", "compare the compiled plan with the cluster, or with DIR from an earlier compile")
+
+def _diff(p: argparse.ArgumentParser) -> None:
     _compile_flags(p)
     _spec_or_dir(p)
     _cluster_flags(p)
     p.add_argument("--against", metavar="DIR", help="compare with an earlier 'kc compile -o DIR' (offline)")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="text for people, or JSON")
 
-    p = command("apply", "server-side apply, bundle by bundle, waiting on each bundle's gates")
+
+def _apply(p: argparse.ArgumentParser) -> None:
     _compile_flags(p)
     _spec_or_dir(p)
     _cluster_flags(p)
@@ -197,7 +194,8 @@ def parser() -> argparse.ArgumentParser:
         "--timeout", type=_duration, default=300.0, metavar="T", help="how long each bundle's gates may take (5m)"
     )
 
-    p = command("teardown", "run the teardown plan of a spec, or of DIR from an earlier 'kc compile -o DIR'")
+
+def _teardown(p: argparse.ArgumentParser) -> None:
     _compile_flags(p)
     _cluster_flags(p)
     p.add_argument("--dry-run", action="store_true", help="print the plan; touch no cluster")
@@ -206,7 +204,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=_duration, metavar="T", help="how long each wait may take (the plan's: 300s)")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="with --dry-run: text or JSON")
 
-    p = command("status", "the live state of a spec's pipeline (or DIR's): each step's gate, its pods, what is missing")
+
+def _status(p: argparse.ArgumentParser) -> None:
     _compile_flags(p)
     _cluster_flags(p)
     p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="text for people, or JSON")
@@ -214,7 +213,8 @@ def parser() -> argparse.ArgumentParser:
         "--watch", action="store_true", help="redraw on each change until Ctrl-C (a line per change in a log)"
     )
 
-    p = command("logs", "the logs of a stage's pods, each line prefixed with its pod and container")
+
+def _logs(p: argparse.ArgumentParser) -> None:
     _compile_flags(p)
     _cluster_flags(p)
     p.add_argument("stage", help="the stage whose pods to show")
@@ -223,23 +223,68 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--since", type=_duration, metavar="T", help="only lines of the last T (90s, 10m, 1h)")
     p.add_argument("--tail", type=int, metavar="N", help="only the last N lines of each container")
 
-    p = command("validate", "report every diagnostic of one or more specs; write nothing")
+
+def _validate(p: argparse.ArgumentParser) -> None:
     _compile_flags(p)
     p.add_argument("more", nargs="*", metavar="SPEC", help="more specs, checked with the same flags")
     p.add_argument("--format", choices=("text", "json"), default="text")
 
-    p = command("graph", "print the stage graph and its bundles, one edge per pair of steps labelled with why")
+
+def _graph(p: argparse.ArgumentParser) -> None:
     _compile_flags(p)
     p.add_argument("--format", choices=("mermaid", "dot"), default="mermaid")
 
-    for name, help_text in (
-        ("patterns", "list the known patterns: the built-ins, and a spec's imports with --spec"),
-        ("explain", "show a pattern's parameters, defaults, objects and steps"),
-    ):
-        p = command(name, help_text)
-        if name == "explain":
-            p.add_argument("pattern")
-        p.add_argument("--spec", metavar="FILE", help="also the patterns this spec's imports add")
-        p.add_argument("--allow-outside", action="store_true", help="let the spec's imports leave its directory")
-    command("schema", "print the spec's JSON Schema (for editors)")
+
+def _patterns(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--spec", metavar="FILE", help="also the patterns this spec's imports add")
+    p.add_argument("--allow-outside", action="store_true", help="let the spec's imports leave its directory")
+
+
+def _explain(p: argparse.ArgumentParser) -> None:
+    p.add_argument("pattern")
+    _patterns(p)
+
+
+# Each command: what it does, and its flags.
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None]] = {
+    "compile": ("compile a spec into bundle files, or a YAML stream on stdout", _compile),
+    "diff": ("compare the compiled plan with the cluster, or with DIR from an earlier compile", _diff),
+    "apply": ("server-side apply, bundle by bundle, waiting on each bundle's gates", _apply),
+    "teardown": ("run the teardown plan of a spec, or of DIR from an earlier 'kc compile -o DIR'", _teardown),
+    "status": ("the live state of a spec's pipeline (or DIR's): each step's gate, its pods, what is missing", _status),
+    "logs": ("the logs of a stage's pods, each line prefixed with its pod and container", _logs),
+    "validate": ("report every diagnostic of one or more specs; write nothing", _validate),
+    "graph": ("print the stage graph and its bundles, one edge per pair of steps labelled with why", _graph),
+    "patterns": ("list the known patterns: the built-ins, and a spec's imports with --spec", _patterns),
+    "explain": ("show a pattern's parameters, defaults, objects and steps", _explain),
+    "schema": ("print the spec's JSON Schema (for editors)", None),
+}
+
+
+def command_in(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` runs, when its first word names one."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    return first if first in COMMANDS else None
+
+
+def parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line. Given the ``command`` about to run, only its flags are added, since only
+    they are parsed (the others' cost a few milliseconds of every run); None adds every command's."""
+    # argparse asks for the terminal's width once per option it adds; the width is asked here once.
+    formatter = functools.partial(argparse.RawDescriptionHelpFormatter, width=_columns() - 2)
+    top = argparse.ArgumentParser(
+        prog="kc",
+        description="Compile a pipeline spec into ordered Kubernetes bundles with a teardown plan.",
+        epilog="exit codes: 0 ok, 1 differences or stale output, 2 invalid spec, 3 cluster error, "
+        "4 gate timed out. Run 'kc COMMAND --help' for a command's options and examples.",
+        formatter_class=formatter,
+    )
+    top.add_argument("--version", action=_Version)
+    sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (help_text, flags) in COMMANDS.items():
+        p = sub.add_parser(
+            name, help=help_text, description=help_text, epilog=EXAMPLES.get(name), formatter_class=formatter
+        )
+        if flags is not None and command in (None, name):
+            flags(p)
     return top

@@ -395,7 +395,8 @@ _WITHOUT_CYCLE_COLLECTOR = frozenset({"compile", "validate", "graph"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = arguments.parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    args = arguments.parser(arguments.command_in(words)).parse_args(words)
     collecting = gc.isenabled() and args.command in _WITHOUT_CYCLE_COLLECTOR
     if collecting:
         gc.disable()
