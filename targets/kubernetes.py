@@ -3,7 +3,7 @@ and its teardown in ``kc/``, which ``kubectl apply -f out/`` does not read."""
 
 from __future__ import annotations
 
-from kc.compiler import aside, contract, ir, teardown
+from kc.compiler import contract, ir, teardown
 from kc.targets import emit, plan, teardown_text
 
 
@@ -12,19 +12,11 @@ def _header(bundle: ir.Bundle) -> str:
     return f"# bundle {bundle.index:02d}: {bundle.name} (gate: {gates or 'none'})\n"
 
 
-# Objects from which the teardown files are written by a second process (compiler/aside.py): a
-# fork costs about as much as the teardown of this many objects.
-_TEARDOWN_ASIDE = 400
-
-
 def files(program: ir.Program) -> dict[str, str]:
     """Relative path -> content, for everything ``kc compile -o DIR`` writes."""
-    with aside.forked(
-        lambda: teardown_text.files(teardown.plan(program)), len(program.objects) >= _TEARDOWN_ASIDE
-    ) as teardown_files:
-        out = {b.filename: _header(b) + emit.dump([o.manifest for o in b.objects]) for b in program.bundles}
-        out[contract.PLAN] = plan.render(program)
-        out.update(teardown_files())
+    out = {b.filename: _header(b) + emit.dump([o.manifest for o in b.objects]) for b in program.bundles}
+    out[contract.PLAN] = plan.render(program)
+    out.update(teardown_text.files(teardown.plan(program)))
     return out
 
 
