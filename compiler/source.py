@@ -32,14 +32,20 @@ _TEXT_TAGS = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value"}
 _SCALAR_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int", "float", "str")}
 
 
+# A position as the loader found it: the file, and libyaml's mark of the node. It becomes a Pos
+# when asked for; a thousand-stage spec has tens of thousands of positions and asks for a few.
+Where = Pos | tuple[str, Any]
+
+
 class Document(Record, kw_only=False):
-    """Plain data with positions: ``values[path]`` is where a value starts, ``keys[path]`` its key."""
+    """Plain data with positions: ``values[path]`` is where a value starts, ``keys[path]`` its
+    key. Read them with ``pos``; a pass may copy entries between paths as they are."""
 
     file: str
     text: str
     data: Any
-    values: dict[Path, Pos] = param(factory=dict)
-    keys: dict[Path, Pos] = param(factory=dict)
+    values: dict[Path, Where] = param(factory=dict)
+    keys: dict[Path, Where] = param(factory=dict)
 
     def copy(self) -> Document:
         """A copy a pass may change: its data and positions are its own; the text is shared."""
@@ -55,10 +61,15 @@ class Document(Record, kw_only=False):
         while True:
             found = table.get(path) or self.values.get(path)
             if found is not None:
-                return found
+                return found if isinstance(found, Pos) else _pos(found)
             if not path:
                 return Pos(self.file, 1, 1)
             path = path[:-1]
+
+
+def _pos(where: tuple[str, Any]) -> Pos:
+    file, mark = where
+    return Pos(file, mark.line + 1, mark.column + 1)
 
 
 class _Builder:
@@ -87,7 +98,7 @@ class _Builder:
                     )
                 ]
             )
-        self.doc.values[path] = self.pos(node)
+        self.doc.values[path] = (self.doc.file, node.start_mark)
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node)
         if id(node) in self.active:
@@ -116,7 +127,7 @@ class _Builder:
 
     def mapping(self, node: yaml.MappingNode, path: Path, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        seen: dict[str, Pos] = {}
+        seen: dict[str, yaml.Node] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 own = self.doc.values[path]
@@ -129,14 +140,14 @@ class _Builder:
                 self.errors.append(diag.error("KC102", self.pos(key_node), "mapping keys must be plain text"))
                 continue
             key = str(key_node.value)
-            kpos = self.pos(key_node)
             if key in seen:
+                line = seen[key].start_mark.line + 1
                 self.errors.append(
-                    diag.error("KC006", kpos, f"duplicate key '{key}'", f"first defined at line {seen[key].line}")
+                    diag.error("KC006", self.pos(key_node), f"duplicate key '{key}'", f"first defined at line {line}")
                 )
                 continue
-            seen[key] = kpos
-            self.doc.keys[(*path, key)] = kpos
+            seen[key] = key_node
+            self.doc.keys[(*path, key)] = (self.doc.file, key_node.start_mark)
             out[key] = self.build(value_node, (*path, key), depth + 1)
         return out
 
