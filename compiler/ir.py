@@ -92,6 +92,7 @@ class Stage(Record, kw_only=False):
     template_params: dict[str, Any] = param(factory=dict)  # ``p`` in its pattern's templates
     deps: tuple[Dep, ...] = ()
     facts: dict[str, str] = param(factory=dict)  # what ${stage.field} resolves to
+    reads: tuple[tuple[str, str], ...] = ()  # (stage, field) of each ${stage.field} it refers to
 
 
 class Bundle(Record, kw_only=False):

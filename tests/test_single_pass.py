@@ -55,6 +55,7 @@ def test_dependencies_makes_a_reference_an_edge_and_refuses_an_unknown_stage() -
     (dep,) = out.stages[1].deps
     assert (dep.target, dep.kind, dep.why) == ("db", "reference", "reference ${db.host}")
     assert out.steps[2].deps == (dep,) and out.steps[1].deps == ()
+    assert (out.stages[0].reads, out.stages[1].reads) == ((), (("db", "host"),))  # for the network pass
     assert given.stages[1].deps == ()  # what the pass was given stays as it was
 
     broken = draft(text.replace("${db.host}", "${dbx.host}"), stages=given.stages, steps=given.steps)
@@ -89,8 +90,9 @@ def test_seal_names_a_job_by_its_content_and_leaves_other_kinds() -> None:
 
 def test_network_lets_in_the_callers_of_a_service_unless_open() -> None:
     text = SPEC.replace("image: a:1}", "image: a:1, env: {DB: '${db.url}'}}")
+    api = record.replace(stage("api", "service"), reads=(("db", "url"),))  # as dependencies finds it
     fields = {
-        "stages": (stage("db", "postgres", {"host": "h", "port": "5", "url": "http://h:5"}), stage("api", "service")),
+        "stages": (stage("db", "postgres", {"host": "h", "port": "5", "url": "http://h:5"}), api),
         "steps": (step("workspace"), step("db"), step("api")),
     }
     assert network.network(draft(text + "workspace: {network: open}\n", **fields)).objects == ()

@@ -180,7 +180,7 @@ def _wires(program: ir.Draft) -> tuple[dict[str, list[ir.Dep]], list[diag.Diagno
     return deps, errors
 
 
-def references_of(draft: ir.Draft) -> tuple[list[Ref], list[diag.Diagnostic]]:
+def _references(draft: ir.Draft) -> tuple[list[Ref], list[diag.Diagnostic]]:
     """Every reference the stages make, and the errors of those that name nothing."""
     facts = {s.name: s.facts for s in draft.stages}
     refs: list[Ref] = []
@@ -228,7 +228,7 @@ def _stage_deps(draft: ir.Draft, refs: list[Ref], inputs: dict[str, list[ir.Dep]
 
 
 def dependencies(draft: ir.Draft) -> ir.Draft:
-    refs, errors = references_of(draft)
+    refs, errors = _references(draft)
     inputs, wire_errors = _wires(draft)
     diag.raise_if_errors(errors + wire_errors)
     deps = _stage_deps(draft, refs, inputs)
@@ -242,5 +242,8 @@ def dependencies(draft: ir.Draft) -> ir.Draft:
         else:  # a stage's later step waits for the one before it
             step_deps = (ir.Dep(steps[-1].id, pos[step.stage], "previous step", "step"),)
         steps.append(record.replace(step, deps=step_deps))
-    stages = tuple(record.replace(s, deps=deps[s.name]) for s in draft.stages)
+    reads: dict[str, list[tuple[str, str]]] = {}
+    for ref in refs:
+        reads.setdefault(ref.stage, []).append((ref.target, ref.field))
+    stages = tuple(record.replace(s, deps=deps[s.name], reads=tuple(reads.get(s.name, ()))) for s in draft.stages)
     return record.replace(draft, stages=stages, steps=tuple(steps))

@@ -10,19 +10,20 @@ from __future__ import annotations
 from typing import Any
 
 from kc.compiler import ir, object_names
-from kc.compiler.passes import dependencies, labels
+from kc.compiler.passes import labels
 from kc.schemas import record
 
 NETWORK_FIELDS = ("host", "port", "url")
 
 
-def _policies(program: ir.Draft, refs: list[dependencies.Ref]) -> list[ir.Object]:
+def _policies(program: ir.Draft) -> list[ir.Object]:
     callers: dict[str, list[str]] = {}
-    for ref in refs:
-        if ref.field in NETWORK_FIELDS and ref.target != "pipeline" and ref.target != ref.stage:
-            callers.setdefault(ref.target, [])
-            if ref.stage not in callers[ref.target]:
-                callers[ref.target].append(ref.stage)
+    for caller in program.stages:  # the references the dependencies pass found
+        for target, field in caller.reads:
+            if field in NETWORK_FIELDS and target != "pipeline" and target != caller.name:
+                callers.setdefault(target, [])
+                if caller.name not in callers[target]:
+                    callers[target].append(caller.name)
     out = []
     exposed = {o.stage for o in program.objects if o.kind == "Ingress"}
     for stage in program.stages:
@@ -59,5 +60,5 @@ def network(draft: ir.Draft) -> ir.Draft:
     if draft.spec.workspace.network != "isolated":
         return draft
     workspace, *rest = draft.steps
-    policies = tuple(_policies(draft, dependencies.references_of(draft)[0]))
+    policies = tuple(_policies(draft))
     return record.replace(draft, steps=(record.replace(workspace, objects=workspace.objects + policies), *rest))
