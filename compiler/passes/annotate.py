@@ -9,14 +9,14 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from kc.compiler import ir, object_names
+from kc.compiler import ir, jsontext, object_names
 from kc.compiler.contract import BUNDLE, REVISION, SOURCE
 from kc.compiler.diagnostics import Pos
 from kc.schemas import record
 
 
 def content_digest(manifest: dict[str, Any]) -> str:
-    return object_names.digest(json.dumps(manifest, sort_keys=True, separators=(",", ":")), 12)
+    return object_names.digest(jsontext.canonical(manifest), 12)
 
 
 def revision(bundles: tuple[ir.Bundle, ...]) -> str:

@@ -3,15 +3,13 @@ a changed Job is a new Job (its spec cannot change in place) and an unchanged on
 
 from __future__ import annotations
 
-import json
-
-from kc.compiler import ir, object_names
+from kc.compiler import ir, jsontext, object_names
 from kc.schemas import record
 
 
 def _sealed(obj: ir.Object) -> ir.Object:
     manifest = obj.manifest
-    content = json.dumps(manifest, sort_keys=True, separators=(",", ":"))
+    content = jsontext.canonical(manifest)
     name = object_names.job_name(obj.name, object_names.digest(content))
     return record.replace(obj, manifest={**manifest, "metadata": {**manifest["metadata"], "name": name}})
 

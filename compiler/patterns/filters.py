@@ -3,9 +3,7 @@ rendering stays deterministic, and none reaches outside the values it is given."
 
 from __future__ import annotations
 
-import json
-
-from kc.compiler import object_names
+from kc.compiler import jsontext, object_names
 from kc.compiler.patterns import embed
 from kc.schemas import units
 
@@ -13,7 +11,7 @@ from kc.schemas import units
 def tojson(value: object) -> str:
     # JSON is YAML: values go into templates as JSON, so no value can change the YAML around it.
     # Keys keep their order (kc builds them in a fixed order), unlike Jinja's own tojson.
-    return embed.JSON(json.dumps(value, ensure_ascii=False), value)
+    return embed.JSON(jsontext.compact(value), value)
 
 
 def seconds(duration: str) -> int:

@@ -60,7 +60,7 @@ class ImageFacts(Record, kw_only=False):
 def known_images() -> dict[str, ImageFacts]:
     """Repository (``docker.io/library/nginx``) -> what kc knows of the image."""
     with open(IMAGES, encoding="utf-8") as f:
-        table = yaml.safe_load(f)
+        table = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return {repo: ImageFacts(e.get("port"), tuple(e.get("writable", ()))) for repo, e in table.items()}
 
 
