@@ -134,11 +134,13 @@ def checks(cls: type) -> tuple[Callable[[Any, frozenset[str]], None], ...]:
 
 
 def dump(
-    value: Any, *, by_alias: bool = True, exclude_none: bool = False, exclude: frozenset[str] = frozenset()
+    value: Any, *, for_templates: bool = False, exclude_none: bool = False, exclude: frozenset[str] = frozenset()
 ) -> Any:
-    """A record as plain data, the way pydantic's ``model_dump`` writes a model: records become
-    mappings (by the spec's spelling with ``by_alias``), ``exclude_none`` drops fields that are
-    None (not None values inside mappings); ``exclude`` names top-level fields to leave out."""
+    """A record as plain data, the way pydantic's ``model_dump(by_alias=True)`` writes a model:
+    records become mappings by the spec's spelling of each field (``storage-class``), or, for
+    templates, that spelling in snake case (``p.storage_class``; the keys of mappings, such as
+    env names, stay as they are); ``exclude_none`` drops fields that are None (not None values
+    inside mappings); ``exclude`` names top-level fields to leave out."""
     if isinstance(value, Record):
         out = {}
         cls: Any = type(value)  # a class is hashable, as the cache needs
@@ -148,10 +150,11 @@ def dump(
             item = getattr(value, f.name)
             if item is None and exclude_none:
                 continue
-            out[f.alias if by_alias else f.name] = dump(item, by_alias=by_alias, exclude_none=exclude_none)
+            key = f.alias.replace("-", "_") if for_templates else f.alias
+            out[key] = dump(item, for_templates=for_templates, exclude_none=exclude_none)
         return out
     if isinstance(value, dict):
-        return {k: dump(v, by_alias=by_alias, exclude_none=exclude_none) for k, v in value.items()}
+        return {k: dump(v, for_templates=for_templates, exclude_none=exclude_none) for k, v in value.items()}
     if isinstance(value, list):
-        return [dump(v, by_alias=by_alias, exclude_none=exclude_none) for v in value]
+        return [dump(v, for_templates=for_templates, exclude_none=exclude_none) for v in value]
     return value

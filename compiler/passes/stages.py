@@ -7,7 +7,7 @@ from typing import Any
 
 from kc.compiler import diagnostics as diag
 from kc.compiler import ir, model_errors, source
-from kc.compiler.patterns import registry, render
+from kc.compiler.patterns import registry
 from kc.schemas import check, record, shape
 
 # Parameters every stage has, which kc reads itself rather than the templates.
@@ -79,14 +79,13 @@ def stages(draft: ir.Draft) -> ir.Draft:
         if pattern is None or values is None or name not in on:
             continue
         errors.extend(_after_errors(draft, name, values.after))
-        params = shape.dump(values, exclude=_NOT_FOR_TEMPLATES)
         found.append(
             ir.Stage(
                 name,
                 pattern.name,
                 shape.dump(values, exclude_none=True),
                 draft.doc.pos(("stages", name), key=True),
-                render.template_params(pattern.manifest.parameters, params),
+                shape.dump(values, for_templates=True, exclude=_NOT_FOR_TEMPLATES),
             )
         )
     diag.raise_if_errors(errors)

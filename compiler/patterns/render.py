@@ -117,21 +117,3 @@ def warnings(pattern: registry.Pattern, context: dict[str, Any], pos: Pos) -> li
         if holds:
             out.append(diag.warning(decl.code, pos, decl.message.strip(), decl.hint.strip()))
     return out
-
-
-def _template_value(decl: dict[str, Any], value: Any) -> Any:
-    if isinstance(value, dict) and decl.get("type") == "object":
-        properties = decl.get("properties") or {}
-        return {k.replace("-", "_"): _template_value(properties.get(k, {}), v) for k, v in value.items()}
-    if isinstance(value, dict) and decl.get("type") == "map":
-        return {k: _template_value(decl.get("values", {}), v) for k, v in value.items()}
-    if isinstance(value, list) and decl.get("type") == "list":
-        return [_template_value(decl.get("items", {}), v) for v in value]
-    return value
-
-
-def template_params(parameters: dict[str, dict[str, Any]], values: dict[str, Any]) -> dict[str, Any]:
-    """Parameters as templates see them: names and the properties of ``object`` parameters read
-    in snake_case (``p.storage_class``, ``p.expose.tls_secret``); the keys of maps (input names,
-    ConfigMap keys, env names) are the user's own data and stay as written."""
-    return {k.replace("-", "_"): _template_value(parameters.get(k, {}), v) for k, v in values.items()}
