@@ -156,10 +156,14 @@ def _span(key: yaml.Event, value: yaml.Event) -> int:
     return int(value.start_mark.index - key.start_mark.index)
 
 
+_resolver = yaml.resolver.Resolver()
+_constructor = yaml.constructor.SafeConstructor()  # keeps nothing once a document is made
+
+
 def _construct(text: str, implicit: tuple[bool, bool], style: str | None) -> Any:
     """What PyYAML's safe loader makes of a scalar with no tag."""
-    tag = yaml.resolver.Resolver().resolve(yaml.ScalarNode, text, implicit)  # type: ignore[no-untyped-call]
-    return yaml.constructor.SafeConstructor().construct_document(yaml.ScalarNode(tag, text, style=style))
+    tag = _resolver.resolve(yaml.ScalarNode, text, implicit)  # type: ignore[no-untyped-call]
+    return _constructor.construct_document(yaml.ScalarNode(tag, text, style=style))
 
 
 _RESOLVED_FIRST = frozenset(yaml.resolver.Resolver.yaml_implicit_resolvers)
