@@ -92,8 +92,12 @@ class Ref(Record, kw_only=False):
 
     @property
     def text(self) -> str:
-        """``Deployment shop/shop-web``; a cluster-scoped object has no namespace part."""
-        return f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
+        return ref_text(self.kind, self.namespace, self.name)
+
+
+def ref_text(kind: str, namespace: str | None, name: str) -> str:
+    """``Deployment shop/shop-web``; a cluster-scoped object has no namespace part."""
+    return f"{kind} {namespace + '/' if namespace else ''}{name}"
 
 
 # --- kc/plan.json --------------------------------------------------------------------------------

@@ -28,7 +28,8 @@ _constructor = yaml.constructor.SafeConstructor()
 
 Path = tuple[str | int, ...]
 
-_TEXT_TAGS = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value"}
+# Text as it is: strings, and dates and a lone "=", which kc never interprets.
+_TEXT_TAGS = {"tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value"}
 _SCALAR_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int", "float", "str")}
 
 
@@ -115,7 +116,7 @@ class _Builder:
     def scalar(self, node: yaml.ScalarNode) -> Any:
         tag = node.tag
         if tag in _TEXT_TAGS:
-            return node.value  # dates and a lone "=" stay text: kc never interprets them
+            return node.value
         if tag not in _SCALAR_TAGS:
             self.errors.append(diag.error("KC102", self.pos(node), f"unsupported YAML tag {tag}"))
             return node.value

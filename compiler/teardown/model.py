@@ -44,7 +44,7 @@ class Step(Record, kw_only=False):
     def what(self) -> str:
         """``CronJob shop/shop-report``, or ``every Job in shop with kc.dev/stage=report``."""
         if self.name is not None:
-            return contract.Ref(self.api_version, self.kind, self.namespace, self.name).text
+            return contract.ref_text(self.kind, self.namespace, self.name)
         return f"every {self.kind} in {self.namespace} with {selector_text(self.selector[OWNED:])}"
 
 
