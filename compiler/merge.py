@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from kc.compiler import source
@@ -31,7 +30,7 @@ def overlay(doc: source.Document, target: source.Path, value: Any, origin: sourc
         for key, sub in value.items():
             overlay(doc, (*target, key), sub, (*origin, key))
         return
-    parent[last] = copy.deepcopy(value)
+    parent[last] = source.copied(value)
     _copy_positions(doc, origin, target)
     if origin in doc.keys:
         doc.keys[target] = doc.keys[origin]
@@ -54,7 +53,7 @@ def patch(target: Any, change: Any) -> Any:
         return merged + [item for item in change if item["name"] in by_name]
     if isinstance(change, dict):  # onto nothing: a new mapping, without the patch's nulls
         return patch({}, change)
-    return copy.deepcopy(change)
+    return source.copied(change)
 
 
 def _named_list(value: Any) -> bool:
