@@ -29,7 +29,7 @@ Path = tuple[str | int, ...]
 
 # Text as it is: strings, and dates and a lone "=", which kc never interprets.
 _TEXT_TAGS = {"tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value"}
-_SCALAR_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int", "float", "str")}
+_SCALAR_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int", "float")}
 
 
 # A position as the loader found it: the file, and libyaml's mark of the node. It becomes a Pos

@@ -7,10 +7,9 @@ All three read the steps' argv as the plan built them, so none of them composes 
 from __future__ import annotations
 
 import functools
-import json
 import shlex
 
-from kc.compiler import contract, teardown
+from kc.compiler import contract, jsontext, teardown
 from kc.compiler.teardown import model
 from kc.targets import emit
 
@@ -26,7 +25,7 @@ def yaml(plan: teardown.TeardownPlan) -> str:
 
 
 def json_text(plan: teardown.TeardownPlan) -> str:
-    return json.dumps(model.as_dict(plan), indent=2, ensure_ascii=False) + "\n"
+    return jsontext.dumps(model.as_dict(plan)) + "\n"
 
 
 # Most words of a plan's commands repeat from step to step (kubectl, delete, -n, the selector).
