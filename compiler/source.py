@@ -37,14 +37,17 @@ _SCALAR_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int", "float
 Where = Pos | tuple[str, Any]
 
 
+_CONTAINERS = frozenset({dict, list})
+
+
 def copied(value: Any) -> Any:
     """Plain data's own copy: mappings and lists anew; text, numbers and dates, which cannot
     change, shared. ``copy.deepcopy`` takes three times as long for the same result."""
     kind = type(value)
     if kind is dict:
-        return {k: copied(v) for k, v in value.items()}
+        return {k: copied(v) if type(v) in _CONTAINERS else v for k, v in value.items()}
     if kind is list:
-        return [copied(v) for v in value]
+        return [copied(v) if type(v) in _CONTAINERS else v for v in value]
     return value
 
 

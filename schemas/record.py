@@ -138,5 +138,6 @@ def replace(record: T, /, **changes: Any) -> T:
     if not changes.keys() <= params.keys():
         raise TypeError(f"{type(record).__name__}: unknown field '{next(iter(changes.keys() - params.keys()))}'")
     made = object.__new__(type(record))
-    made.__dict__.update({name: record.__dict__[name] for name in params}, **changes)
+    state = record.__dict__  # the fields, and a cached property's value if one was read
+    made.__dict__.update(state if len(state) == len(params) else {name: state[name] for name in params}, **changes)
     return made

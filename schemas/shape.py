@@ -133,6 +133,9 @@ def checks(cls: type) -> tuple[Callable[[Any, frozenset[str]], None], ...]:
     return tuple(cls.__kc_checks__)  # type: ignore[attr-defined]
 
 
+_NESTED = (Record, dict, list)
+
+
 def dump(
     value: Any, *, for_templates: bool = False, exclude_none: bool = False, exclude: frozenset[str] = frozenset()
 ) -> Any:
@@ -151,10 +154,21 @@ def dump(
             if item is None and exclude_none:
                 continue
             key = f.alias.replace("-", "_") if for_templates else f.alias
-            out[key] = dump(item, for_templates=for_templates, exclude_none=exclude_none)
+            out[key] = (
+                dump(item, for_templates=for_templates, exclude_none=exclude_none)
+                if isinstance(item, _NESTED)
+                else item
+            )
         return out
+    # Leaves are taken as they are, without a call each: most of a record is text and numbers.
     if isinstance(value, dict):
-        return {k: dump(v, for_templates=for_templates, exclude_none=exclude_none) for k, v in value.items()}
+        return {
+            k: dump(v, for_templates=for_templates, exclude_none=exclude_none) if isinstance(v, _NESTED) else v
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [dump(v, for_templates=for_templates, exclude_none=exclude_none) for v in value]
+        return [
+            dump(v, for_templates=for_templates, exclude_none=exclude_none) if isinstance(v, _NESTED) else v
+            for v in value
+        ]
     return value

@@ -199,3 +199,12 @@ def test_a_time_zone_found_on_disk_is_one_zoneinfo_lists(tmp_path: Path) -> None
     finally:
         zoneinfo.reset_tzpath()
         params._on_disk.cache_clear()
+
+
+def test_a_changed_copy_works_out_its_cached_properties_again() -> None:
+    doc = source.Document("a.spec", "a: 1\n", {"a": 1})
+    assert doc.lines == ["a: 1"]
+    changed = record.replace(doc, text="a: 1\nb: 2\n")
+    assert changed.lines == ["a: 1", "b: 2"]
+    assert record.replace(doc, data={"a": 2}).data == {"a": 2}
+    assert doc.data == {"a": 1}

@@ -19,9 +19,9 @@ def content_digest(manifest: dict[str, Any]) -> str:
     return object_names.digest(jsontext.canonical(manifest), 12)
 
 
-def revision(bundles: tuple[ir.Bundle, ...]) -> str:
-    """A digest of everything the plan applies, and in what order (objects carry their digests)."""
-    content = [[b.index, [s.gate.kind for s in b.steps], [o.digest for o in b.objects]] for b in bundles]
+def revision(bundles: tuple[ir.Bundle, ...], digests: dict[int, str]) -> str:
+    """A digest of everything the plan applies, and in what order (``digests`` by object's id)."""
+    content = [[b.index, [s.gate.kind for s in b.steps], [digests[id(o)] for o in b.objects]] for b in bundles]
     return object_names.digest(json.dumps(content, separators=(",", ":")), 12)
 
 
@@ -45,22 +45,12 @@ def _sources(program: ir.Program) -> Callable[[Pos], str]:
 
 
 def annotate(program: ir.Program) -> ir.Program:
-    digested = tuple(
-        record.replace(
-            b,
-            steps=tuple(
-                record.replace(
-                    s, objects=tuple(record.replace(o, digest=content_digest(o.manifest)) for o in s.objects)
-                )
-                for s in b.steps
-            ),
-        )
-        for b in program.bundles
-    )
-    rev = revision(digested)
+    # Each object is digested as the passes left it, before the annotations that carry the revision.
+    digests = {id(o): content_digest(o.manifest) for o in program.objects}
+    rev = revision(program.bundles, digests)
     source = _sources(program)
     bundles = []
-    for bundle in digested:
+    for bundle in program.bundles:
         extra = {
             BUNDLE: str(bundle.index),
             REVISION: rev,
@@ -76,7 +66,8 @@ def annotate(program: ir.Program) -> ir.Program:
                     SOURCE: source(obj.pos),
                     **extra,
                 }
-                objects.append(record.replace(obj, manifest={**obj.manifest, "metadata": meta}))
+                manifest = {**obj.manifest, "metadata": meta}
+                objects.append(record.replace(obj, manifest=manifest, digest=digests[id(obj)]))
             steps.append(record.replace(step, objects=tuple(objects)))
         bundles.append(record.replace(bundle, steps=tuple(steps)))
     return record.replace(program, bundles=tuple(bundles), revision=rev)

@@ -4,6 +4,7 @@ that every stage's facts are known (the dependencies pass has checked that each 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from kc.compiler import diagnostics as diag
@@ -25,36 +26,53 @@ def no_data_claim(pos: Pos, what: str) -> diag.Diagnostic:
     )
 
 
+# What the walk looks into; anything else is a leaf without references.
+_WALKED = frozenset({str, dict, list})
+
+
 def _substitute(value: Any, table: dict[str, str], missing: set[str]) -> Any:
     """``value`` with its references resolved; the very same object where it has none, so that
-    objects without references cost a walk and no copies."""
+    objects without references cost a walk and no copies. Leaves without references, most of an
+    object, are passed over in the loops rather than in a call each."""
     kind = type(value)
     if kind is str:
-        if "${" not in value:
-            return value
-
-        def replace(match: re.Match[str]) -> str:
-            if match.group(1) is None:
-                return "${"
-            found = table.get(match.group(1))
-            if found is None:
-                missing.add(match.group(0))
-                return match.group(0)
-            return found
-
-        return REF.sub(replace, value)
+        return REF.sub(_replace(table, missing), value) if "${" in value else value
     if kind is dict:
         changed = None
         for key, item in value.items():
+            kind = type(item)
+            if kind not in _WALKED or (kind is str and "${" not in item):
+                continue
             new = _substitute(item, table, missing)
             if new is not item:
                 changed = changed or dict(value)
                 changed[key] = new
         return value if changed is None else changed
     if kind is list:
-        out = [_substitute(v, table, missing) for v in value]
-        return value if all(a is b for a, b in zip(out, value, strict=True)) else out
+        copy = None
+        for index, item in enumerate(value):
+            kind = type(item)
+            if kind not in _WALKED or (kind is str and "${" not in item):
+                continue
+            new = _substitute(item, table, missing)
+            if new is not item:
+                copy = copy or list(value)
+                copy[index] = new
+        return value if copy is None else copy
     return value
+
+
+def _replace(table: dict[str, str], missing: set[str]) -> Callable[[re.Match[str]], str]:
+    def replace(match: re.Match[str]) -> str:
+        if match.group(1) is None:
+            return "${"
+        found = table.get(match.group(1))
+        if found is None:
+            missing.add(match.group(0))
+            return match.group(0)
+        return found
+
+    return replace
 
 
 def _table(draft: ir.Draft) -> dict[str, str]:

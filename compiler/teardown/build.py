@@ -53,22 +53,29 @@ def _pod_template(manifest: dict[str, Any]) -> Any:
     return spec.get("template")
 
 
+# The kinds whose objects lead to a sweep below.
+_SWEPT_FROM = frozenset({"CronJob", "Job", "ConfigMap", "StatefulSet"})
+
+
 def _sweeps(objects: Sequence[tuple[int, ir.Object]], ownership: Selector) -> list[_Sweep]:
     # A sweep by stage label goes into the earliest bundle holding anything that makes what it
     # selects. That bundle is torn down last, so a sweep never runs ahead of an object of its stage
     # that a later step still has to stop (a stage's StatefulSet one bundle before its Job).
     first: dict[tuple[str, str], int] = {}
     for index, obj in objects:
-        makes = {"Pod"} if kinds.pod_template(obj.kind) is not None else set()
-        makes |= {"Job"} if obj.kind in ("Job", "CronJob") else set()
-        makes |= {"ConfigMap"} if obj.kind == "ConfigMap" else set()
-        makes |= (
-            {"PersistentVolumeClaim"}
-            if obj.kind == "PersistentVolumeClaim" or _claim_templates(obj.manifest)
-            else set()
-        )
-        for kind in makes:
-            first[(obj.stage, kind)] = min(first.get((obj.stage, kind), index), index)
+        kind = obj.kind
+        makes = [
+            made
+            for made, does in (
+                ("Pod", kinds.pod_template(kind) is not None),
+                ("Job", kind in ("Job", "CronJob")),
+                ("ConfigMap", kind == "ConfigMap"),
+                ("PersistentVolumeClaim", kind == "PersistentVolumeClaim" or bool(_claim_templates(obj.manifest))),
+            )
+            if does
+        ]
+        for made in makes:
+            first[(obj.stage, made)] = min(first.get((obj.stage, made), index), index)
     found: dict[tuple[str, str], _Sweep] = {}
 
     def add(obj: ir.Object, kind: str, template_labels: dict[str, Any], phase: kinds.Phase, why: str) -> None:
@@ -77,6 +84,8 @@ def _sweeps(objects: Sequence[tuple[int, ir.Object]], ownership: Selector) -> li
             found[(obj.stage, kind)] = _Sweep(first[(obj.stage, kind)], phase, kind, obj.namespace, sel, why)
 
     for _, obj in objects:
+        if obj.kind not in _SWEPT_FROM:
+            continue
         stage, spec = obj.stage, obj.manifest.get("spec") or {}
         own = dict(obj.manifest["metadata"].get("labels") or {})
         if obj.kind == "CronJob":
