@@ -64,7 +64,9 @@ def _refuse(value: Any) -> Any:
 
 def _flat(values: Any) -> bool:
     """Only scalars and empty containers, which the C encoder writes as ``indent`` would."""
-    return all(type(v) in _SCALARS or (not v and type(v) in _CONTAINERS) for v in values)
+    return _SCALARS.issuperset(map(type, values)) or all(
+        type(v) in _SCALARS or (not v and type(v) in _CONTAINERS) for v in values
+    )
 
 
 def _value(value: Any, indent: str, out: list[str]) -> None:

@@ -89,10 +89,13 @@ class Record:
                 return
             if self.__kc_kw_only__ or len(args) > len(params):
                 raise TypeError(f"{type(self).__name__}: takes its fields by name")
-            for name, value in zip(params, args, strict=False):
-                if name in values:
-                    raise TypeError(f"{type(self).__name__}: '{name}' given twice")
-                values[name] = value
+            positional = dict(zip(params, args, strict=False))
+            if values:
+                twice = positional.keys() & values.keys()
+                if twice:
+                    raise TypeError(f"{type(self).__name__}: '{min(twice)}' given twice")
+                positional.update(values)
+            values = positional
         if values.keys() == params.keys():
             self.__dict__.update(values)
             return

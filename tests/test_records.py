@@ -208,3 +208,24 @@ def test_a_changed_copy_works_out_its_cached_properties_again() -> None:
     assert changed.lines == ["a: 1", "b: 2"]
     assert record.replace(doc, data={"a": 2}).data == {"a": 2}
     assert doc.data == {"a": 1}
+
+
+class _Point(record.Record, kw_only=False):
+    x: int
+    y: int = 0
+    tags: list[str] = record.param(factory=list)
+
+
+def test_a_record_takes_its_fields_in_order_then_by_name() -> None:
+    assert _Point(1).__dict__ == {"x": 1, "y": 0, "tags": []}
+    assert _Point(1, tags=["a"]).__dict__ == {"x": 1, "y": 0, "tags": ["a"]}
+    assert _Point(1, 2, ["b"]) == _Point(x=1, y=2, tags=["b"])
+    assert _Point(1).tags is not _Point(1).tags  # a factory's value is each record's own
+    for args, kwargs, message in [
+        ((1,), {"x": 2}, "'x' given twice"),
+        ((1, 2, [], 4), {}, "takes its fields by name"),
+        ((1,), {"z": 3}, "unknown field 'z'"),
+        ((), {"y": 3}, "missing field 'x'"),
+    ]:
+        with pytest.raises(TypeError, match=message):
+            _Point(*args, **kwargs)
