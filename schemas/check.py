@@ -159,8 +159,9 @@ def _record(cls: type) -> Check:
     fields = shape.fields(cls)
     by_key = {f.alias: f for f in fields} | {f.name: f for f in fields if f.name != f.alias}
     checkers = {f.name: _checker(f.type) for f in fields}
-    required = [f.name for f in fields if f.required]
-    defaults = [f for f in fields if not f.required]
+    required = frozenset(f.name for f in fields if f.required)
+    defaults = [(f.name, f.default) for f in fields if not f.required and f.factory is None]
+    factories = [(f.name, f.factory) for f in fields if not f.required and f.factory is not None]
     cross = shape.checks(cls)
 
     def check(value: Any) -> Any:
@@ -172,12 +173,15 @@ def _record(cls: type) -> Check:
             if f is None or f.name in given:  # unknown, or given under both spellings
                 raise Unsure
             given[f.name] = checkers[f.name](item)
-        if any(name not in given for name in required):
+        if not required <= given.keys():
             raise Unsure
         names = frozenset(given)
-        for f in defaults:
-            if f.name not in given:
-                given[f.name] = f.fresh_default()
+        for name, default in defaults:
+            if name not in given:
+                given[name] = default
+        for name, factory in factories:
+            if name not in given:
+                given[name] = factory()
         made = cls(**given)
         for cross_check in cross:
             try:

@@ -136,6 +136,12 @@ def checks(cls: type) -> tuple[Callable[[Any, frozenset[str]], None], ...]:
 _NESTED = (Record, dict, list)
 
 
+@functools.cache
+def _spellings(cls: type, for_templates: bool) -> tuple[tuple[str, str], ...]:
+    """(field name, key) of each field, as ``dump`` writes it."""
+    return tuple((f.name, f.alias.replace("-", "_") if for_templates else f.alias) for f in fields(cls))
+
+
 def dump(
     value: Any, *, for_templates: bool = False, exclude_none: bool = False, exclude: frozenset[str] = frozenset()
 ) -> Any:
@@ -147,13 +153,13 @@ def dump(
     if isinstance(value, Record):
         out = {}
         cls: Any = type(value)  # a class is hashable, as the cache needs
-        for f in fields(cls):
-            if f.name in exclude:
+        state = value.__dict__
+        for name, key in _spellings(cls, for_templates):
+            if name in exclude:
                 continue
-            item = getattr(value, f.name)
+            item = state[name]
             if item is None and exclude_none:
                 continue
-            key = f.alias.replace("-", "_") if for_templates else f.alias
             out[key] = (
                 dump(item, for_templates=for_templates, exclude_none=exclude_none)
                 if isinstance(item, _NESTED)
