@@ -56,13 +56,13 @@ def ownership_text(instance: str) -> str:
 
 def selector_text(selector: Selector | Mapping[str, str]) -> str:
     """``kc.dev/instance=shop,kc.dev/stage=db``, as ``kubectl -l`` and the API's labelSelector take it."""
-    pairs: Iterable[tuple[str, str]] = selector.items() if isinstance(selector, Mapping) else selector
+    pairs: Iterable[tuple[str, str]] = selector if isinstance(selector, tuple) else selector.items()
     return ",".join(f"{k}={v}" for k, v in pairs)
 
 
 def carries(manifest: dict[str, Any], selector: Selector | Mapping[str, str]) -> bool:
     """Whether the object has every label of ``selector``."""
-    pairs: Iterable[tuple[str, str]] = selector.items() if isinstance(selector, Mapping) else selector
+    pairs: Iterable[tuple[str, str]] = selector if isinstance(selector, tuple) else selector.items()
     found = (manifest.get("metadata") or {}).get("labels") or {}
     return all(found.get(k) == v for k, v in pairs)
 

@@ -39,15 +39,19 @@ class Ref(Record, kw_only=False):
     text: str
 
 
-def _strings(value: Any, path: source.Path) -> Iterator[tuple[str, source.Path]]:
+def _templated(value: Any, path: source.Path) -> Iterator[tuple[str, source.Path]]:
+    """Each string in ``value`` that holds a ``${``, with its path; the rest is passed over."""
     if isinstance(value, str):
-        yield value, path
+        if "${" in value:
+            yield value, path
     elif isinstance(value, dict):
         for k, v in value.items():
-            yield from _strings(v, (*path, k))
+            if isinstance(v, dict | list) or (isinstance(v, str) and "${" in v):
+                yield from _templated(v, (*path, k))
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            yield from _strings(v, (*path, i))
+            if isinstance(v, dict | list) or (isinstance(v, str) and "${" in v):
+                yield from _templated(v, (*path, i))
 
 
 def _column(doc: source.Document, pos: Pos, text: str, offset: int) -> Pos:
@@ -71,7 +75,7 @@ def _scan(program: ir.Draft, stage: str, raw: dict[str, Any]) -> list[Ref]:
                 pos = doc.pos(("stages", stage, "mounts", target), key=True)
                 refs.append(Ref(stage, target, "name", pos, f"mounts: {target}"))
             continue
-        for text, path in _strings(value, ("stages", stage, key)):
+        for text, path in _templated(value, ("stages", stage, key)):
             for match in REF.finditer(text):
                 if match.group(1) is None:
                     continue
