@@ -6,6 +6,7 @@ dicts that a pass copies before it changes them, so what a pass was given stays 
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal
 
 from kc.compiler import kinds
@@ -100,7 +101,7 @@ class Bundle(Record, kw_only=False):
     name: str
     steps: tuple[Step, ...]
 
-    @property
+    @functools.cached_property  # read by the revision, the plan, the bundle file and the teardown
     def objects(self) -> tuple[Object, ...]:
         """In kind order; custom resources and unknown kinds last, steps' order among equals."""
         found = [o for s in self.steps for o in s.objects]

@@ -57,6 +57,7 @@ class Record:
     # Every field's default, in order, with _NEEDED for the fields named in __kc_needed__.
     __kc_template__: typing.ClassVar[dict[str, Any]] = {}
     __kc_needed__: typing.ClassVar[tuple[str, ...]] = ()
+    __kc_names__: typing.ClassVar[tuple[str, ...]] = ()  # the fields, in order
     __kc_kebab__: typing.ClassVar[bool] = False
     __kc_kw_only__: typing.ClassVar[bool] = True
     __kc_checks__: typing.ClassVar[tuple[Callable[[Any, frozenset[str]], None], ...]] = ()
@@ -77,6 +78,7 @@ class Record:
         needed = {n for n, p in params.items() if p.default is REQUIRED or p.factory is not None}
         cls.__kc_template__ = {n: _NEEDED if n in needed else p.default for n, p in params.items()}
         cls.__kc_needed__ = tuple(n for n in params if n in needed)
+        cls.__kc_names__ = tuple(params)
         cls.__kc_kebab__ = kebab_keys
         if kw_only is not None:
             cls.__kc_kw_only__ = kw_only
@@ -89,26 +91,25 @@ class Record:
                 return
             if self.__kc_kw_only__ or len(args) > len(params):
                 raise TypeError(f"{type(self).__name__}: takes its fields by name")
-            positional = dict(zip(params, args, strict=False))
             if values:
-                twice = positional.keys() & values.keys()
+                twice = values.keys() & self.__kc_names__[: len(args)]
                 if twice:
                     raise TypeError(f"{type(self).__name__}: '{min(twice)}' given twice")
-                positional.update(values)
-            values = positional
-        if values.keys() == params.keys():
+        elif values.keys() == params.keys():
             self.__dict__.update(values)
             return
         fields = dict(self.__kc_template__)  # the defaults, in the fields' order
+        fields.update(zip(params, args, strict=False))
         fields.update(values)
         if len(fields) != len(params):
             raise TypeError(f"{type(self).__name__}: unknown field '{next(k for k in values if k not in params)}'")
-        for name in self.__kc_needed__:
-            if fields[name] is _NEEDED:
-                factory = params[name].factory
-                if factory is None:
-                    raise TypeError(f"{type(self).__name__}: missing field '{name}'")
-                fields[name] = factory()
+        if self.__kc_needed__ and _NEEDED in fields.values():  # a required field not given, or a factory's
+            for name in self.__kc_needed__:
+                if fields[name] is _NEEDED:
+                    factory = params[name].factory
+                    if factory is None:
+                        raise TypeError(f"{type(self).__name__}: missing field '{name}'")
+                    fields[name] = factory()
         self.__dict__.update(fields)
 
     def _values(self) -> tuple[Any, ...]:
