@@ -111,6 +111,11 @@ def _scalar(value: Any, indent: str) -> str:
     raise TypeError(f"cannot write {type(value).__name__} as YAML")
 
 
+def scalar(value: str | int | float | bool | None, indent: str) -> str:
+    """A scalar as ``document`` writes it after ``key: `` at ``indent``."""
+    return _text(value) if type(value) is str and "\n" not in value else _scalar(value, indent)
+
+
 def _block(value: dict[str, Any] | list[Any], indent: str, out: list[str]) -> None:
     # Every write's hot path: a one-line string is written without _scalar's checks.
     if isinstance(value, dict):

@@ -203,8 +203,9 @@ _STEP_KEYS = (
 )
 
 
-def as_dict(teardown: TeardownPlan) -> dict[str, Any]:
-    return {
+def as_dict(teardown: TeardownPlan, steps: bool = True) -> dict[str, Any]:
+    """The plan as ``kc/teardown.yaml`` holds it; without its steps when ``steps`` is False."""
+    head = {
         "format": teardown.format,
         "pipeline": teardown.pipeline,
         "instance": teardown.instance,
@@ -215,6 +216,11 @@ def as_dict(teardown: TeardownPlan) -> dict[str, Any]:
         "delete_data": teardown.delete_data,
         "ownership": dict(teardown.ownership),
         "timeout": TIMEOUT,
+    }
+    if not steps:
+        return head
+    return {
+        **head,
         "steps": [
             {
                 "number": s.number,
