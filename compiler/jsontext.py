@@ -86,8 +86,11 @@ def _value(value: Any, indent: str, out: list[str]) -> None:
         for key, item in value.items():
             if type(key) is not str:
                 raise TypeError("a key that is not text")
-            out.append(f"{separator}{_quoted(key)}: ")
-            _value(item, inner, out)
+            if type(item) is str:  # most values: text, written here rather than by a call
+                out.append(f"{separator}{_quoted(key)}: {_quoted(item)}")
+            else:
+                out.append(f"{separator}{_quoted(key)}: ")
+                _value(item, inner, out)
             separator = f",\n{inner}"
     else:
         for item in value:
