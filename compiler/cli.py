@@ -98,7 +98,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if args.output:
         output.write(args.output, kubernetes.files(program))
     else:
-        sys.stdout.write(kubernetes.stream(program))
+        sys.stdout.writelines(kubernetes.stream(program))
     return EXIT_OK
 
 

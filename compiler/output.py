@@ -1,14 +1,18 @@
 """Writing a compiled plan into an output directory, and checking one for staleness.
 
 Compilation finishes in memory before anything is written, so a failed compile never touches the
-directory. kc writes only into an empty directory or one it wrote before (it has ``kc/plan.json``),
-and removes the bundle files of its own that the new plan no longer has.
+directory. The files are then rendered one at a time, each into a temporary file beside its
+place, so a large plan's files are never all in memory at once; only when every one is written
+do they replace the old ones. kc writes only into an empty directory or one it wrote before (it
+has ``kc/plan.json``), and removes the bundle files of its own that the new plan no longer has.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from collections.abc import Iterable
 
 from kc.compiler import contract
 from kc.compiler import diagnostics as diag
@@ -26,7 +30,8 @@ def _own_files(root: str) -> set[str]:
     return found
 
 
-def write(root: str, files: dict[str, str]) -> None:
+def write(root: str, files: Iterable[tuple[str, str]]) -> None:
+    """Write ``files``, (relative path, content) pairs, into ``root``."""
     if os.path.exists(root) and not os.path.isdir(root):
         raise diag.CompileError([diag.error("KC601", Pos(root), "the output path exists and is not a directory")])
     if os.path.isdir(root) and os.listdir(root) and not os.path.isfile(os.path.join(root, contract.PLAN)):
@@ -40,24 +45,36 @@ def write(root: str, files: dict[str, str]) -> None:
                 )
             ]
         )
-    stale = _own_files(root) - set(files) if os.path.isdir(root) else set()
-    for rel, content in sorted(files.items()):
+    own = _own_files(root) if os.path.isdir(root) else set()
+    written: list[str] = []
+    try:
+        for rel, content in files:
+            path = os.path.join(root, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(f"{path}.tmp", "w", encoding="utf-8", newline="\n") as f:
+                written.append(rel)
+                f.write(content)
+    except BaseException:
+        for rel in written:
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(root, f"{rel}.tmp"))
+        raise
+    for rel in sorted(written):
         path = os.path.join(root, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.tmp"
-        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-            f.write(content)
-        os.replace(tmp, path)
-    for rel in sorted(stale):
+        os.replace(f"{path}.tmp", path)
+    for rel in sorted(own - set(written)):
         os.remove(os.path.join(root, rel))
 
 
-def stale(root: str, files: dict[str, str]) -> list[str]:
+def stale(root: str, files: Iterable[tuple[str, str]]) -> list[str]:
     """The paths whose content in ``root`` differs from ``files``, or that should not be there."""
-    if not os.path.isdir(root):
-        return sorted(files)
-    out = [rel for rel in files if _read(os.path.join(root, rel)) != files[rel]]
-    out += sorted(_own_files(root) - set(files))
+    out, names = [], set()
+    for rel, content in files:
+        names.add(rel)
+        if _read(os.path.join(root, rel)) != content:
+            out.append(rel)
+    if os.path.isdir(root):
+        out += _own_files(root) - names
     return sorted(out)
 
 

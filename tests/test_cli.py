@@ -6,12 +6,13 @@ import gc
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import ROOT
-from kc.compiler import cli, passes
+from kc.compiler import cli, output, passes
 
 SHOP = str(ROOT / "examples" / "shop" / "pipeline.spec")
 
@@ -63,6 +64,27 @@ def test_failed_compile_leaves_output_untouched(tmp_path: Path, capsys: pytest.C
     code, _, err = run(["compile", str(bad), "-o", str(out)], capsys)
     assert code == 2 and "[KC102]" in err
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_output_that_fails_while_written_leaves_the_old_files(tmp_path: Path) -> None:
+    """The files are written one at a time; until the last is, none replaces an old one."""
+    out = tmp_path / "out"
+    output.write(str(out), [("01-a.yaml", "a: 1\n"), ("kc/plan.json", "{}\n")])
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def failing() -> Iterator[tuple[str, str]]:
+        yield "01-a.yaml", "a: 2\n"
+        yield "02-b.yaml", "b: 2\n"
+        raise MemoryError
+
+    with pytest.raises(MemoryError):
+        output.write(str(out), failing())
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    output.write(str(out), [("02-b.yaml", "b: 2\n"), ("kc/plan.json", "{}\n")])
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        "02-b.yaml",
+        "kc/plan.json",
+    ]
 
 
 def test_removes_own_stale_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

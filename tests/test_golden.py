@@ -18,7 +18,7 @@ from kc.targets import kubernetes
 def compiled(case: str) -> dict[str, str]:
     spec, flags = CASES[case]
     args = arguments.parser().parse_args(["compile", str(ROOT / spec), *flags])
-    return kubernetes.files(cli.build(args))
+    return dict(kubernetes.files(cli.build(args)))
 
 
 def on_disk(root: Path) -> dict[str, str]:

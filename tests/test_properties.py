@@ -53,7 +53,7 @@ def compile_spec(spec: dict[str, Any], tmp: Path) -> ir.Program:
 @given(spec=specs())
 def test_compile_properties(spec: dict[str, Any], tmp_path: Path) -> None:
     program = compile_spec(spec, tmp_path)
-    assert kubernetes.files(program) == kubernetes.files(compile_spec(spec, tmp_path))
+    assert dict(kubernetes.files(program)) == dict(kubernetes.files(compile_spec(spec, tmp_path)))
 
     bundle_of = {s.id: b.index for b in program.bundles for s in b.steps}
     stage_last = {s.stage: s.id for s in program.steps}

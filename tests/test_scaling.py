@@ -25,7 +25,7 @@ def _calls(stages: int, tmp_path: Path) -> int:
     spec.write_text(generate_spec(stages))
     profile = cProfile.Profile()
     profile.enable()
-    kubernetes.files(passes.run(source.load_file(str(spec))))
+    dict(kubernetes.files(passes.run(source.load_file(str(spec)))))
     profile.disable()
     return pstats.Stats(profile).total_calls  # type: ignore[attr-defined,no-any-return]
 

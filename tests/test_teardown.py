@@ -289,7 +289,7 @@ def test_compile_teardown_prints_the_plan(tmp_path: Path, capsys: pytest.Capture
     code, out, err = run(["compile", SHOP, "--teardown"], capsys)
     assert (code, err) == (0, "")
     program = cli.build(arguments.parser().parse_args(["compile", SHOP]))
-    assert out == kubernetes.files(program)[contract.TEARDOWN]
+    assert out == dict(kubernetes.files(program))[contract.TEARDOWN]
     code, _, err = run(["compile", SHOP, "--teardown", "-o", str(tmp_path / "out")], capsys)
     assert code == 2 and "--teardown" in err and not (tmp_path / "out").exists()
 
