@@ -387,11 +387,12 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
-# Commands that compile and end. A compile makes objects by the hundred thousand and almost no
-# reference cycles, and the cycle collector's passes over them grow with the pipeline: a tenth of
-# a 1000-stage compile, a third of a 10,000-stage one (docs/performance.md). The commands that
-# wait on a cluster, for as long as it takes, keep it.
-_WITHOUT_CYCLE_COLLECTOR = frozenset({"compile", "validate", "graph"})
+# Commands that compile (or read a compiled plan) and end. A compile makes objects by the hundred
+# thousand and almost no reference cycles, and the cycle collector's passes over them grow with
+# the pipeline: a tenth of a 1000-stage compile, a third of a 10,000-stage one, a tenth of a
+# 1000-stage diff (docs/performance.md). The commands that wait on a cluster, for as long as it
+# takes, keep it.
+_WITHOUT_CYCLE_COLLECTOR = frozenset({"compile", "validate", "graph", "diff"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

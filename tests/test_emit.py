@@ -1,12 +1,15 @@
-"""The YAML writer: what it writes reads back as exactly the data it was given."""
+"""The YAML writer, and source.documents that reads kc's output back: what the writer writes reads
+back as exactly the data it was given, through PyYAML's safe loader and through kc's reader."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from kc.compiler import source
 from kc.targets import emit
 
 scalars = st.one_of(
@@ -77,7 +80,37 @@ data = st.recursive(
 @settings(max_examples=400, deadline=None)
 @given(value=st.dictionaries(st.text(min_size=1, max_size=12), data, min_size=1, max_size=5))
 def test_round_trip(value: dict[str, Any]) -> None:
-    assert yaml.safe_load(emit.document(value)) == value
+    text = emit.document(value)
+    assert yaml.safe_load(text) == value
+    assert source.documents(text) == [value]
+
+
+def _safe(text: str) -> Any:
+    try:
+        return list(yaml.load_all(text, Loader=yaml.CSafeLoader))
+    except yaml.YAMLError as exc:
+        return type(exc)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\nb: [yes, No, ~, 0x1f, 1e3, .5, '2', 2026-01-02]\n---\n---\nc: d\n",
+        "a: !!str 3\nb: !!int '4'\n? !!str 5\n: six\n",  # explicit tags
+        "base: &b {x: 1}\nboth: {<<: *b, y: 2}\n'<<': quoted, not a merge\n",
+        "!!set {a, b}\n",
+        "- !!omap [{a: 1}]\n",
+        "a: =\n",  # a tag the safe loader cannot construct
+        "key: |\n  text\n  more\nfolded: >\n  one\n  two\n",
+        "",
+    ],
+)
+def test_the_reader_reads_as_the_safe_loader(text: str) -> None:
+    try:
+        found: Any = source.documents(text)
+    except yaml.YAMLError as exc:
+        found = type(exc)
+    assert found == _safe(text)
 
 
 def test_layout_matches_kubectl_style() -> None:

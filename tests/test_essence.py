@@ -139,6 +139,11 @@ def test_fields_kc_applied_and_dropped_are_removals() -> None:
         "metadata.labels.team": ("removed", "web"),
         "spec.template.spec.containers[web].env[OLD]": ("removed", {"name": "OLD", "value": "1"}),
     }
+    # Asked for the fields an object lacks, the walk beside it finds what resolving each path finds.
+    owned = essence.owned_paths(live, "kc")
+    for want in (essence.essence(compiled), essence.essence(live), {}, {"metadata": {"labels": {}}}):
+        absent = {p for p in owned if essence._resolve(want, p) is essence.ABSENT}
+        assert essence.owned_paths(live, "kc", absent_from=want) == absent
 
 
 def test_secret_values_are_redacted_and_string_data_is_compared_as_data() -> None:

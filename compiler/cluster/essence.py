@@ -206,28 +206,33 @@ def _compare(want: Any, have: Any, path: Path, symmetric: bool, out: list[Change
 
 def _resolve(obj: Any, path: Path) -> Any:
     for seg in path:
-        if isinstance(seg, Named):
-            obj = (
-                next((i for i in obj if isinstance(i, dict) and i.get("name") == seg.name), ABSENT)
-                if isinstance(obj, list)
-                else ABSENT
-            )
-        elif isinstance(seg, int):
-            obj = obj[seg] if isinstance(obj, list) and seg < len(obj) else ABSENT
-        else:
-            obj = obj.get(seg, ABSENT) if isinstance(obj, dict) else ABSENT
+        obj = _step(obj, seg)
         if obj is ABSENT:
             return ABSENT
     return obj
 
 
-def owned_paths(live: dict[str, Any], manager: str) -> set[Path]:
+def _step(obj: Any, seg: Segment) -> Any:
+    """What ``seg`` names in ``obj``; ABSENT when it names nothing (or ``obj`` is ABSENT)."""
+    if isinstance(seg, Named):
+        if not isinstance(obj, list):
+            return ABSENT
+        return next((i for i in obj if isinstance(i, dict) and i.get("name") == seg.name), ABSENT)
+    if isinstance(seg, int):
+        return obj[seg] if isinstance(obj, list) and seg < len(obj) else ABSENT
+    return obj.get(seg, ABSENT) if isinstance(obj, dict) else ABSENT
+
+
+def owned_paths(live: dict[str, Any], manager: str, absent_from: Any = None) -> set[Path]:
     """The fields ``manager`` applied, from the live object's managedFields (FieldsV1). Items of
     lists keyed by anything but their name, and sets, stop the walk: the list counts as owned.
+    With ``absent_from``, only the fields that object does not have: it is walked beside the
+    fields, a step at a time, rather than each path resolved from its root.
     https://kubernetes.io/docs/reference/using-api/server-side-apply/#field-management"""
     out: set[Path] = set()
+    everything = absent_from is None
 
-    def walk(tree: dict[str, Any], prefix: Path) -> None:
+    def walk(tree: dict[str, Any], prefix: Path, node: Any) -> None:
         for key, sub in tree.items():
             seg: Segment | None = None
             if key.startswith("f:"):
@@ -242,15 +247,18 @@ def owned_paths(live: dict[str, Any], manager: str) -> set[Path]:
             elif key == ".":
                 continue
             if seg is None:
-                out.add(prefix)
-            elif isinstance(sub, dict) and any(k != "." for k in sub):
-                walk(sub, (*prefix, seg))
-            else:
+                if everything or node is ABSENT:
+                    out.add(prefix)
+                continue
+            below = node if everything else _step(node, seg)
+            if isinstance(sub, dict) and any(k != "." for k in sub):
+                walk(sub, (*prefix, seg), below)
+            elif everything or below is ABSENT:
                 out.add((*prefix, seg))
 
     for entry in (live.get("metadata") or {}).get("managedFields") or []:
         if entry.get("manager") == manager and entry.get("operation") == "Apply":
-            walk(entry.get("fieldsV1") or {}, ())
+            walk(entry.get("fieldsV1") or {}, (), absent_from)
     return out
 
 
@@ -275,7 +283,7 @@ def drift(compiled: dict[str, Any], live: dict[str, Any], manager: str) -> tuple
     reported = {c.path for c in out}
     # A field the plan still has (its whole path resolves) is no removal: only the others are
     # looked at closely, in the order of their text.
-    gone = [p for p in owned_paths(live, manager) if _resolve(want, p) is ABSENT]
+    gone = owned_paths(live, manager, absent_from=want)
     for path in sorted(gone, key=path_text):
         # The whole list item when the plan dropped it, else the field itself: a map the plan no
         # longer has may still hold other managers' fields, which stay.

@@ -17,13 +17,13 @@ of every skeleton, so that a small spec pays nothing for this."""
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import yaml
 from kc.compiler.patterns import budget, embed, runtime, templates
+from kc.compiler.source import construct, plain
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _HOLE = re.compile(f"{runtime.HOLE}([0-9]+){runtime.HOLE_END}")
@@ -78,7 +78,7 @@ def _compile(text: str) -> Build | None:
     try:
         writer = _Writer()
         source = writer.stream(iter(yaml.parse(text, Loader=_Loader)))
-        namespace: dict[str, Any] = {"K": writer.constants, "plain": _plain, "restore": embed.restore}
+        namespace: dict[str, Any] = {"K": writer.constants, "plain": plain, "restore": embed.restore}
         exec(compile(source, "<kc skeleton>", "exec"), namespace)
     except Exception:  # not YAML, _Unusable, or nested deeper than Python compiles
         return None
@@ -129,7 +129,7 @@ class _Writer:
         """A scalar's value; embedded structures are put back in values, not keys (embed.py)."""
         parts = _HOLE.split(event.value)
         if len(parts) == 1:
-            value = _construct(event.value, event.implicit, event.style)
+            value = construct(event.value, event.implicit, event.style)
             if key or type(value) is not str or embed.MARK not in value:
                 return self.constant(value)
             whole = _WHOLE_EMBED.fullmatch(value)
@@ -154,27 +154,3 @@ def _span(key: yaml.Event, value: yaml.Event) -> int:
     if key.start_mark is None or value.start_mark is None:
         raise _Unusable("no position")
     return int(value.start_mark.index - key.start_mark.index)
-
-
-_resolver = yaml.resolver.Resolver()
-_constructor = yaml.constructor.SafeConstructor()  # keeps nothing once a document is made
-
-
-def _construct(text: str, implicit: tuple[bool, bool], style: str | None) -> Any:
-    """What PyYAML's safe loader makes of a scalar with no tag."""
-    tag = _resolver.resolve(yaml.ScalarNode, text, implicit)  # type: ignore[no-untyped-call]
-    return _constructor.construct_document(yaml.ScalarNode(tag, text, style=style))
-
-
-_RESOLVED_FIRST = frozenset(yaml.resolver.Resolver.yaml_implicit_resolvers)
-
-
-def _plain(text: str) -> Any:
-    """A plain scalar's value: text, unless its first character can begin a number, a boolean,
-    a null or a date."""
-    return text if text[:1] not in _RESOLVED_FIRST else _resolved(text)
-
-
-@functools.lru_cache(maxsize=4096)
-def _resolved(text: str) -> Any:
-    return _construct(text, (True, False), "")
