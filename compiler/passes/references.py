@@ -37,28 +37,18 @@ def _substitute(value: Any, table: dict[str, str], missing: set[str]) -> Any:
     kind = type(value)
     if kind is str:
         return REF.sub(_replace(table, missing), value) if "${" in value else value
-    if kind is dict:
-        changed = None
-        for key, item in value.items():
-            kind = type(item)
-            if kind not in _WALKED or (kind is str and "${" not in item):
+    if kind is dict or kind is list:
+        changed: Any = None
+        for key, item in value.items() if kind is dict else enumerate(value):
+            found = type(item)
+            if found not in _WALKED or (found is str and "${" not in item):
                 continue
             new = _substitute(item, table, missing)
             if new is not item:
-                changed = changed or dict(value)
+                if changed is None:
+                    changed = kind(value)  # a copy, made at the first change
                 changed[key] = new
         return value if changed is None else changed
-    if kind is list:
-        copy = None
-        for index, item in enumerate(value):
-            kind = type(item)
-            if kind not in _WALKED or (kind is str and "${" not in item):
-                continue
-            new = _substitute(item, table, missing)
-            if new is not item:
-                copy = copy or list(value)
-                copy[index] = new
-        return value if copy is None else copy
     return value
 
 
