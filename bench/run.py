@@ -258,6 +258,9 @@ def user_install(work: str) -> list[str]:
     subprocess.run([sys.executable, "-m", "venv", venv], check=True)
     pip = [os.path.join(venv, "bin", "python"), "-m", "pip", "install", "-q", os.path.dirname(HERE)]
     subprocess.run(pip, check=True)
+    # pip leaves a few hundred MB of unwritten pages; written back by the kernel half a minute
+    # later, they took the CPU from the first measurements. Written now, they cannot.
+    os.sync()
     return [os.path.join(venv, "bin", "kc")]
 
 
