@@ -124,28 +124,24 @@ def _block(value: dict[str, Any] | list[Any], indent: str, out: list[str]) -> No
             kind = type(item)
             if kind is str and "\n" not in item:
                 out.append(f"{indent}{name}: {_text(item)}\n")
-            elif kind is dict and item:
-                out.append(f"{indent}{name}:\n")
-                _block(item, indent + "  ", out)
-            elif kind is list and item:
-                # Sequences in mappings sit at the key's own indentation, as kubectl writes them.
-                out.append(f"{indent}{name}:\n")
-                _block(item, indent, out)
             elif kind is int:
                 out.append(f"{indent}{name}: {item}\n")
             elif kind is bool:
                 out.append(f"{indent}{name}: {'true' if item else 'false'}\n")
-            elif isinstance(item, dict | list) and item:
+            elif isinstance(item, dict) and item:
                 out.append(f"{indent}{name}:\n")
-                _block(item, indent + "  " if isinstance(item, dict) else indent, out)
+                _block(item, indent + "  ", out)
+            elif isinstance(item, list) and item:
+                # Sequences in mappings sit at the key's own indentation, as kubectl writes them.
+                out.append(f"{indent}{name}:\n")
+                _block(item, indent, out)
             else:
                 out.append(f"{indent}{name}: {_scalar(item, indent)}\n")
         return
     for item in value:
-        kind = type(item)
-        if kind is str and "\n" not in item:
+        if type(item) is str and "\n" not in item:
             out.append(f"{indent}- {_text(item)}\n")
-        elif (kind is dict or kind is list or isinstance(item, dict | list)) and item:
+        elif isinstance(item, dict | list) and item:
             start = len(out)
             _block(item, indent + "  ", out)
             out[start] = f"{indent}- {out[start][len(indent) + 2 :]}"

@@ -44,14 +44,10 @@ def _templated(value: Any, path: source.Path) -> Iterator[tuple[str, source.Path
     if isinstance(value, str):
         if "${" in value:
             yield value, path
-    elif isinstance(value, dict):
-        for k, v in value.items():
+    elif isinstance(value, dict | list):
+        for k, v in value.items() if isinstance(value, dict) else enumerate(value):
             if isinstance(v, dict | list) or (isinstance(v, str) and "${" in v):
                 yield from _templated(v, (*path, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            if isinstance(v, dict | list) or (isinstance(v, str) and "${" in v):
-                yield from _templated(v, (*path, i))
 
 
 def _column(doc: source.Document, pos: Pos, text: str, offset: int) -> Pos:

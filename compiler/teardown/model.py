@@ -203,9 +203,9 @@ _STEP_KEYS = (
 )
 
 
-def as_dict(teardown: TeardownPlan, steps: bool = True) -> dict[str, Any]:
-    """The plan as ``kc/teardown.yaml`` holds it; without its steps when ``steps`` is False."""
-    head = {
+def head_dict(teardown: TeardownPlan) -> dict[str, Any]:
+    """The plan's keys in ``kc/teardown.yaml`` but its steps."""
+    return {
         "format": teardown.format,
         "pipeline": teardown.pipeline,
         "instance": teardown.instance,
@@ -217,10 +217,12 @@ def as_dict(teardown: TeardownPlan, steps: bool = True) -> dict[str, Any]:
         "ownership": dict(teardown.ownership),
         "timeout": TIMEOUT,
     }
-    if not steps:
-        return head
+
+
+def as_dict(teardown: TeardownPlan) -> dict[str, Any]:
+    """The plan as ``kc/teardown.yaml`` holds it."""
     return {
-        **head,
+        **head_dict(teardown),
         "steps": [
             {
                 "number": s.number,
