@@ -17,9 +17,9 @@ from kc.schemas import spec as spec_schema
 from kc.schemas.pattern import GATE_TEXT, GateKind
 from kc.schemas.record import Record, param
 
-# Why a stage waits for another: `after`, a `${…}` reference (mounts and config too), a task's
-# input, `flow: sequential`, or the previous step of the same stage.
-DepKind = Literal["after", "reference", "input", "flow", "step"]
+# Why a stage waits for another: `after`, a `${…}` reference (mounts and config too), a result
+# it reads, a task's input, `flow: sequential`, or the previous step of the same stage.
+DepKind = Literal["after", "reference", "result", "input", "flow", "step"]
 
 
 class Options(Record, kw_only=False):

@@ -168,6 +168,15 @@ def _unique(values: list[str]) -> list[str]:
 # resolves wires like references: each is a dependency, checked against the producer's outputs.
 Outputs = Annotated[list[t.Label], After(_unique)]
 OutputRef = Annotated[str, Pattern(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\.[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
+# A stage's results: small values it writes to /kc/results/<name>, read as ${stage.results.<name>}.
+# Each is captured from one termination message, which the kubelet cuts at 4096 bytes: three
+# values of at most 1 KiB each fit with their headers (compiler/results.py).
+Results = Annotated[list[t.Label], Length(max=3), After(_unique)]
+# Fan-out: the items of an Indexed Job, one pod each. They name directories and shell words, so
+# they are DNS labels; a reader mounts one directory per item, so they are few.
+MAX_ITEMS = 100
+Items = Annotated[list[t.Label], Length(min=1, max=MAX_ITEMS), After(_unique)]
+Shards = Annotated[int, Range(ge=1, le=MAX_ITEMS)]
 
 SCALARS: dict[str, Any] = {
     "string": str,
@@ -184,6 +193,9 @@ SCALARS: dict[str, Any] = {
     "objects": list[str],
     "outputs": Outputs,
     "output-ref": OutputRef,
+    "results": Results,
+    "items": Items,
+    "shards": Shards,
     "name": t.Label,
     "port": Port,
     "env": dict[t.EnvName, t.EnvValue],

@@ -67,8 +67,9 @@ class Profile(Record, kebab_keys=True):
     stages: dict[str, dict[str, Any] | None] = param({})
 
 
-# Names no stage may take: bundle 0 is the workspace, and ${pipeline.…} refers to the pipeline.
-RESERVED_STAGES = frozenset({"workspace", "pipeline"})
+# Names no stage may take: bundle 0 is the workspace, ${pipeline.…} refers to the pipeline and
+# ${item} to a fanned-out stage's item.
+RESERVED_STAGES = frozenset({"workspace", "pipeline", "item"})
 
 
 class Spec(Record, kebab_keys=True):

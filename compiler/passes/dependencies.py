@@ -29,6 +29,7 @@ FIELDS = ("host", "port", "url", "name", "secret")
 # References that need the object to exist before the referring pod starts: they always order.
 _EXISTENCE = ("mounts:", "config:", "secret:")
 PIPELINE_FIELDS = ("name", "namespace", "instance", "data")
+ITEM = "item"  # ${item}: a fanned-out stage's item
 
 
 class Ref(Record, kw_only=False):
@@ -37,6 +38,11 @@ class Ref(Record, kw_only=False):
     field: str
     pos: Pos
     text: str
+    key: str = ""  # the stage's field it sits in
+
+
+# Where the kubelet expands the variables that ${item} and ${stage.results.name} become.
+_EXPANDED = ("command", "args", "env")
 
 
 def _templated(value: Any, path: source.Path) -> Iterator[tuple[str, source.Path]]:
@@ -77,7 +83,7 @@ def _scan(program: ir.Draft, stage: str, raw: dict[str, Any]) -> list[Ref]:
                     continue
                 pos = _column(doc, doc.pos(path), text, match.start())
                 target, _, field = match.group(1).partition(".")
-                refs.append(Ref(stage, target, field, pos, match.group(0)))
+                refs.append(Ref(stage, target, field, pos, match.group(0), key))
         if key == "env" and isinstance(value, dict):
             for name, item in value.items():
                 if isinstance(item, dict) and "config" in item:
@@ -98,7 +104,55 @@ def raw_pattern(program: ir.Draft, stage: str) -> str | None:
     return str(raw.get("pattern")) if isinstance(raw, dict) else None
 
 
+def _declared(program: ir.Draft, stage: str) -> tuple[list[str], bool]:
+    """The results a stage declares, and whether it fans out, from its parameters' types."""
+    raw = program.raw_stages.get(stage)
+    pattern = program.library.get(str(raw.get("pattern"))) if isinstance(raw, dict) else None
+    if pattern is None or not isinstance(raw, dict):
+        return [], False
+    parameters = pattern.manifest.parameters
+    declared = raw.get("results")
+    names = wiring.results(parameters, raw) if isinstance(declared, list) else []
+    try:
+        fans = wiring.items(parameters, raw) is not None
+    except TypeError:  # a value of the wrong type, which the stage's own check reports
+        fans = False
+    return names, fans
+
+
+def _check_item(program: ir.Draft, ref: Ref) -> diag.Diagnostic | None:
+    if ref.field:
+        return diag.error("KC302", ref.pos, f"{ref.text}: ${{item}} has no fields", "write ${item}")
+    if not _declared(program, ref.stage)[1]:
+        return diag.error(
+            "KC301",
+            ref.pos,
+            f"${{item}} in stage '{ref.stage}', which does not fan out",
+            "give the stage 'each: [a, b, …]' or 'shards: N'",
+        )
+    if ref.key not in _EXPANDED:
+        return diag.error("KC302", ref.pos, f"${{item}} in '{ref.key}': an item is known in command, args and env")
+    return None
+
+
+def _check_result(program: ir.Draft, ref: Ref) -> diag.Diagnostic | None:
+    name = ref.field.partition(".")[2]
+    if ref.key not in _EXPANDED:
+        return diag.error(
+            "KC302", ref.pos, f"{ref.text} in '{ref.key}': a result is read in command, args and env"
+        )
+    declared, _ = _declared(program, ref.target)
+    if name not in declared:
+        hint = diag.did_you_mean(name, declared) or f"add 'results: [{name or 'NAME'}]' to stage '{ref.target}'"
+        return diag.error("KC302", ref.pos, f"{ref.text}: stage '{ref.target}' declares no result '{name}'", hint)
+    return None
+
+
 def _check(program: ir.Draft, ref: Ref, facts: dict[str, dict[str, str]]) -> diag.Diagnostic | None:
+    if ref.target == ITEM:  # a reserved stage name
+        return _check_item(program, ref)
+    if ref.target in facts and (ref.field == "results" or ref.field.startswith("results.")):
+        return _check_result(program, ref)
     if ref.target == "pipeline":
         if ref.field == "data" and program.spec.workspace.data is None:
             return no_data_claim(ref.pos, f"{ref.text} names the pipeline's data claim")
@@ -213,8 +267,12 @@ def _stage_deps(draft: ir.Draft, refs: list[Ref], inputs: dict[str, list[ir.Dep]
     referenced: dict[str, list[ir.Dep]] = {}
     for r in refs:
         ordering = r.text.startswith(_EXISTENCE) or not {r.stage, r.target} <= serving
-        if r.target not in ("pipeline", r.stage) and ordering:
-            referenced.setdefault(r.stage, []).append(ir.Dep(r.target, r.pos, f"reference {r.text}", "reference"))
+        if r.target not in ("pipeline", ITEM, r.stage) and ordering:
+            if r.field.startswith("results."):
+                dep = ir.Dep(r.target, r.pos, f"result {r.text}", "result")
+            else:
+                dep = ir.Dep(r.target, r.pos, f"reference {r.text}", "reference")
+            referenced.setdefault(r.stage, []).append(dep)
     out: dict[str, tuple[ir.Dep, ...]] = {}
     previous: str | None = None
     for stage in draft.stages:
@@ -244,6 +302,7 @@ def dependencies(draft: ir.Draft) -> ir.Draft:
         steps.append(record.replace(step, deps=step_deps))
     reads: dict[str, list[tuple[str, str]]] = {}
     for ref in refs:
-        reads.setdefault(ref.stage, []).append((ref.target, ref.field))
+        if ref.target != ITEM:
+            reads.setdefault(ref.stage, []).append((ref.target, ref.field))
     stages = tuple(record.replace(s, deps=deps[s.name], reads=tuple(reads.get(s.name, ()))) for s in draft.stages)
     return record.replace(draft, stages=stages, steps=tuple(steps))

@@ -5,17 +5,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from kc.compiler import contract, ir, kinds, merge, object_names, pods, podsecurity
+from kc.compiler import contract, ir, kinds, merge, object_names, pods, podsecurity, results
 from kc.compiler import diagnostics as diag
 from kc.compiler.diagnostics import Pos
 from kc.compiler.passes import labels
-from kc.compiler.patterns import container, registry, render
+from kc.compiler.patterns import container, fanout, registry, render, wiring
 from kc.schemas import record, shape
 from kc.schemas import types as t
 
 
+def _data(pattern: registry.Pattern, params: dict[str, Any]) -> container.Data:
+    parameters = pattern.manifest.parameters
+    fan = wiring.items(parameters, params)
+    items, shards = fan or ([], False)
+    return container.Data(tuple(wiring.results(parameters, params)), tuple(items), shards)
+
+
 def _context(
-    draft: ir.Draft, stage: str, params: dict[str, Any], pattern: registry.Pattern, patterns_of: dict[str, str]
+    draft: ir.Draft,
+    stage: str,
+    params: dict[str, Any],
+    pattern: registry.Pattern,
+    patterns_of: dict[str, str],
+    fans: dict[str, tuple[str, ...]],
 ) -> dict[str, Any]:
     instance = draft.instance
     ctx: dict[str, Any] = {
@@ -32,9 +44,24 @@ def _context(
     if pattern.manifest.container:
         main = pattern.manifest.main
         long_running = main is not None and kinds.long_running(main)
-        ctx["container"] = container.container(stage, params, patterns_of, long_running)
-        ctx["volumes"] = container.volumes(params, patterns_of)
+        data = _data(pattern, params)
+        ctx["container"] = container.container(stage, params, patterns_of, long_running, data)
+        ctx["volumes"] = container.volumes(params, patterns_of, data)
         ctx["ports"] = container.ports(params)
+        ctx["init_containers"] = container.init_containers(ctx["container"], data)
+        wires = [(path[-1], wire) for path, wire in wiring.wires(pattern.manifest.parameters, params)]
+        outputs = wiring.outputs(pattern.manifest.parameters, params)
+        ctx["data_mounts"] = container.data_mounts(stage, outputs, [(str(n), w) for n, w in wires], fans)
+        # What the pattern's Job says about the pods it runs: kc apply reads it back.
+        annotations = {}
+        ctx["fanout"] = None
+        if data.results:
+            annotations[results.ANNOTATION] = ",".join(data.results)
+        if data.items:
+            annotations[fanout.ANNOTATION] = ",".join(data.items)
+            parallel = params.get("parallel") or min(len(data.items), draft.policy.max_parallelism)
+            ctx["fanout"] = {"items": list(data.items), "parallelism": parallel}
+        ctx["job_annotations"] = annotations
     return ctx
 
 
@@ -104,6 +131,7 @@ def _workspace(program: ir.Draft) -> ir.Step:
         "pipeline_selector": contract.ownership(program.instance),
         # What the API server's Pod Security admission enforces: as much as the policy allows.
         "pod_security": podsecurity.level({k for k in podsecurity.KEYS if getattr(program.policy, k, False)}),
+        "results": any(_data(program.library[s.pattern], s.params).results for s in program.stages),
     }
     pos = (
         program.doc.pos(("workspace",), key=True) if "workspace" in program.doc.data else program.doc.pos(("pipeline",))
@@ -118,13 +146,15 @@ def expand(draft: ir.Draft) -> ir.Draft:
     warnings: list[diag.Diagnostic] = []
     steps: list[ir.Step] = [_workspace(draft)]
     patterns_of = {n: str(s.get("pattern")) for n, s in draft.raw_stages.items()}
+    fans = {s.name: _data(draft.library[s.pattern], s.params).items for s in draft.stages}
     for stage in draft.stages:
+        errors.extend(_fanout_problems(draft, stage, _data(draft.library[stage.pattern], stage.params)))
         pattern = draft.library[stage.pattern]
         params = dict(stage.template_params)
         for key in pattern.manifest.parameters:
             if (stage.name, key) in draft.files:
                 params[key.replace("-", "_")] = draft.files[(stage.name, key)]
-        ctx = _context(draft, stage.name, params, pattern, patterns_of)
+        ctx = _context(draft, stage.name, params, pattern, patterns_of, fans)
         warnings.extend(render.warnings(pattern, ctx, stage.pos))
         new_steps, step_errors = _steps(draft, stage.name, pattern, ctx, stage.pos, stage.params.get("patch") or {})
         errors.extend(step_errors)
@@ -132,6 +162,32 @@ def expand(draft: ir.Draft) -> ir.Draft:
     errors.extend(_step_id_clashes(draft, steps))
     diag.raise_if_errors(errors)
     return record.replace(draft, steps=tuple(steps), warnings=draft.warnings + tuple(warnings))
+
+
+def _fanout_problems(draft: ir.Draft, stage: ir.Stage, data: container.Data) -> list[diag.Diagnostic]:
+    """A list of items is handed to the pod by sh, which needs the command to run; ``parallel``
+    bounds the pods of a stage that fans out, and means nothing elsewhere."""
+    found = []
+    if data.items and not data.shards and stage.params.get("command") is None:
+        found.append(
+            diag.error(
+                "KC104",
+                draft.doc.pos(("stages", stage.name, "each"), key=True),
+                f"missing field 'command' in stage '{stage.name}': with 'each', kc runs it through /bin/sh "
+                "to give each pod its item",
+                "give the program to run as 'command' (the image's entrypoint cannot be wrapped)",
+            )
+        )
+    if stage.params.get("parallel") is not None and not data.items:
+        found.append(
+            diag.error(
+                "KC106",
+                draft.doc.pos(("stages", stage.name, "parallel"), key=True),
+                f"'parallel' in stage '{stage.name}', which does not fan out",
+                "'parallel' bounds the pods of a stage with 'each' or 'shards'",
+            )
+        )
+    return found
 
 
 def _step_id_clashes(program: ir.Draft, steps: list[ir.Step]) -> list[diag.Diagnostic]:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kc.compiler import diagnostics as diag
-from kc.compiler import ir, object_names
+from kc.compiler import ir, object_names, results
 from kc.compiler.diagnostics import Pos
 from kc.schemas import record
 
@@ -73,6 +73,7 @@ def _table(draft: ir.Draft) -> dict[str, str]:
     }
     if draft.spec.workspace.data is not None:
         table["pipeline.data"] = object_names.object_name(draft.instance, "", "data")
+    table["pipeline.results"] = results.configmap(draft.instance)  # what readers of results name
     table.update({f"{s.name}.{f}": v for s in draft.stages for f, v in s.facts.items()})
     return table
 

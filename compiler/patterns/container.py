@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from kc.compiler import results
+from kc.compiler.patterns import fanout
 from kc.schemas import types as t
+from kc.schemas.record import Record
 
 # Each writable path is scratch space, bounded like /tmp (the security pass's).
 WRITABLE_SIZE = "256Mi"
@@ -72,7 +75,37 @@ def probes(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def container(stage: str, params: dict[str, Any], patterns_of: dict[str, str], with_probes: bool) -> dict[str, Any]:
+class Data(Record, kw_only=False):
+    """What a container's stage publishes and how it fans out, read from its parameters' types."""
+
+    results: tuple[str, ...] = ()  # the values it writes to /kc/results
+    items: tuple[str, ...] = ()  # one pod per item, when it fans out
+    shards: bool = False  # the items are the pods' completion indexes
+
+
+def _texts(out: dict[str, Any]) -> list[str]:
+    env = [e["value"] for e in out.get("env") or [] if isinstance(e.get("value"), str)]
+    return [*out.get("command", []), *out.get("args", []), *env]
+
+
+def _reading_results(out: dict[str, Any]) -> dict[str, Any]:
+    """Each ``${stage.results.name}`` in command, args and env read from the results ConfigMap
+    through a variable of its own, defined before the env entries that may use it."""
+    found = results.reads(_texts(out))
+    if not found:
+        return out
+    for key in ("command", "args"):
+        if key in out:
+            out[key] = [results.substitute(a) for a in out[key]]
+    env = [{**e, "value": results.substitute(e["value"])} if isinstance(e.get("value"), str) else e
+           for e in out.get("env") or []]
+    out["env"] = results.reader_env("${pipeline.results}", found) + env
+    return out
+
+
+def container(
+    stage: str, params: dict[str, Any], patterns_of: dict[str, str], with_probes: bool, data: Data = Data()
+) -> dict[str, Any]:
     mounts = params.get("mounts") or {}
     out: dict[str, Any] = {
         "name": stage,
@@ -86,6 +119,9 @@ def container(stage: str, params: dict[str, Any], patterns_of: dict[str, str], w
         out["args"] = list(params["args"])
     if params.get("env"):
         out["env"] = env_list(params["env"], patterns_of)
+    out = _reading_results(out)
+    if data.items:
+        out = fanout.container(out, list(data.items), data.shards)
     named = ports(params)
     if named:
         out["ports"] = [{"name": n, "containerPort": p, "protocol": "TCP"} for n, p in named]
@@ -99,12 +135,14 @@ def container(stage: str, params: dict[str, Any], patterns_of: dict[str, str], w
     volume_mounts += [
         {"name": f"writable-{i}", "mountPath": path} for i, path in enumerate(params.get("writable") or [])
     ]
+    if data.results:
+        volume_mounts.append(results.mount())
     if volume_mounts:
         out["volumeMounts"] = volume_mounts
     return out
 
 
-def volumes(params: dict[str, Any], patterns_of: dict[str, str]) -> list[dict[str, Any]]:
+def volumes(params: dict[str, Any], patterns_of: dict[str, str], data: Data = Data()) -> list[dict[str, Any]]:
     """Pod volumes for ``mounts`` (the names resolve as references, which also orders the stages)
     and for ``writable`` paths."""
     out: list[dict[str, Any]] = []
@@ -115,4 +153,36 @@ def volumes(params: dict[str, Any], patterns_of: dict[str, str]) -> list[dict[st
             out.append({"name": f"mount-{stage}", "persistentVolumeClaim": {"claimName": f"${{{stage}.name}}"}})
     for index, _ in enumerate(params.get("writable") or []):
         out.append({"name": f"writable-{index}", "emptyDir": {"sizeLimit": WRITABLE_SIZE}})
+    if data.results:
+        out.append(results.volume())
+    return out
+
+
+def init_containers(main: dict[str, Any], data: Data) -> list[dict[str, Any]]:
+    """The sidecar that reports a stage's results, if it declares any."""
+    if not data.results:
+        return []
+    return [results.sidecar(main["image"], list(data.results), main.get("imagePullPolicy"))]
+
+
+def data_mounts(
+    stage: str, outputs: list[str], inputs: list[tuple[str, str]], fans: dict[str, tuple[str, ...]]
+) -> list[dict[str, Any]]:
+    """The data claim's directories: each output read-write at /data/out/<output>, each input
+    (name, ``producer.output``) read-only at /data/in/<name>; a fanned-out stage's output is one
+    directory per item (compiler/patterns/fanout.py)."""
+    out: list[dict[str, Any]] = []
+    for output in outputs:
+        if fans.get(stage):
+            out.append(fanout.writer_mount(stage, output))
+        else:
+            out.append({"name": "data", "mountPath": f"/data/out/{output}", "subPath": f"{stage}/{output}"})
+    for name, wire in sorted(inputs):
+        producer, _, output = wire.partition(".")
+        if fans.get(producer):
+            out += fanout.reader_mounts(name, producer, output, list(fans[producer]))
+        else:
+            out.append(
+                {"name": "data", "mountPath": f"/data/in/{name}", "subPath": f"{producer}/{output}", "readOnly": True}
+            )
     return out

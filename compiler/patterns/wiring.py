@@ -1,7 +1,9 @@
 """Data wiring between stages, read from parameter types rather than pattern names: a parameter
 of type ``outputs`` declares a stage's outputs, and every ``output-ref`` value (``ingest.records``)
 wires a stage to one of another stage's outputs. The references pass turns each wire into a
-dependency and checks it, so any pattern, a user's too, can take part."""
+dependency and checks it, so any pattern, a user's too, can take part. In the same way a
+``results`` parameter declares the values a stage publishes, and an ``items`` or ``shards``
+parameter fans a stage out into one pod per item."""
 
 from __future__ import annotations
 
@@ -11,13 +13,36 @@ from typing import Any
 from kc.compiler import source
 
 
-def outputs(parameters: dict[str, dict[str, Any]], params: dict[str, Any]) -> list[str]:
-    """The outputs a stage declares, in the order it declares them."""
+def _declared(kind: str, parameters: dict[str, dict[str, Any]], params: dict[str, Any]) -> list[str]:
     found: list[str] = []
     for key, decl in parameters.items():
-        if decl.get("type") == "outputs":
-            found.extend(str(o) for o in params.get(key) or [])
+        if decl.get("type") == kind:
+            # Stage parameters keep the spec's spelling, template parameters are snake_case.
+            found.extend(str(o) for o in params.get(key, params.get(key.replace("-", "_"))) or [])
     return found
+
+
+def outputs(parameters: dict[str, dict[str, Any]], params: dict[str, Any]) -> list[str]:
+    """The outputs a stage declares, in the order it declares them."""
+    return _declared("outputs", parameters, params)
+
+
+def results(parameters: dict[str, dict[str, Any]], params: dict[str, Any]) -> list[str]:
+    """The results a stage declares, in the order it declares them."""
+    return _declared("results", parameters, params)
+
+
+def items(parameters: dict[str, dict[str, Any]], params: dict[str, Any]) -> tuple[list[str], bool] | None:
+    """The items a stage fans out over, and whether they are shards (``0`` … ``N-1``, each its
+    pod's completion index); None for a stage that does not fan out."""
+    listed = _declared("items", parameters, params)
+    if listed:
+        return listed, False
+    for key, decl in parameters.items():
+        count = params.get(key, params.get(key.replace("-", "_")))
+        if decl.get("type") == "shards" and isinstance(count, int):
+            return [str(i) for i in range(count)], True
+    return None
 
 
 def _refs(decl: dict[str, Any], value: Any, path: source.Path) -> Iterator[tuple[source.Path, str]]:
