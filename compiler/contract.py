@@ -34,6 +34,12 @@ REVISION = "kc.dev/revision"
 # "length": N, "alphabet": "alnum" | "hex"}. The values are never in the plan or the output files.
 GENERATE = "kc.dev/generate"
 
+# On a Job: the results it declares (compiler/results.py), the items it fans out over, in index
+# order (compiler/patterns/fanout.py), and when a finally step runs; kc apply reads them back.
+RESULTS = "kc.dev/results"
+ITEMS = "kc.dev/items"
+WHEN = "kc.dev/when"  # on a finally step's Job: always or failed
+
 Selector = tuple[tuple[str, str], ...]  # label key and value pairs, all of which must match
 
 

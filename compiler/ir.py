@@ -18,8 +18,9 @@ from kc.schemas.pattern import GATE_TEXT, GateKind
 from kc.schemas.record import Record, param
 
 # Why a stage waits for another: `after`, a `${…}` reference (mounts and config too), a result
-# it reads, a task's input, `flow: sequential`, or the previous step of the same stage.
-DepKind = Literal["after", "reference", "result", "input", "flow", "step"]
+# it reads, a task's input, `flow: sequential`, the previous step of the same stage, or, for a
+# finally step (`when:`), every other stage.
+DepKind = Literal["after", "reference", "result", "input", "flow", "step", "finally"]
 
 
 class Options(Record, kw_only=False):

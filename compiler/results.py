@@ -21,7 +21,6 @@ from kc.compiler import object_names
 DIR = "/kc/results"
 VOLUME = "kc-results"
 SIDECAR = "kc-results"
-ANNOTATION = "kc.dev/results"  # on the writer's Job: the names of the values it declares
 MAX_BYTES = 1024
 # The kubelet keeps at most 4096 bytes of a termination message; three values of 1 KiB and their
 # header lines fit (schemas/params.py allows three per stage).
@@ -69,7 +68,7 @@ def _collect(names: list[str]) -> str:
     # No "$(": the kubelet would read it as a variable to expand. $s unquoted drops wc's padding.
     each = (
         f'f={DIR}/$n; if [ ! -f "$f" ]; then echo "$n -"; continue; fi; s=`wc -c < "$f"`; '
-        f"if [ $s -gt {MAX_BYTES} ]; then echo \"$n\" !$s; else echo \"$n\" $s; cat \"$f\"; echo; fi"
+        f'if [ $s -gt {MAX_BYTES} ]; then echo "$n" !$s; else echo "$n" $s; cat "$f"; echo; fi'
     )
     return (
         f"collect() {{ for n in {' '.join(names)}; do {each}; done > /dev/termination-log; }}\n"

@@ -196,6 +196,8 @@ SCALARS: dict[str, Any] = {
     "results": Results,
     "items": Items,
     "shards": Shards,
+    # A finally step: it runs once every other step has finished (always) or one has failed.
+    "when": Literal["always", "failed"],
     "name": t.Label,
     "port": Port,
     "env": dict[t.EnvName, t.EnvValue],

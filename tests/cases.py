@@ -18,4 +18,5 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "etl": ("examples/etl/pipeline.spec", ()),
     "linecount": ("examples/linecount/pipeline.spec", ()),
     "crontab": ("examples/crontab/pipeline.spec", ()),
+    "wordfreq": ("examples/wordfreq/pipeline.spec", ()),
 }

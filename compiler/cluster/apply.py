@@ -7,8 +7,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+from kc.cluster import (
+    capture,
+    diff,
+    essence,
+    gates,
+    handover,
+    live,
+    pool,
+    preflight,
+    rerun,
+    reviewed,
+    secrets,
+    timing,
+)
 from kc.cluster import client as cluster_client
-from kc.cluster import diff, essence, gates, handover, live, pool, preflight, rerun, reviewed, secrets, timing
 from kc.cluster import progress as progress_display
 from kc.cluster.errors import ClusterError, GateTimeout
 from kc.compiler import contract, ir, kinds
@@ -90,10 +103,15 @@ def apply(
 
     outcome = Outcome()
     total = len(program.bundles)
+    failure: GateTimeout | None = None  # the first gate that failed: only finally steps run after it
     for number, bundle in enumerate(program.bundles, 1):
         label = f"bundle {bundle.index:02d} {bundle.name}"
+        steps = _running(bundle, failure is not None, progress, label)
+        if not steps:
+            continue
+        chosen = {s.id for s in steps}
         counts = Outcome()
-        for wave in _waves(bundle.objects):
+        for wave in _waves([o for o in bundle.objects if o.step in chosen]):
             # Custom resources become servable only once their definition is established.
             served = [found.kind_of(o.manifest) or client.require(str(o.manifest["apiVersion"]), o.kind) for o in wave]
             what = contract.Ref.of(wave[0].manifest).text if len(wave) == 1 else f"{len(wave)} {wave[0].kind} objects"
@@ -102,20 +120,58 @@ def apply(
         progress.line(f"{label}: {counts.text}")
         for name in ("created", "configured", "unchanged"):
             getattr(outcome, name).extend(getattr(counts, name))
-        targets = _targets(client, program, bundle) if wait else []
+        targets = [t for t in _targets(client, program, bundle) if t.step in chosen] if wait else []
         if targets:
             gate_text = ", ".join(dict.fromkeys(t.gate_text for t in targets))
             try:
                 took = gates.wait(client, targets, timeout, progress, f"[{number}/{total}] {label}")
+                progress.line(f"{label}: gate passed: {gate_text} ({timing.text(took)})")
+                for step in steps:
+                    capture.capture(client, program.instance, step, progress, label)
             except GateTimeout as exc:
                 failed = _failed_job_stage(bundle, targets, str(exc))
-                raise (GateTimeout(f"{exc}{hint(failed)}") if failed else exc) from None
-            progress.line(f"{label}: gate passed: {gate_text} ({timing.text(took)})")
+                failure = failure or (GateTimeout(f"{exc}{hint(failed)}") if failed else exc)
+                if not _finally_steps(program.bundles[number:]):
+                    raise failure from None
+                progress.line(f"{label}: failed: {str(exc).partition(chr(10))[0]}")
+                continue
         if runs.crons:
             rerun.run_crons(client, bundle, runs.crons, timeout, progress, f"[{number}/{total}] {label}", hint)
+    if failure is not None:
+        raise failure
     if prune:
         _prune(client, program, found, timeout, progress, outcome)
     return outcome
+
+
+def when(step: ir.Step) -> str | None:
+    """``always`` or ``failed`` for a finally step (``when:``), None for any other."""
+    for obj in step.objects:
+        found = ((obj.manifest.get("metadata") or {}).get("annotations") or {}).get(contract.WHEN)
+        if found:
+            return str(found)
+    return None
+
+
+def _finally_steps(bundles: Sequence[ir.Bundle]) -> bool:
+    return any(when(s) in ("always", "failed") for b in bundles for s in b.steps)
+
+
+def _running(bundle: ir.Bundle, failed: bool, progress: progress_display.Progress, label: str) -> list[ir.Step]:
+    """The steps of ``bundle`` that run: before any gate failed, all but the ``when: failed``
+    ones; after, only the finally steps."""
+    out = []
+    for step in bundle.steps:
+        runs_when = when(step)
+        if runs_when == "failed" and not failed:
+            progress.line(f"{label}: {step.id} not run: it runs when a step failed, and none did")
+        elif failed and runs_when is None:
+            continue  # the pipeline stopped at the failed gate
+        else:
+            if failed:
+                progress.line(f"{label}: running finally step {step.id} (when: {runs_when})")
+            out.append(step)
+    return out
 
 
 @dataclass(frozen=True, slots=True)

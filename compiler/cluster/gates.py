@@ -106,12 +106,32 @@ def _daemonset(obj: dict[str, Any]) -> Check:
     return Check(True, f"{available}/{want} available")
 
 
+def _indexes(text: str) -> list[int]:
+    """``1,3-5`` as an Indexed Job's status writes its failed and completed indexes."""
+    out: list[int] = []
+    for part in filter(None, text.split(",")):
+        first, _, last = part.partition("-")
+        out.extend(range(int(first), int(last or first) + 1))
+    return out
+
+
+def failed_items(obj: dict[str, Any]) -> list[str]:
+    """The items of a fanned-out Job (compiler/patterns/fanout.py) whose pods failed for good."""
+    items = str(((obj.get("metadata") or {}).get("annotations") or {}).get(contract.ITEMS) or "").split(",")
+    failed = _indexes(str((obj.get("status") or {}).get("failedIndexes") or ""))
+    return [items[i] if i < len(items) and items[i] else str(i) for i in failed]
+
+
 def _job(obj: dict[str, Any]) -> Check:
     conditions = _conditions(obj)
     for failed in ("Failed", "FailureTarget"):
         cond = conditions.get(failed) or {}
         if cond.get("status") == "True":
             why = ": ".join(x for x in (cond.get("reason"), cond.get("message")) if x)
+            items = failed_items(obj)
+            if items:
+                named = ", ".join(f"'{i}'" for i in items)
+                why += f"; failed item{'s' if len(items) > 1 else ''}: {named}"
             return Check(False, failed=f"the Job failed ({why})" if why else "the Job failed")
     want = int((obj.get("spec") or {}).get("completions") or 1)
     succeeded = int((obj.get("status") or {}).get("succeeded", 0))

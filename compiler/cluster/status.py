@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from kc.cluster import capture, essence, gates, live, pod_trouble, pod_watch, view
 from kc.cluster import client as cluster_client
-from kc.cluster import essence, gates, live, pod_trouble, pod_watch, view
 from kc.cluster.errors import ClusterError
-from kc.compiler import contract
+from kc.compiler import contract, results
 
 PASSED, WAITING, FAILED, NONE = "passed", "waiting", "failed", "none"
 HEALTHY = "healthy"
@@ -57,6 +57,7 @@ class StepState:
     why: str
     pods: tuple[Pod, ...] = ()
     objects: tuple[Thing, ...] = ()
+    results: tuple[tuple[str, str | None], ...] = ()  # each declared result and its value, if stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +153,19 @@ def _step(look: _Look, plan: view.Plan, step: view.Step) -> StepState:
             pods.update({str(p["metadata"]["name"]): p for p in look.pods_of(obj.namespace, current)})
     shown = tuple(_pod(p) for _, p in sorted(pods.items()))
     state, why = _gate(look, plan, step, shown)
-    return StepState(step.id, step.stage, step.gate.kind, step.gate.text, state, why, shown, things)
+    stored = _results(look, plan, step)
+    return StepState(step.id, step.stage, step.gate.kind, step.gate.text, state, why, shown, things, stored)
+
+
+def _results(look: _Look, plan: view.Plan, step: view.Step) -> tuple[tuple[str, str | None], ...]:
+    """The step's declared results and the values kc apply stored for them."""
+    names = [n for o in step.objects if o.kind == "Job" for n in capture.declared(o.manifest)]
+    if not names:
+        return ()
+    name = results.configmap(plan.instance)
+    stored = next((look.twin(o) for o in plan.objects if o.kind == "ConfigMap" and o.name == name), None)
+    data = (stored or {}).get("data") or {}
+    return tuple((n, data.get(results.key(step.stage, n))) for n in names)
 
 
 def _gate(look: _Look, plan: view.Plan, step: view.Step, pods: tuple[Pod, ...]) -> tuple[str, str]:

@@ -31,6 +31,10 @@ def _thing_text(thing: st.Thing) -> str:
     return out + (f": {thing.note}" if thing.note else "")
 
 
+def _value_text(value: str | None) -> str:
+    return "(not stored yet)" if value is None else json.dumps(value, ensure_ascii=False)
+
+
 def text(status: st.Status, color: bool = False) -> str:
     """The report: a header with the verdict, then each bundle, its steps, their pods and the
     objects that are not as planned."""
@@ -45,6 +49,7 @@ def text(status: st.Status, color: bool = False) -> str:
             gate = "" if step.state == st.NONE else f"{step.gate_text}: "
             why = f": {step.why}" if step.why and step.state != st.NONE else ""
             out.append(f"  {step.id}: {gate}{_paint(state, step.state, color)}{why}")
+            out.extend(f"    result {n}: {_value_text(v)}" for n, v in step.results)
             out.extend(f"    pod {p.name}: {_pod_text(p)}" for p in step.pods)
             out.extend(f"    {_thing_text(t)}" for t in step.objects if t.state != "present")
     return "\n".join(out) + "\n"
@@ -84,6 +89,7 @@ def data(status: st.Status) -> dict[str, Any]:
                             {"ref": t.ref, "state": t.state, "fields": list(t.fields), "note": t.note or None}
                             for t in s.objects
                         ],
+                        "results": dict(s.results),
                     }
                     for s in b.steps
                 ],
@@ -105,6 +111,8 @@ def entries(status: st.Status) -> dict[str, str]:
         state = "no gate" if step.state == st.NONE else f"{step.gate_text}: {step.state}"
         why = f": {step.why}" if step.why and step.state != st.NONE else ""
         out[f"step {step.id}"] = f"{step.id}: {state}{why}"
+        for name, value in step.results:
+            out[f"result {step.id} {name}"] = f"{step.id}: result {name}: {_value_text(value)}"
         for pod in step.pods:
             out[f"pod {pod.name}"] = f"{step.id}: pod {pod.name}: {_pod_text(pod)}"
         for thing in step.objects:

@@ -6,7 +6,8 @@ replicas (an autoscaled one at its maximum), every CronJob's runs (schedules may
 on top the largest one-off: a Deployment's rollout surge (25% of its replicas unless its strategy
 says otherwise, since a rollout adds pods before it removes old ones) or a Job's parallelism.
 A pod counts its containers' requests and limits (init containers run first, so a pod needs the
-larger of the two); the quota holds both at its value, so the larger, the limits, is checked.
+larger of the two, with its sidecars beside both); the quota holds both at its value, so the
+larger, the limits, is checked.
 """
 
 from __future__ import annotations
@@ -37,7 +38,18 @@ def _per_pod(template: dict[str, Any]) -> dict[str, Decimal]:
         return sum((_limit(c, name) for c in containers), Decimal(0))
 
     main, init = spec.get("containers") or [], spec.get("initContainers") or []
-    return {r: max(total(main, r), max((_limit(c, r) for c in init), default=Decimal(0))) for r in _RESOURCES}
+    out = {}
+    for r in _RESOURCES:
+        # A sidecar (an init container that restarts always) runs from its start to the pod's end,
+        # beside the init containers after it and the main ones.
+        sidecars, peak = Decimal(0), Decimal(0)
+        for c in init:
+            if c.get("restartPolicy") == "Always":
+                sidecars += _limit(c, r)
+            else:
+                peak = max(peak, sidecars + _limit(c, r))
+        out[r] = max(peak, sidecars + total(main, r))
+    return out
 
 
 def _limit(container: dict[str, Any], name: str) -> Decimal:

@@ -138,9 +138,7 @@ def _check_item(program: ir.Draft, ref: Ref) -> diag.Diagnostic | None:
 def _check_result(program: ir.Draft, ref: Ref) -> diag.Diagnostic | None:
     name = ref.field.partition(".")[2]
     if ref.key not in _EXPANDED:
-        return diag.error(
-            "KC302", ref.pos, f"{ref.text} in '{ref.key}': a result is read in command, args and env"
-        )
+        return diag.error("KC302", ref.pos, f"{ref.text} in '{ref.key}': a result is read in command, args and env")
     declared, _ = _declared(program, ref.target)
     if name not in declared:
         hint = diag.did_you_mean(name, declared) or f"add 'results: [{name or 'NAME'}]' to stage '{ref.target}'"
@@ -285,11 +283,44 @@ def _stage_deps(draft: ir.Draft, refs: list[Ref], inputs: dict[str, list[ir.Dep]
     return out
 
 
+def _finally(draft: ir.Draft, deps: dict[str, tuple[ir.Dep, ...]]) -> list[diag.Diagnostic]:
+    """A finally step (``when:``) comes after every other stage: after each one no other stage
+    waits for, which orders it after the rest. No other stage may wait for a finally step, which
+    runs once the pipeline has finished or failed."""
+    final = {}
+    for stage in draft.stages:
+        when = wiring.when(draft.library[stage.pattern].manifest.parameters, stage.params)
+        if when is not None:
+            final[stage.name] = when
+    if not final:
+        return []
+    errors = [
+        diag.error(
+            "KC212",
+            dep.pos,
+            f"stage '{name}' waits for '{dep.target}' ({dep.why}), a finally step that runs once the "
+            f"pipeline has {'finished' if final[dep.target] == 'always' else 'failed'}",
+            f"a finally step comes after every other stage; give '{name}' 'when' too, or drop the dependency",
+        )
+        for name, own in deps.items()
+        if name not in final
+        for dep in own
+        if dep.target in final
+    ]
+    waited_for = {d.target for name, own in deps.items() if name not in final for d in own}
+    last = [s.name for s in draft.stages if s.name not in final and s.name not in waited_for]
+    for name, when in final.items():
+        pos = draft.doc.pos(("stages", name, "when"))
+        deps[name] += tuple(ir.Dep(stage, pos, f"when: {when}", "finally") for stage in last)
+    return errors
+
+
 def dependencies(draft: ir.Draft) -> ir.Draft:
     refs, errors = _references(draft)
     inputs, wire_errors = _wires(draft)
     diag.raise_if_errors(errors + wire_errors)
     deps = _stage_deps(draft, refs, inputs)
+    diag.raise_if_errors(_finally(draft, deps))
     pos = {s.name: s.pos for s in draft.stages}
     steps: list[ir.Step] = []
     for step in draft.steps:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from kc.compiler import contract, ir, kinds, merge, object_names, pods, podsecurity, results
+from kc.compiler import contract, ir, kinds, merge, object_names, pods, podsecurity
 from kc.compiler import diagnostics as diag
 from kc.compiler.diagnostics import Pos
 from kc.compiler.passes import labels
-from kc.compiler.patterns import container, fanout, registry, render, wiring
+from kc.compiler.patterns import container, registry, render, wiring
 from kc.schemas import record, shape
 from kc.schemas import types as t
 
@@ -18,7 +18,9 @@ def _data(pattern: registry.Pattern, params: dict[str, Any]) -> container.Data:
     parameters = pattern.manifest.parameters
     fan = wiring.items(parameters, params)
     items, shards = fan or ([], False)
-    return container.Data(tuple(wiring.results(parameters, params)), tuple(items), shards)
+    return container.Data(
+        tuple(wiring.results(parameters, params)), tuple(items), shards, wiring.when(parameters, params)
+    )
 
 
 def _context(
@@ -56,11 +58,13 @@ def _context(
         annotations = {}
         ctx["fanout"] = None
         if data.results:
-            annotations[results.ANNOTATION] = ",".join(data.results)
+            annotations[contract.RESULTS] = ",".join(data.results)
+        if data.when:
+            annotations[contract.WHEN] = data.when
         if data.items:
-            annotations[fanout.ANNOTATION] = ",".join(data.items)
+            annotations[contract.ITEMS] = ",".join(data.items)
             parallel = params.get("parallel") or min(len(data.items), draft.policy.max_parallelism)
-            ctx["fanout"] = {"items": list(data.items), "parallelism": parallel}
+            ctx["fanout"] = {"completions": len(data.items), "parallelism": parallel}
         ctx["job_annotations"] = annotations
     return ctx
 
@@ -178,7 +182,9 @@ def _fanout_problems(draft: ir.Draft, stage: ir.Stage, data: container.Data) -> 
                 "give the program to run as 'command' (the image's entrypoint cannot be wrapped)",
             )
         )
-    if stage.params.get("parallel") is not None and not data.items:
+    parameters = draft.library[stage.pattern].manifest.parameters.values()
+    fans_out = any(d.get("type") in ("items", "shards") for d in parameters)
+    if fans_out and stage.params.get("parallel") is not None and not data.items:
         found.append(
             diag.error(
                 "KC106",

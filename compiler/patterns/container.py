@@ -76,11 +76,13 @@ def probes(params: dict[str, Any]) -> dict[str, Any]:
 
 
 class Data(Record, kw_only=False):
-    """What a container's stage publishes and how it fans out, read from its parameters' types."""
+    """What a container's stage publishes, how it fans out and whether it is a finally step, read
+    from its parameters' types."""
 
     results: tuple[str, ...] = ()  # the values it writes to /kc/results
     items: tuple[str, ...] = ()  # one pod per item, when it fans out
     shards: bool = False  # the items are the pods' completion indexes
+    when: str | None = None  # always or failed: a finally step
 
 
 def _texts(out: dict[str, Any]) -> list[str]:
@@ -97,14 +99,16 @@ def _reading_results(out: dict[str, Any]) -> dict[str, Any]:
     for key in ("command", "args"):
         if key in out:
             out[key] = [results.substitute(a) for a in out[key]]
-    env = [{**e, "value": results.substitute(e["value"])} if isinstance(e.get("value"), str) else e
-           for e in out.get("env") or []]
+    env = [
+        {**e, "value": results.substitute(e["value"])} if isinstance(e.get("value"), str) else e
+        for e in out.get("env") or []
+    ]
     out["env"] = results.reader_env("${pipeline.results}", found) + env
     return out
 
 
 def container(
-    stage: str, params: dict[str, Any], patterns_of: dict[str, str], with_probes: bool, data: Data = Data()
+    stage: str, params: dict[str, Any], patterns_of: dict[str, str], with_probes: bool, data: Data
 ) -> dict[str, Any]:
     mounts = params.get("mounts") or {}
     out: dict[str, Any] = {
@@ -142,7 +146,7 @@ def container(
     return out
 
 
-def volumes(params: dict[str, Any], patterns_of: dict[str, str], data: Data = Data()) -> list[dict[str, Any]]:
+def volumes(params: dict[str, Any], patterns_of: dict[str, str], data: Data) -> list[dict[str, Any]]:
     """Pod volumes for ``mounts`` (the names resolve as references, which also orders the stages)
     and for ``writable`` paths."""
     out: list[dict[str, Any]] = []

@@ -20,7 +20,6 @@ from typing import Any
 INDEX = "KC_INDEX"
 ITEM = "KC_ITEM"
 REFERENCE = "${item}"
-ANNOTATION = "kc.dev/items"  # on the Job: its items in index order, for naming a failed one
 INDEX_FIELD = "metadata.annotations['batch.kubernetes.io/job-completion-index']"
 # What the kubelet would expand in the script's text: kc's own variables, given to sh instead.
 _VARIABLE = re.compile(r"\$\((KC_[A-Z0-9_]+)\)")

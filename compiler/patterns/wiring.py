@@ -2,8 +2,8 @@
 of type ``outputs`` declares a stage's outputs, and every ``output-ref`` value (``ingest.records``)
 wires a stage to one of another stage's outputs. The references pass turns each wire into a
 dependency and checks it, so any pattern, a user's too, can take part. In the same way a
-``results`` parameter declares the values a stage publishes, and an ``items`` or ``shards``
-parameter fans a stage out into one pod per item."""
+``results`` parameter declares the values a stage publishes, an ``items`` or ``shards``
+parameter fans a stage out into one pod per item, and a ``when`` parameter makes a finally step."""
 
 from __future__ import annotations
 
@@ -30,6 +30,15 @@ def outputs(parameters: dict[str, dict[str, Any]], params: dict[str, Any]) -> li
 def results(parameters: dict[str, dict[str, Any]], params: dict[str, Any]) -> list[str]:
     """The results a stage declares, in the order it declares them."""
     return _declared("results", parameters, params)
+
+
+def when(parameters: dict[str, dict[str, Any]], params: dict[str, Any]) -> str | None:
+    """``always`` or ``failed`` for a finally step, None for any other."""
+    for key, decl in parameters.items():
+        value = params.get(key, params.get(key.replace("-", "_")))
+        if decl.get("type") == "when" and value in ("always", "failed"):
+            return str(value)
+    return None
 
 
 def items(parameters: dict[str, dict[str, Any]], params: dict[str, Any]) -> tuple[list[str], bool] | None:
