@@ -56,7 +56,7 @@ def test_json_shape() -> None:
     assert set(data) == {"format", "pipeline", "instance", "namespace", "cluster", "health", "bundles"}
     assert data["health"] == "waiting"
     step = data["bundles"][1]["steps"][0]
-    assert set(step) == {"id", "stage", "gate", "state", "why", "pods", "objects"}
+    assert set(step) == {"id", "stage", "gate", "state", "why", "pods", "objects", "results"}
     assert step["gate"] == {"kind": "rollout", "text": "rollout complete"} and step["state"] == "waiting"
     assert step["pods"][1] == {
         "name": "shop-api-2",

@@ -52,7 +52,7 @@ def _script(items: list[str], argv: list[str], env: list[tuple[str, str]]) -> st
 
 
 def container(main: dict[str, Any], items: list[str], shards: bool) -> dict[str, Any]:
-    """The main container of one item's pod. For a list of items ``main`` must have a command."""
+    """The main container of every item's pod; for a list of items, run through sh."""
     out = dict(main)
     env = list(main.get("env") or [])
     if shards:
@@ -60,6 +60,8 @@ def container(main: dict[str, Any], items: list[str], shards: bool) -> dict[str,
         for key in ("command", "args"):
             if key in main:
                 out[key] = [a.replace(REFERENCE, f"$({ITEM})") for a in main[key]]
+        return out
+    if "command" not in main:  # expand reports it: sh has nothing to run
         return out
     per_item = [(e["name"], e["value"]) for e in env if REFERENCE in str(e.get("value", ""))]
     fixed = [e for e in env if REFERENCE not in str(e.get("value", ""))]
