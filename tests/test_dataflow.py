@@ -80,7 +80,10 @@ def test_a_reader_takes_each_value_from_the_results_configmap(tmp_path: Path) ->
     env = reader["env"]
     # The variables come first: the kubelet expands $(X) only from variables defined before.
     assert env[:2] == [
-        {"name": "KC_RESULT_SCORE__BEST", "valueFrom": {"configMapKeyRef": {"name": "flow-results", "key": "score.best"}}},
+        {
+            "name": "KC_RESULT_SCORE__BEST",
+            "valueFrom": {"configMapKeyRef": {"name": "flow-results", "key": "score.best"}},
+        },
         {
             "name": "KC_RESULT_SCORE__WORST",
             "valueFrom": {"configMapKeyRef": {"name": "flow-results", "key": "score.worst"}},
@@ -155,7 +158,9 @@ def test_a_value_too_large_or_not_written_is_an_error(tmp_path: Path) -> None:
 
 
 def test_status_shows_the_values(tmp_path: Path) -> None:
-    step = status.StepState("score", "score", "job-complete", "job complete", "passed", "", results=(("best", "42"), ("worst", None)))
+    step = status.StepState(
+        "score", "score", "job-complete", "job complete", "passed", "", results=(("best", "42"), ("worst", None))
+    )
     report = status.Status("flow", "flow", "flow", "here", (status.BundleState(1, "score", (step,)),))
     text = status_text.text(report)
     assert '    result best: "42"\n' in text and "    result worst: (not stored yet)\n" in text

@@ -22,7 +22,7 @@ from typing import Any
 
 from kc.cluster import client as cluster_client
 from kc.cluster.errors import ClusterError, Refused
-from kc.compiler import contract, kinds
+from kc.compiler import contract, kinds, results
 
 FIELD_MANAGER = "kc-generate"
 ALPHABETS = {"alnum": string.ascii_letters + string.digits, "hex": string.digits + "abcdef"}
@@ -168,9 +168,15 @@ def needs(manifests: Iterable[dict[str, Any]], namespace: str) -> list[Need]:
 
 def planned_keys(manifests: Iterable[dict[str, Any]], namespace: str) -> dict[tuple[str, str, str], set[str]]:
     """(kind, namespace, name) -> the keys the plan gives each Secret and ConfigMap, generated
-    keys included."""
+    keys and the results its Jobs declare included."""
     out: dict[tuple[str, str, str], set[str]] = {}
     for manifest in manifests:
+        meta = manifest.get("metadata") or {}
+        declared = (meta.get("annotations") or {}).get(contract.RESULTS)
+        if manifest.get("kind") == "Job" and declared:  # kc apply stores them once the Job completes
+            labels = meta.get("labels") or {}
+            at = ("ConfigMap", str(meta.get("namespace") or namespace), results.configmap(labels[contract.OWNER]))
+            out.setdefault(at, set()).update(results.key(labels[contract.STAGE], n) for n in declared.split(","))
         if manifest.get("kind") not in ("Secret", "ConfigMap") or manifest.get("apiVersion") != "v1":
             continue
         meta = manifest.get("metadata") or {}
