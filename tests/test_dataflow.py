@@ -259,7 +259,7 @@ def test_a_list_of_items_reaches_each_pod_through_sh(tmp_path: Path) -> None:
     script = container["command"][2]
     # What the pod runs for item 1, "de": the words as given, the item written in, $(KC_INDEX)
     # (which the kubelet expands elsewhere) given to sh.
-    assert _run(script, 1, {}) == f"it's de|$HOME|de-1|"
+    assert _run(script, 1, {}) == "it's de|$HOME|de-1|"
     assert _run(script + 'echo "$KC_ITEM $GREETING"', 2, {}).startswith("it's fr|")
     probe = script.replace('exec "$@"', 'echo "$KC_ITEM/$GREETING"')
     assert _run(probe, 0, {}) == "en/hello en\n"

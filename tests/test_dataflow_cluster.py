@@ -8,7 +8,7 @@ import json
 import re
 
 import pytest
-from test_real_node import (  # noqa: F401  (real: the fixture)
+from test_real_node import (
     Real,
     example,
     instance,
@@ -16,16 +16,16 @@ from test_real_node import (  # noqa: F401  (real: the fixture)
     namespace_of,
     no_pods_left,
     on_the_real_node,
-    real,
     stage_jobs,
 )
+from test_real_node import real  # noqa: F401  (the fixture; the tests' parameters then redefine it)
 
 pytestmark = pytest.mark.cluster
 
 BUSYBOX = "docker.io/library/busybox:1.36.1"
 
 
-def test_wordfreq_publishes_the_top_word_and_its_reader_prints_it(real: Real) -> None:
+def test_wordfreq_publishes_the_top_word_and_its_reader_prints_it(real: Real) -> None:  # noqa: F811
     spec = example(real, "wordfreq")
     flags = instance("wordfreq")
     ns = namespace_of(flags)
@@ -79,7 +79,7 @@ stages:
 """
 
 
-def test_a_failed_item_is_named_and_the_finally_steps_still_run(real: Real) -> None:
+def test_a_failed_item_is_named_and_the_finally_steps_still_run(real: Real) -> None:  # noqa: F811
     spec = real.tmp / "fails.spec"
     spec.write_text(on_the_real_node(FAILING))
     flags = instance("fails")
@@ -117,7 +117,7 @@ stages:
 """
 
 
-def test_a_result_too_large_fails_its_step(real: Real) -> None:
+def test_a_result_too_large_fails_its_step(real: Real) -> None:  # noqa: F811
     spec = real.tmp / "large.spec"
     spec.write_text(on_the_real_node(TOO_LARGE))
     flags = instance("large")
