@@ -16,9 +16,9 @@ from test_real_node import (
     namespace_of,
     no_pods_left,
     on_the_real_node,
+    real,  # noqa: F401  (the fixture; the tests' parameters then redefine it)
     stage_jobs,
 )
-from test_real_node import real  # noqa: F401  (the fixture; the tests' parameters then redefine it)
 
 pytestmark = pytest.mark.cluster
 
