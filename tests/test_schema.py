@@ -31,8 +31,9 @@ STRUCTURAL = {
     "KC201",  # unknown pattern, in a spec without imports
 }
 # A patch's kind is checked against the objects the stage's templates render, not its fields;
-# two parameters that exclude each other are checked by kc, not by the schema.
-NOT_STRUCTURAL = {"patch-unknown-kind", "replicas-and-autoscale"}
+# two parameters that exclude each other, or one that needs another, are checked by kc, not by the
+# schema.
+NOT_STRUCTURAL = {"patch-unknown-kind", "replicas-and-autoscale", "fanout-command"}
 
 
 def errors(doc: Any) -> list[str]:
