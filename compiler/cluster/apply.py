@@ -61,11 +61,13 @@ def apply(
     progress: progress_display.Progress,
     wait: bool = True,
     again: Sequence[str] = (),
+    only: bool = False,
     source: str = "SPEC",
 ) -> Outcome:
-    """``again``: the stages of ``--rerun``; ``wait``: False for ``--no-wait``; ``source``: the
-    SPEC or DIR as the user named it, for the hint that tells how to run a failed Job again."""
-    runs = rerun.choose(program, again)  # an unknown stage is an error before any request
+    """``again``: the stages of ``--rerun`` (with ``only``, not the stages that read them);
+    ``wait``: False for ``--no-wait``; ``source``: the SPEC or DIR as the user named it, for the
+    hint that tells how to run a failed Job again."""
+    runs = rerun.choose(program, again, only)  # an unknown stage is an error before any request
     objects = [o for b in program.bundles for o in b.objects]
     found = live.observe(client, objects, program.instance, program.namespace)
     if found.conflicts:
@@ -80,8 +82,8 @@ def apply(
     progress.line(checked.summary())
     for line in checked.details():
         progress.line(line)
-    if runs.jobs:
-        rerun.delete_jobs(client, program, runs.jobs, timeout, progress)
+    if runs.jobs or runs.readers:
+        rerun.delete_jobs(client, program, runs, timeout, progress)
     if not wait:
         progress.line("kc apply: --no-wait: applying every bundle in order without waiting on gates")
 
@@ -112,7 +114,7 @@ def apply(
                 raise (GateTimeout(f"{exc}{hint(failed)}") if failed else exc) from None
             progress.line(f"{label}: gate passed: {gate_text} ({timing.text(took)})")
         if runs.crons:
-            rerun.run_crons(client, bundle, runs.crons, timeout, progress, f"[{number}/{total}] {label}", hint)
+            rerun.run_crons(client, bundle, runs, timeout, progress, f"[{number}/{total}] {label}", hint)
     if prune:
         _prune(client, program, found, timeout, progress, outcome)
     return outcome
