@@ -52,6 +52,8 @@ SPEC or DIR: an existing directory is a compiled 'kc compile -o DIR', read as it
 are refused; a bundle file edited since kc wrote it is refused, exit 2).
 
 + to create   ~ to change (field by field, with the spec line)   - orphaned   ! conflict (not kc's)
+A Job to create says why it will run: new, changed, or 'upstream STAGE changed' (a stage whose
+outputs it reads runs too).
 exit codes: 0 no differences, 1 differences, 2 invalid spec, 3 cluster error.
 Secret data is never printed, only that it changed. docs/cluster.md has the comparison rules.""",
     "apply": """examples:

@@ -3,13 +3,14 @@ stages ``kc apply --rerun`` chooses, and why ``kc diff --against DIR`` says each
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import compile_text
-from kc.cluster import diff, diff_text, live, rerun, reviewed, runs
+from kc.cluster import diff, diff_text, live, progress, rerun, reviewed, runs
 from kc.cluster.errors import Refused
 from kc.compiler import cli, contract, ir
 from kc.compiler.diagnostics import Pos
@@ -131,6 +132,14 @@ def test_a_reader_without_a_job_is_chosen_and_left_as_it_is() -> None:
     plan = reviewed.Compiled("d", "p", "p", "p", "retain", bundles, {"b": ("a",), "c": ("b",)})
     chosen = rerun.choose(plan, ["a"])
     assert (chosen.jobs, chosen.idle, chosen.why("c")) == (("a", "c"), ("b",), "it reads b")
+
+    class NoJobs:  # a cluster that serves no Jobs: only what is said before any request
+        def kind(self, api_version: str, kind: str) -> None:
+            return None
+
+    shown = io.StringIO()
+    rerun.delete_jobs(NoJobs(), plan, chosen, 1.0, progress.Progress(shown, False))  # type: ignore[arg-type]
+    assert shown.getvalue() == "kc apply: stage b runs no Job, so it is applied as it is, though it reads a\n"
 
 
 def test_a_compiled_directory_carries_the_data_edges(tmp_path: Path) -> None:

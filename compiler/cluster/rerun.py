@@ -132,7 +132,7 @@ def delete_jobs(
     Pods first), say so and why, and wait until they are gone, so that the apply creates them
     anew."""
     for stage in runs.idle:
-        progress.line(f"kc apply: stage {stage} {runs.why(stage)}, but runs no Job: it is applied as it is")
+        progress.line(f"kc apply: stage {stage} runs no Job, so it is applied as it is, though {runs.why(stage)}")
     job_kind = client.kind("batch/v1", "Job")
     if job_kind is None:
         return
