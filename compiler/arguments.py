@@ -52,6 +52,8 @@ SPEC or DIR: an existing directory is a compiled 'kc compile -o DIR', read as it
 are refused; a bundle file edited since kc wrote it is refused, exit 2).
 
 + to create   ~ to change (field by field, with the spec line)   - orphaned   ! conflict (not kc's)
+A Job to create says why it will run: new, changed, or 'upstream STAGE changed' (a stage whose
+outputs it reads runs too).
 exit codes: 0 no differences, 1 differences, 2 invalid spec, 3 cluster error.
 Secret data is never printed, only that it changed. docs/cluster.md has the comparison rules.""",
     "apply": """examples:
@@ -61,15 +63,19 @@ Secret data is never printed, only that it changed. docs/cluster.md has the comp
   kc diff shop.spec; kc apply shop.spec && kc diff shop.spec   the last diff exits 0
   kc apply shop.spec --rerun migrate               delete the stage's (failed) Job first, so it runs again
   kc apply shop.spec --rerun report                a cron stage: run its CronJob's job now and wait for it
+  kc apply flow.spec --rerun produce               run produce again, and every stage that reads its outputs
+  kc apply flow.spec --rerun produce --only        run produce again alone (its readers keep what they computed)
   kc compile shop.spec -o out/; kc diff out/; kc apply out/   apply exactly what was reviewed
   kc apply out/ --no-wait                          every bundle in order, no waiting on gates (GitOps-style)
 
 SPEC or DIR: an existing directory is a compiled 'kc compile -o DIR', applied as it is (compile
 flags are refused; a bundle file edited since kc wrote it is refused, exit 2). Before the first
 bundle a server-side dry run of every object stops on an object the API server refuses.
-exit codes: 0 applied, 2 invalid spec, edited DIR, an object the server refuses or an unknown
---rerun stage, 3 cluster error or a conflict (nothing adopted), 4 a gate timed out or failed (the
-message names the gate and the object; a failed Job's hint names --rerun).""",
+A Job whose content changed runs again (its name changes), and so does every stage that reads its
+outputs or results, transitively; 'kc diff' says which Jobs will run and why.
+exit codes: 0 applied, 2 invalid spec, edited DIR, an object the server refuses, an unknown
+--rerun stage or --only without --rerun, 3 cluster error or a conflict (nothing adopted), 4 a gate
+timed out or failed (the message names the gate and the object; a failed Job's hint names --rerun).""",
     "status": """examples:
   kc status shop.spec                              each bundle and step: its gate, why, its pods
   kc status out/                                   an earlier 'kc compile -o out/', not compiled again
@@ -187,8 +193,10 @@ def _apply(p: argparse.ArgumentParser) -> None:
         "--rerun",
         action="append",
         metavar="STAGE",
-        help="run a job, task or cron stage again: delete its Jobs first (cron: make a Job now); repeatable",
+        help="run a job, task or cron stage again: delete its Jobs first (cron: make a Job now), and those of the "
+        "stages that read its outputs or results; repeatable",
     )
+    p.add_argument("--only", action="store_true", help="with --rerun: run only the stages it names again")
     p.add_argument("--no-wait", action="store_true", help="apply every bundle in order without waiting on gates")
     p.add_argument(
         "--timeout", type=_duration, default=300.0, metavar="T", help="how long each bundle's gates may take (5m)"

@@ -170,13 +170,16 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_apply(args: argparse.Namespace) -> int:
     from kc.cluster import apply, client, progress, rerun, reviewed
 
+    if args.only and not args.rerun:
+        sys.stderr.write("kc apply: --only goes with --rerun STAGE: it runs that stage again without its readers\n")
+        return EXIT_INVALID
     program = _plan(args, "apply")
     if program is None:
         return EXIT_INVALID
     assert isinstance(program, ir.Program | reviewed.Compiled)
 
     def work() -> int:
-        rerun.choose(program, args.rerun or ())  # an unknown stage: said before connecting
+        rerun.choose(program, args.rerun or (), args.only)  # an unknown stage: said before connecting
         shown = progress.Progress(sys.stderr, use_color(sys.stderr))
         with client.connect(args.kubeconfig, args.context) as cluster:
             done = apply.apply(
@@ -187,6 +190,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
                 progress=shown,
                 wait=not args.no_wait,
                 again=args.rerun or (),
+                only=args.only,
                 source=args.spec,
             )
         shown.line(f"kc apply: {program.instance} applied to {cluster.where}: {done.text}")

@@ -30,6 +30,10 @@ INSTANCE = "app.kubernetes.io/instance"
 SOURCE = "kc.dev/source"  # the spec line (file:line) that produced the object
 BUNDLE = "kc.dev/bundle"
 REVISION = "kc.dev/revision"
+# On a Job: the hash of its own content, without the part its name takes from the Jobs of the
+# stages it reads (compiler/passes/seal.py), so that kc diff tells a Job that changed from one
+# that runs again because a stage upstream of it does.
+CONTENT = "kc.dev/content"
 # On a Secret whose values kc apply generates when they are absent: JSON {"keys": [...],
 # "length": N, "alphabet": "alnum" | "hex"}. The values are never in the plan or the output files.
 GENERATE = "kc.dev/generate"
@@ -108,7 +112,9 @@ def ref_text(kind: str, namespace: str | None, name: str) -> str:
 # Relative to the output directory; `kubectl apply -f DIR` does not read kc/.
 PLAN = "kc/plan.json"
 TEARDOWN = "kc/teardown.yaml"  # its format is the teardown plan's own (compiler/teardown/model.py)
-PLAN_FORMAT = 1  # raised when a reader of an earlier format could misread the file
+# Raised when a reader of another format could misread the file or miss what it needs: 2 gave
+# each stage's dependencies their kind, which --rerun and kc diff read data edges from.
+PLAN_FORMAT = 2
 _AGAIN = "compile into the directory again"
 
 
@@ -148,6 +154,7 @@ class CompiledPlan(Header):
     """An earlier ``kc compile -o DIR``, read back: the index and the bundle files' manifests."""
 
     bundles: tuple[PlannedBundle, ...]
+    deps: tuple[tuple[str, str, str], ...] = ()  # (stage, the stage it waits for, the dependency's kind)
 
     @property
     def manifests(self) -> list[dict[str, Any]]:
@@ -193,6 +200,7 @@ def read_plan(directory: str) -> CompiledPlan:
             revision=str(index["revision"]),
             data_policy="delete" if index["data_policy"] == "delete" else "retain",
             bundles=tuple(_bundle(directory, entry) for entry in index["bundles"]),
+            deps=tuple((str(s["name"]), str(d["stage"]), str(d["kind"])) for s in index["stages"] for d in s["after"]),
         )
     except FileNotFoundError as exc:
         message = f"not a kc output directory: {exc.filename} is missing"

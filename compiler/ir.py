@@ -21,6 +21,11 @@ from kc.schemas.record import Record, param
 # it reads, a task's input, `flow: sequential`, the previous step of the same stage, or, for a
 # finally step (`when:`), every other stage.
 DepKind = Literal["after", "reference", "result", "input", "flow", "step", "finally"]
+# The dependencies through which a stage reads what another one's run wrote (a task's input wired
+# to another task's output, a result), and a finally step's on the stages it follows: a reader's
+# Job name carries its producers' (seal), and running a producer again runs its readers again
+# (kc apply --rerun). Other kinds only order.
+DATA: frozenset[DepKind] = frozenset({"input", "result", "finally"})
 
 
 class Options(Record, kw_only=False):
@@ -95,6 +100,11 @@ class Stage(Record, kw_only=False):
     deps: tuple[Dep, ...] = ()
     facts: dict[str, str] = param(factory=dict)  # what ${stage.field} resolves to
     reads: tuple[tuple[str, str], ...] = ()  # (stage, field) of each ${stage.field} it refers to
+
+    @property
+    def producers(self) -> tuple[str, ...]:
+        """The stages whose outputs or results this one reads (``DATA`` dependencies), once each."""
+        return tuple(dict.fromkeys(d.target for d in self.deps if d.kind in DATA))
 
 
 class Bundle(Record, kw_only=False):
@@ -206,6 +216,11 @@ class Program(Record, kw_only=False):
     @property
     def steps(self) -> tuple[Step, ...]:
         return tuple(s for b in self.bundles for s in b.steps)
+
+    @property
+    def producers(self) -> dict[str, tuple[str, ...]]:
+        """Each stage that reads other stages' outputs or results, and those stages."""
+        return {s.name: s.producers for s in self.stages if s.producers}
 
     @property
     def objects(self) -> tuple[Object, ...]:

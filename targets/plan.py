@@ -55,7 +55,7 @@ def plan(program: ir.Program) -> dict[str, Any]:
                 "name": s.name,
                 "pattern": s.pattern,
                 "source": f"{s.pos.line}",
-                "after": [{"stage": d.target, "why": d.why, "line": d.pos.line} for d in s.deps],
+                "after": [{"stage": d.target, "kind": d.kind, "why": d.why, "line": d.pos.line} for d in s.deps],
             }
             for s in program.stages
         ],

@@ -290,6 +290,7 @@ def test_apply_diff_change_apply_teardown(target: Target, tmp_path: Path) -> Non
     [created], [orphan] = report["create"], report["orphaned"]
     assert created["kind"] == orphan["kind"] == "Job" and created["name"] != orphan["name"]
     assert created["name"].startswith(f"{ns}-migrate-") and orphan["name"].startswith(f"{ns}-migrate-")
+    assert created["run"] == {"stage": "migrate", "reason": "changed", "upstream": [], "text": "will run: changed"}
 
     text = target.kc("diff", str(path), *flags)
     assert f"~ Deployment {ns}/{ns}-api  (pipeline.spec:{api_line})" in text.out

@@ -308,3 +308,22 @@ def test_a_finally_step_comes_after_everything_else(tmp_path: Path) -> None:
     cleanup = next(s for s in program.steps if s.stage == "cleanup")
     assert {(d.target, d.kind) for d in cleanup.deps} == {("b", "finally"), ("c", "finally")}  # a is before b
     assert jobs(program)["notify"]["metadata"]["annotations"]["kc.dev/when"] == "failed"
+
+
+def test_a_finally_step_runs_again_when_what_it_follows_does(tmp_path: Path) -> None:
+    text = spec(
+        f"""
+  work:
+    pattern: job
+    image: {IMAGE}
+    args: [v1]
+  cleanup:
+    pattern: job
+    image: {IMAGE}
+    when: always
+"""
+    )
+    before = jobs(compile_text(text, tmp_path))["cleanup"]["metadata"]
+    after = jobs(compile_text(text.replace("[v1]", "[v2]"), tmp_path))["cleanup"]["metadata"]
+    assert before["annotations"]["kc.dev/content"] == after["annotations"]["kc.dev/content"]  # its own
+    assert before["name"] != after["name"]  # and what it follows

@@ -574,3 +574,53 @@ def test_tasks_pass_data_and_a_cron_stage_runs(real: Real) -> None:
     assert list(run_cron_jobs(real, ns).values()) == ["tick\n"]
     real.teardown(spec, flags)
     no_pods_left(real, ns)
+
+
+# --- running a task again, and the tasks that read it ---------------------------------------------------
+
+PRODUCE_AND_CONSUME = TASKS_AND_CRON.partition("  tick:")[0]
+
+
+def test_rerun_runs_the_readers_again_and_only_does_not(real: Real) -> None:
+    """``kc apply --rerun produce`` runs consume again too, since it reads produce's output;
+    ``--only`` leaves consume's Job as it was. An edit of produce renames both Jobs: ``kc diff``
+    says why each will run, and the next apply runs both, consume on the new output."""
+    spec = real.tmp / "again.spec"
+    spec.write_text(on_the_real_node(PRODUCE_AND_CONSUME))
+    flags = instance("again")
+    ns = namespace_of(flags)
+    real.apply(spec, flags)
+
+    def uids() -> dict[str, str]:
+        return {stage: job.metadata.uid for stage in ("produce", "consume") for job in stage_jobs(real, ns, stage)}
+
+    def apply(*more: str) -> str:
+        code, output = real.kc("apply", str(spec), *flags, *more, "--timeout", TIMEOUT, watch=ns)
+        assert code == 0, output
+        check_running(real, ns)
+        return output
+
+    first = uids()
+    (consumer,) = stage_jobs(real, ns, "consume")
+    output = apply("--rerun", "produce")
+    assert f"running stage consume again: it reads produce; deleted Job {ns}/{consumer.metadata.name}" in output
+    again = uids()
+    assert again["produce"] != first["produce"] and again["consume"] != first["consume"], output
+    (consumer,) = stage_jobs(real, ns, "consume")
+    assert job_log(real, ns, consumer.metadata.name).strip() == "2"
+
+    output = apply("--rerun", "produce", "--only")
+    assert "running stage consume" not in output
+    alone = uids()
+    assert alone["produce"] != again["produce"] and alone["consume"] == again["consume"], output
+
+    spec.write_text(spec.read_text().replace("printf 'b", "printf 'c"))  # three distinct words now
+    code, shown = real.kc("diff", str(spec), *flags)
+    assert code == 1, shown
+    assert re.search(r"\+ Job \S+-produce-\w+  \(again.spec:\d+\)  will run: changed", shown), shown
+    assert re.search(r"\+ Job \S+-consume-\w+  \(again.spec:\d+\)  will run: upstream produce changed", shown), shown
+    apply()
+    (renamed,) = [j for j in stage_jobs(real, ns, "consume") if j.metadata.name != consumer.metadata.name]
+    assert job_log(real, ns, renamed.metadata.name).strip() == "3"
+    real.teardown(spec, flags)
+    no_pods_left(real, ns)

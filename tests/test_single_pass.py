@@ -88,6 +88,38 @@ def test_seal_names_a_job_by_its_content_and_leaves_other_kinds() -> None:
     assert seal.seal(draft(steps=(step("migrate", job),))).objects[0].name == sealed.name
 
 
+def _reading(name: str, *producers: str) -> ir.Stage:
+    pos = Pos("pipeline.spec", 1, 1)
+    return record.replace(stage(name, "job"), deps=tuple(ir.Dep(p, pos, f"input from {p}", "input") for p in producers))
+
+
+def test_seal_chains_a_readers_name_through_a_stage_without_jobs() -> None:
+    """c reads b, which runs no Job and reads a: a's edit reaches c's name through b."""
+
+    def sealed(a_content: int) -> dict[str, str]:
+        given = draft(
+            stages=(_reading("a"), _reading("b", "a"), _reading("c", "b")),
+            steps=(
+                step("a", obj("Job", "shop-a", "a", template={"x": a_content})),
+                step("b", obj("ConfigMap", "shop-b", "b")),
+                step("c", obj("Job", "shop-c", "c", template={"x": 1})),
+            ),
+        )
+        return {o.stage: o.name for o in seal.seal(given).objects}
+
+    first, edited = sealed(1), sealed(2)
+    assert first["a"] != edited["a"] and first["c"] != edited["c"] and first["b"] == edited["b"] == "shop-b"
+    assert sealed(1) == first
+
+
+def test_seal_leaves_a_cycle_of_data_edges_to_ordering() -> None:
+    given = draft(
+        stages=(_reading("a", "b"), _reading("b", "a")),
+        steps=(step("a", obj("Job", "shop-a", "a")), step("b", obj("Job", "shop-b", "b"))),
+    )
+    assert all(o.name.startswith(f"shop-{o.stage}-") for o in seal.seal(given).objects)
+
+
 def test_network_lets_in_the_callers_of_a_service_unless_open() -> None:
     text = SPEC.replace("image: a:1}", "image: a:1, env: {DB: '${db.url}'}}")
     api = record.replace(stage("api", "service"), reads=(("db", "url"),))  # as dependencies finds it

@@ -74,11 +74,13 @@ def apply(
     progress: progress_display.Progress,
     wait: bool = True,
     again: Sequence[str] = (),
+    only: bool = False,
     source: str = "SPEC",
 ) -> Outcome:
-    """``again``: the stages of ``--rerun``; ``wait``: False for ``--no-wait``; ``source``: the
-    SPEC or DIR as the user named it, for the hint that tells how to run a failed Job again."""
-    runs = rerun.choose(program, again)  # an unknown stage is an error before any request
+    """``again``: the stages of ``--rerun`` (with ``only``, not the stages that read them);
+    ``wait``: False for ``--no-wait``; ``source``: the SPEC or DIR as the user named it, for the
+    hint that tells how to run a failed Job again."""
+    runs = rerun.choose(program, again, only)  # an unknown stage is an error before any request
     objects = [o for b in program.bundles for o in b.objects]
     found = live.observe(client, objects, program.instance, program.namespace)
     if found.conflicts:
@@ -93,8 +95,8 @@ def apply(
     progress.line(checked.summary())
     for line in checked.details():
         progress.line(line)
-    if runs.jobs:
-        rerun.delete_jobs(client, program, runs.jobs, timeout, progress)
+    if runs.jobs or runs.readers:
+        rerun.delete_jobs(client, program, runs, timeout, progress)
     if not wait:
         progress.line("kc apply: --no-wait: applying every bundle in order without waiting on gates")
 
@@ -136,7 +138,7 @@ def apply(
                 progress.line(f"{label}: failed: {str(exc).partition(chr(10))[0]}")
                 continue
         if runs.crons:
-            rerun.run_crons(client, bundle, runs.crons, timeout, progress, f"[{number}/{total}] {label}", hint)
+            rerun.run_crons(client, bundle, runs, timeout, progress, f"[{number}/{total}] {label}", hint)
     if failure is not None:
         raise failure
     if prune:

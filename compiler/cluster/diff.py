@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kc.cluster import client as cluster_client
-from kc.cluster import essence, handover, live, pool, reviewed, secrets
+from kc.cluster import essence, handover, live, pool, reviewed, runs, secrets
 from kc.compiler import contract, ir
 from kc.compiler.contract import Ref
 
@@ -22,6 +22,7 @@ class Entry:
     ref: Ref
     changes: tuple[essence.Change, ...] = ()
     note: str = ""
+    run: runs.Run | None = None  # a Job to create: why it runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,7 @@ def live_diff(client: cluster_client.Client, program: ir.Program | reviewed.Comp
     each object whose essence differs, for the exact object applying would produce."""
     objects = [o for b in program.bundles for o in b.objects]
     found = live.observe(client, objects, program.instance, program.namespace)
-    create: list[Entry] = []
+    create: list[tuple[live.Key, Ref]] = []
     change: list[Entry] = []
     unchanged: list[Entry] = []
     conflicts: list[Entry] = []
@@ -77,7 +78,7 @@ def live_diff(client: cluster_client.Client, program: ir.Program | reviewed.Comp
             continue
         current = found.twins.get(key)
         if current is None:
-            create.append(Entry(ref))
+            create.append((key, ref))
             continue
         changes = drifted[index]
         note = ""
@@ -100,8 +101,10 @@ def live_diff(client: cluster_client.Client, program: ir.Program | reviewed.Comp
         (change if changes or note else unchanged).append(Entry(ref, changes, note))
     policy = program.data_policy
     orphaned = [Entry(Ref.of(o), note=orphan_note(o, policy)) for o in found.orphans]
+    jobs = runs.reasons(objects, program.producers, {k for k, _ in create}, [*found.twins.values(), *found.orphans])
+    created = tuple(Entry(ref, run=jobs.get(key)) for key, ref in create)
     return Report(
-        client.where, tuple(create), tuple(change), tuple(orphaned), tuple(unchanged), tuple(conflicts), tuple(notes)
+        client.where, created, tuple(change), tuple(orphaned), tuple(unchanged), tuple(conflicts), tuple(notes)
     )
 
 
@@ -131,14 +134,17 @@ def offline_diff(program: ir.Program, directory: str) -> Report:
     counts, and there are no conflicts."""
     earlier = {live.key_of(m): m for m in contract.read_plan(directory).manifests}
     objects = [o for b in program.bundles for o in b.objects]
+    created = {live.key_of(o.manifest) for o in objects} - earlier.keys()
+    jobs = runs.reasons(objects, program.producers, created, earlier.values())
     create: list[Entry] = []
     change: list[Entry] = []
     unchanged: list[Entry] = []
     for obj in objects:
-        before = earlier.get(live.key_of(obj.manifest))
+        key = live.key_of(obj.manifest)
+        before = earlier.get(key)
         ref = Ref.of(obj.manifest)
         if before is None:
-            create.append(Entry(ref))
+            create.append(Entry(ref, run=jobs.get(key)))
         else:
             changes = essence.difference(before, obj.manifest)
             (change if changes else unchanged).append(Entry(ref, changes))

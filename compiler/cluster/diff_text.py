@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kc.cluster import diff, essence
+from kc.cluster import diff, essence, runs
 from kc.compiler import contract
 
 _COLOR = {"+": "32", "~": "33", "-": "31", "!": "1;35", "note": "2"}
@@ -44,7 +44,8 @@ def text(report: diff.Report, color: bool = False) -> str:
         lines.append(_paint(f"{symbol} {entry.ref.text}", _COLOR[symbol], color) + tail)
 
     for entry in report.create:
-        head("+", entry, f"  ({entry.ref.source})" if entry.ref.source else "")
+        tail = (f"  ({entry.ref.source})" if entry.ref.source else "") + (f"  {entry.run.text}" if entry.run else "")
+        head("+", entry, tail)
     for entry in report.change:
         head("~", entry, f"  ({entry.ref.source})" if entry.ref.source else "")
         lines.extend(f"    {change_text(c)}" for c in entry.changes)
@@ -81,6 +82,10 @@ def _field(change: essence.Change, source: str | None) -> dict[str, Any]:
     return out
 
 
+def _run(run: runs.Run) -> dict[str, Any]:
+    return {"stage": run.stage, "reason": run.reason, "upstream": list(run.upstream), "text": run.text}
+
+
 def as_dict(report: diff.Report) -> dict[str, Any]:
     return {
         "target": report.target,
@@ -92,7 +97,7 @@ def as_dict(report: diff.Report) -> dict[str, Any]:
             "conflicts": len(report.conflicts),
             "unchanged": len(report.unchanged),
         },
-        "create": [_ref(e.ref) for e in report.create],
+        "create": [{**_ref(e.ref), **({"run": _run(e.run)} if e.run else {})} for e in report.create],
         "change": [
             {**_ref(e.ref), "fields": [_field(c, e.ref.source) for c in e.changes], "note": e.note or None}
             for e in report.change

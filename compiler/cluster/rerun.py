@@ -1,4 +1,5 @@
-"""``kc apply --rerun STAGE``: run a stage's Job again (docs/cluster.md, "Running a step again").
+"""``kc apply --rerun STAGE``: run a stage's Job again, and the Jobs of the stages that read its
+outputs or results (docs/cluster.md, "Running a step again").
 
 A Job's name carries a digest of its content, so a Job that failed is the same Job at every
 later apply, and every later apply stops on it. For a stage whose objects hold a Job (``job``,
@@ -6,12 +7,16 @@ later apply, and every later apply stops on it. For a stage whose objects hold a
 apply creates them again. For a stage whose objects hold a CronJob (``cron``), it makes a Job from
 the CronJob's jobTemplate once the CronJob's bundle is applied, as ``kubectl create job --from``
 does, and waits for it like a job gate.
+
+What a stage computed from another's outputs is stale once that one runs again, so the stages
+that read the named ones (``ir.DATA`` dependencies), transitively, run again with them, as make
+rebuilds what depends on a rebuilt target; ``--only`` runs the named stages alone.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -32,44 +37,84 @@ class Plan(Protocol):
     def namespace(self) -> str: ...
     @property
     def bundles(self) -> tuple[ir.Bundle, ...]: ...
+    @property
+    def producers(self) -> Mapping[str, tuple[str, ...]]: ...
 
 
 @dataclass(frozen=True, slots=True)
 class Rerun:
-    jobs: tuple[str, ...] = ()  # stages whose Jobs are deleted before the apply
-    crons: tuple[str, ...] = ()  # stages whose CronJob gets a Job made now
+    jobs: tuple[str, ...] = ()  # stages whose Jobs are deleted before the apply, in plan order
+    crons: tuple[str, ...] = ()  # stages whose CronJob gets a Job made now, in plan order
+    # The stages chosen because they read a chosen one's outputs or results, each with the
+    # chosen stages it reads, in plan order; one that runs neither a Job nor a CronJob is
+    # applied as it is.
+    readers: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.jobs or self.crons)
 
+    def why(self, stage: str) -> str:
+        """Why ``stage`` runs again: "" when --rerun named it, else the stages it reads."""
+        reads = dict(self.readers).get(stage)
+        return f"it reads {' and '.join(reads)}" if reads else ""
 
-def choose(plan: Plan, stages: Sequence[str]) -> Rerun:
-    """The stages named by ``--rerun``, checked: each must be a stage of the plan with a Job or
-    a CronJob. Raises Refused (exit 2) with a did-you-mean hint otherwise."""
+    @property
+    def idle(self) -> tuple[str, ...]:
+        """The readers that have nothing to run again."""
+        return tuple(s for s, _ in self.readers if s not in self.jobs and s not in self.crons)
+
+
+def _kinds(plan: Plan) -> dict[str, set[str]]:
+    """Each stage of the plan, in plan order, and the kinds of its objects."""
     kinds: dict[str, set[str]] = {}
     for bundle in plan.bundles:
         for step in bundle.steps:
             if step.stage:
                 kinds.setdefault(step.stage, set()).update(o.kind for o in step.objects)
+    return kinds
+
+
+def _downstream(plan: Plan, named: Sequence[str]) -> set[str]:
+    """``named`` and every stage that reads one of them, or reads one that does."""
+    read_by: dict[str, list[str]] = {}
+    for reader, producers in plan.producers.items():
+        for producer in producers:
+            read_by.setdefault(producer, []).append(reader)
+    found, todo = set(named), list(named)
+    while todo:
+        for reader in read_by.get(todo.pop(), ()):
+            if reader not in found:
+                found.add(reader)
+                todo.append(reader)
+    return found
+
+
+def choose(plan: Plan, stages: Sequence[str], only: bool = False) -> Rerun:
+    """The stages named by ``--rerun``, checked: each must be a stage of the plan with a Job or
+    a CronJob (Refused, exit 2, with a did-you-mean hint, otherwise); and unless ``only``, every
+    stage that reads their outputs or results, transitively."""
+    kinds = _kinds(plan)
     runnable = sorted(s for s, k in kinds.items() if k & {"Job", "CronJob"})
-    jobs: list[str] = []
-    crons: list[str] = []
-    for stage in dict.fromkeys(stages):
+    named = list(dict.fromkeys(stages))
+    for stage in named:
         if stage not in kinds:
             hint = diag.did_you_mean(stage, kinds)
             raise Refused(f"--rerun {stage}: no stage '{stage}' in the plan" + (f"; {hint}" if hint else ""))
-        if "Job" in kinds[stage]:
-            jobs.append(stage)
-        elif "CronJob" in kinds[stage]:
-            crons.append(stage)
-        else:
+        if not kinds[stage] & {"Job", "CronJob"}:
             hint = diag.did_you_mean(stage, runnable)
             can = f"stages that can run again: {', '.join(runnable)}" if runnable else "no stage of it runs a Job"
             raise Refused(
                 f"--rerun {stage}: stage '{stage}' runs no Job or CronJob, so there is nothing to run again ({can})"
                 + (f"; {hint}" if hint else "")
             )
-    return Rerun(tuple(jobs), tuple(crons))
+    chosen = set(named) if only else _downstream(plan, named)
+    order = [s for s in kinds if s in chosen]
+    readers = tuple((s, tuple(p for p in order if p in plan.producers.get(s, ()))) for s in order if s not in named)
+    return Rerun(
+        tuple(s for s in order if "Job" in kinds[s]),
+        tuple(s for s in order if "Job" not in kinds[s] and "CronJob" in kinds[s]),
+        readers,
+    )
 
 
 def _selector(plan: Plan, stage: str) -> str:
@@ -79,26 +124,30 @@ def _selector(plan: Plan, stage: str) -> str:
 def delete_jobs(
     client: cluster_client.Client,
     plan: Plan,
-    stages: Sequence[str],
+    runs: Rerun,
     timeout: float,
     progress: progress_display.Progress,
 ) -> None:
-    """Delete each stage's Jobs in the pipeline's namespace (foreground: their Pods first), say
-    so, and wait until they are gone, so that the apply creates them anew."""
+    """Delete each ``runs.jobs`` stage's Jobs in the pipeline's namespace (foreground: their
+    Pods first), say so and why, and wait until they are gone, so that the apply creates them
+    anew."""
+    for stage in runs.idle:
+        progress.line(f"kc apply: stage {stage} runs no Job, so it is applied as it is, though {runs.why(stage)}")
     job_kind = client.kind("batch/v1", "Job")
     if job_kind is None:
         return
     doomed: list[tuple[str, str]] = []
-    for stage in stages:
+    for stage in runs.jobs:
         found = client.list(job_kind, plan.namespace, _selector(plan, stage))
         # A CronJob's Jobs carry the stage's labels too, but they are the CronJob's.
         found = [j for j in found if not any(r.get("controller") for r in j["metadata"].get("ownerReferences") or [])]
+        head = f"kc apply: running stage {stage} again: " + (f"{runs.why(stage)}; " if runs.why(stage) else "")
         if not found:
-            progress.line(f"kc apply: running stage {stage} again: it has no Job in namespace {plan.namespace} yet")
+            progress.line(f"{head}it has no Job in namespace {plan.namespace} yet")
         for job in found:
             meta = job["metadata"]
             if client.delete(job_kind, meta["namespace"], meta["name"], "Foreground", meta.get("uid")):
-                progress.line(f"kc apply: running stage {stage} again: deleted Job {meta['namespace']}/{meta['name']}")
+                progress.line(f"{head}deleted Job {meta['namespace']}/{meta['name']}")
                 doomed.append((meta["namespace"], meta["name"]))
     deadline = timing.Deadline(timeout)
     for interval in timing.intervals():
@@ -159,18 +208,18 @@ def job_from(cronjob: dict[str, Any], stamp: str) -> dict[str, Any]:
 def run_crons(
     client: cluster_client.Client,
     bundle: ir.Bundle,
-    stages: Sequence[str],
+    runs: Rerun,
     timeout: float,
     progress: progress_display.Progress,
     label: str,
     hint: Callable[[str], str],
 ) -> None:
-    """For each ``stages`` CronJob of ``bundle`` (just applied): a Job made from it now, waited
-    for like a job gate."""
+    """For each ``runs.crons`` CronJob of ``bundle`` (just applied): a Job made from it now,
+    waited for like a job gate."""
     cron_kind = client.require("batch/v1", "CronJob")
     job_kind = client.require("batch/v1", "Job")
     for step in bundle.steps:
-        if step.stage not in stages:
+        if step.stage not in runs.crons:
             continue
         for obj in step.objects:
             if obj.kind != "CronJob":
@@ -180,7 +229,8 @@ def run_crons(
                 continue
             job, _ = client.apply(job_kind, job_from(live, _suffix()))
             ref = f"{job['metadata']['namespace']}/{job['metadata']['name']}"
-            progress.line(f"kc apply: running stage {step.stage} now: created Job {ref} from CronJob {obj.name}")
+            why = f"{runs.why(step.stage)}; " if runs.why(step.stage) else ""
+            progress.line(f"kc apply: running stage {step.stage} now: {why}created Job {ref} from CronJob {obj.name}")
             gate = ir.Gate("job-complete", (("Job", job["metadata"]["name"]),))
             target = gates.Target(step.id, gate, job_kind, obj.namespace, job["metadata"]["name"])
             try:

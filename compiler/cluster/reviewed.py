@@ -35,6 +35,7 @@ class Compiled:
     namespace: str
     data_policy: Literal["retain", "delete"]
     bundles: tuple[ir.Bundle, ...]
+    producers: dict[str, tuple[str, ...]]  # as ir.Program.producers: each stage that reads others' data, and those
 
     @property
     def objects(self) -> tuple[ir.Object, ...]:
@@ -111,7 +112,11 @@ def load(directory: str) -> Compiled:
         ir.Bundle(b.index, b.name, tuple(ir.Step(s.id, s.stage, s.gate, s.objects) for s in b.steps))
         for b in shown.bundles
     )
-    return Compiled(directory, plan.pipeline, plan.instance, plan.namespace, plan.data_policy, bundles)
+    producers: dict[str, tuple[str, ...]] = {}
+    for stage, target, kind in plan.deps:
+        if kind in ir.DATA and target not in producers.get(stage, ()):
+            producers[stage] = (*producers.get(stage, ()), target)
+    return Compiled(directory, plan.pipeline, plan.instance, plan.namespace, plan.data_policy, bundles, producers)
 
 
 def is_directory(argument: str) -> bool:
