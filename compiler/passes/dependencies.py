@@ -296,7 +296,7 @@ def _finally(draft: ir.Draft, deps: dict[str, tuple[ir.Dep, ...]]) -> list[diag.
         return []
     errors = [
         diag.error(
-            "KC212",
+            "KC213",
             dep.pos,
             f"stage '{name}' waits for '{dep.target}' ({dep.why}), a finally step that runs once the "
             f"pipeline has {'finished' if final[dep.target] == 'always' else 'failed'}",
