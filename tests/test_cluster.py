@@ -794,6 +794,8 @@ DROPPABLE = {
     "etl": "nightly",
     "linecount": "count",
     "crontab": "hourly",
+    "params": "say",
+    "params-run": "say",
 }
 
 
