@@ -117,4 +117,5 @@ def diagnostics(
             out.append(diag.error("KC106", pos, f"invalid value for '{field}'{where}: {err['msg'].lower()}"))
         else:
             out.append(diag.error("KC102", pos, f"wrong type for '{field}'{where}: {err['msg'].lower()}"))
-    return out
+    # A profile's value overlaid onto the spec is checked in both places, and said once.
+    return list(dict.fromkeys(out))

@@ -180,7 +180,7 @@ def test_hostile_stage_values(stage: str, code: str, tmp_path: Path) -> None:
     assert [(d.code, d.pos.line) for d in found] == [(code, 4)]
 
 
-@pytest.mark.parametrize("name", ["workspace", "pipeline"])
+@pytest.mark.parametrize("name", ["workspace", "pipeline", "params"])
 def test_reserved_stage_names(name: str, tmp_path: Path) -> None:
     assert codes(errors_of(f"kc: 1\npipeline: shop\nstages:\n  {name}: worker a:1.0.0\n", tmp_path)) == ["KC105"]
 
