@@ -175,3 +175,13 @@ def test_a_profile_value_is_checked_like_a_default(tmp_path: Path) -> None:
     text = SPEC.replace("once: {params: {times: 1}}", "once: {params: {times: [1]}}")
     (found,) = errors_of(text, tmp_path, profiles=("once",))
     assert (found.code, found.pos.line) == ("KC102", 15)
+
+
+def test_the_language_reference_example_compiles(tmp_path: Path) -> None:
+    from conftest import ROOT
+
+    section = (ROOT / "docs" / "language.md").read_text().split("## Run parameters", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    program = compile_text(example, tmp_path, instance="run-42", params=("top=5",))
+    assert container(program, "Job")["command"][-1] == "5"
+    assert {o.namespace for o in program.objects if o.namespace} == {"run-42"}
