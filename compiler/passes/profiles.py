@@ -41,7 +41,7 @@ def _apply_profile(doc_data: dict[str, object], name: str, program: ir.Source) -
                     merge.overlay(doc, ("params", param), value[param], (*base, "params", param))
                 else:
                     where = doc.pos((*base, "params", param), key=True)
-                    errors.append(_un_declared(doc_data, param, where, f"profile '{name}' sets"))
+                    errors.append(_undeclared(doc_data, param, where, f"profile '{name}' sets"))
         elif key != "description":
             merge.overlay(doc, (key,), value, (*base, key))
     return errors
@@ -53,7 +53,7 @@ def _declared(data: dict[str, object]) -> dict[str, object]:
     return found if isinstance(found, dict) else {}
 
 
-def _un_declared(data: dict[str, object], name: str, pos: Pos, who: str) -> diag.Diagnostic:
+def _undeclared(data: dict[str, object], name: str, pos: Pos, who: str) -> diag.Diagnostic:
     hint = references.param_hint(name, [str(k) for k in _declared(data)])
     return diag.error("KC212", pos, f"{who} parameter '{name}', which the spec does not declare", hint)
 
@@ -68,7 +68,7 @@ def _apply_param(program: ir.Source, index: int, item: str) -> list[diag.Diagnos
     if not isinstance(doc.data.get("params", {}), dict):
         return []  # validate reports what 'params' is instead
     if name not in _declared(doc.data):
-        return [_un_declared(doc.data, name, pos, "--param sets")]
+        return [_undeclared(doc.data, name, pos, "--param sets")]
     origin = ("--param", index)
     doc.values[origin] = doc.keys[origin] = pos
     merge.overlay(doc, ("params", name), text, origin)
