@@ -62,6 +62,7 @@ def _options(args: argparse.Namespace) -> ir.Options:
         profiles=profiles,
         instance=args.instance,
         sets=tuple(sets),
+        params=tuple(args.param or ()),
         policy_file=args.policy,
         ordering_annotations=args.ordering_annotations,
         allow_outside=args.allow_outside,
@@ -127,10 +128,10 @@ def _plan(args: argparse.Namespace, command: str) -> object:
         program = build(args)
         report(program.warnings)
         return program
-    if args.profile or args.instance or args.set or args.policy or args.ordering_annotations:
+    if args.profile or args.instance or args.set or args.param or args.policy or args.ordering_annotations:
         sys.stderr.write(
-            f"kc {command}: --profile, --instance, --set, --policy and --ordering-annotations apply to a spec, "
-            f"not to DIR (compile with them, then kc {command} DIR)\n"
+            f"kc {command}: --profile, --instance, --set, --param, --policy and --ordering-annotations apply to a "
+            f"spec, not to DIR (compile with them, then kc {command} DIR)\n"
         )
         return None
     try:
@@ -308,8 +309,10 @@ def cmd_teardown(args: argparse.Namespace) -> int:
     from kc.targets import teardown_text as teardown_target
 
     if os.path.isdir(args.spec):
-        if args.profile or args.instance or args.set or args.policy:
-            sys.stderr.write("kc teardown: --profile, --instance, --set and --policy apply to a spec, not to DIR\n")
+        if args.profile or args.instance or args.set or args.param or args.policy:
+            sys.stderr.write(
+                "kc teardown: --profile, --instance, --set, --param and --policy apply to a spec, not to DIR\n"
+            )
             return EXIT_INVALID
         plan = teardown.load(args.spec, args.delete_data)
     else:

@@ -39,6 +39,7 @@ CODES: dict[str, str] = {
     "KC209": "duplicate-object",
     "KC210": "unknown-stage",
     "KC211": "duplicate-stage",
+    "KC212": "unknown-param",
     "KC213": "finally-dependency",
     "KC301": "unknown-reference",
     "KC302": "unknown-reference-field",

@@ -34,6 +34,7 @@ class Options(Record, kw_only=False):
     profiles: tuple[str, ...] = ()
     instance: str | None = None
     sets: tuple[tuple[str, str], ...] = ()
+    params: tuple[str, ...] = ()  # each --param NAME=VALUE as given, checked by the profiles pass
     policy_file: str | None = None
     ordering_annotations: Literal["argocd", "kapp"] | None = None
     allow_outside: bool = False

@@ -13,6 +13,7 @@ from kc.schemas import params
 
 _RANGE = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "too_short", "too_long"}
 _NAME_HELP = "lower-case letters, digits and '-', starting and ending with a letter or digit"
+_PARAM_NAME_HELP = "use lower-case letters, digits, '-' and '_', starting with a letter, at most 63 characters"
 
 
 def _is_model(value: Any) -> bool:
@@ -105,7 +106,9 @@ def diagnostics(
                     "KC105",
                     pos,
                     f"'{value}' is not a valid name{where}",
-                    f"use {_NAME_HELP}, at most 63 characters"
+                    _PARAM_NAME_HELP
+                    if path[:1] == ("params",)
+                    else f"use {_NAME_HELP}, at most 63 characters"
                     if field != "pipeline"
                     else f"use {_NAME_HELP}, starting with a letter, at most 40 characters",
                 )
@@ -114,4 +117,5 @@ def diagnostics(
             out.append(diag.error("KC106", pos, f"invalid value for '{field}'{where}: {err['msg'].lower()}"))
         else:
             out.append(diag.error("KC102", pos, f"wrong type for '{field}'{where}: {err['msg'].lower()}"))
-    return out
+    # A profile's value overlaid onto the spec is checked in both places, and said once.
+    return list(dict.fromkeys(out))

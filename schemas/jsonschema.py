@@ -119,6 +119,11 @@ def spec_schema_dict(patterns: dict[str, StagePattern]) -> dict[str, Any]:
         },
         "additionalProperties": _ref("Stage"),
     }
+    # A parameter's name is checked as such, not only when it happens to match (patternProperties).
+    for table in (top["properties"]["params"], top["$defs"]["Profile"]["properties"]["params"]["anyOf"][0]):
+        (value,) = table.pop("patternProperties").values()
+        table["additionalProperties"] = value
+        table["propertyNames"] = {"pattern": spec_schema.PARAM_NAME, "maxLength": 63}
     # With no imports, every stage names a built-in pattern.
     top["if"] = {"properties": {"imports": {"maxItems": 0}}}
     top["then"] = {"properties": {"stages": {"additionalProperties": _ref("BuiltinPattern")}}}

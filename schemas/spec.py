@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from kc.schemas import types as t
 from kc.schemas.record import Record, param
-from kc.schemas.shape import Length, Pattern, Range
+from kc.schemas.shape import Before, Invalid, JsonSchema, Length, Pattern, Range
 
 
 class Quota(Record, kebab_keys=True):
@@ -58,8 +58,30 @@ class Policy(Record, kebab_keys=True):
     data: Literal["retain", "delete"] = "retain"
 
 
+# A run parameter's name: what follows ``params.`` in a reference, and the NAME of --param.
+PARAM_NAME = r"^[a-z][a-z0-9_-]*$"
+
+
+def param_text(value: object) -> str:
+    """A parameter's value as the text a reference puts in its place: booleans as YAML writes them
+    (``true``, ``false``), numbers as Python writes them (``3``, ``0.5``), text as it is."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return str(value)
+    if value is None:
+        raise Invalid("kc_param", "a parameter needs a default: text, a number or true/false")
+    kind = "a mapping" if isinstance(value, dict) else "a list"
+    raise Invalid("kc_param", "a parameter is text, a number or true/false, not {kind}", {"kind": kind})
+
+
+ParamName = Annotated[str, Length(max=63), Pattern(PARAM_NAME)]
+ParamValue = Annotated[str, Before(param_text), JsonSchema({"type": ["string", "number", "boolean"]})]
+
+
 class Profile(Record, kebab_keys=True):
     description: str | None = None
+    params: dict[ParamName, ParamValue] | None = param(None, description="Other values for the spec's parameters.")
     workspace: dict[str, Any] | None = None
     defaults: dict[str, Any] | None = None
     policy: dict[str, Any] | None = None
@@ -68,8 +90,8 @@ class Profile(Record, kebab_keys=True):
 
 
 # Names no stage may take: bundle 0 is the workspace, ${pipeline.…} refers to the pipeline and
-# ${item} to a fanned-out stage's item.
-RESERVED_STAGES = frozenset({"workspace", "pipeline", "item"})
+# ${item} to a fanned-out stage's item, and ${params.…} to the run parameters.
+RESERVED_STAGES = frozenset({"workspace", "pipeline", "item", "params"})
 
 
 class Spec(Record, kebab_keys=True):
@@ -81,5 +103,8 @@ class Spec(Record, kebab_keys=True):
     policy: Policy = param(factory=Policy)
     flow: Literal["dependencies", "sequential"] = "dependencies"
     imports: list[str] = param([])
+    params: dict[ParamName, ParamValue] = param(
+        {}, description="Run parameters and their defaults; ${params.NAME} reads one, --param NAME=VALUE sets it."
+    )
     stages: dict[t.Label, dict[str, Any] | str]
     profiles: dict[t.Label, Profile] = param({})

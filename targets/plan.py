@@ -22,6 +22,9 @@ def _object_entry(obj: ir.Object) -> dict[str, Any]:
 
 
 def plan(program: ir.Program) -> dict[str, Any]:
+    # The run parameters' values, as profiles and --param left them: what a reviewer of the
+    # compiled directory reads to know which run it is. Left out when the spec declares none.
+    params = {"params": dict(program.spec.params)} if program.spec.params else {}
     return {
         "pipeline": program.spec.pipeline,
         "instance": program.instance,
@@ -29,6 +32,7 @@ def plan(program: ir.Program) -> dict[str, Any]:
         "namespace_created": program.spec.workspace.create,
         "revision": program.revision,
         "data_policy": program.data_policy,
+        **params,
         "bundles": [
             {
                 "index": b.index,

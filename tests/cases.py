@@ -1,4 +1,5 @@
-"""The golden cases: every example, compiled as a user would, with the flags each case names.
+"""The golden cases: every example, compiled as a user would, with the flags each case names,
+and a spec of the tests' own for what no example shows (run parameters).
 
 Regenerate with ``pytest tests/test_golden.py --update-goldens`` and read the diff before
 committing it.
@@ -18,5 +19,11 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "etl": ("examples/etl/pipeline.spec", ()),
     "linecount": ("examples/linecount/pipeline.spec", ()),
     "crontab": ("examples/crontab/pipeline.spec", ()),
+    # Run parameters: a spec of the tests', not an example.
+    "params": ("tests/params/pipeline.spec", ()),
+    "params-run": (
+        "tests/params/pipeline.spec",
+        ("--instance", "greet-run-42", "--profile", "once", "--param", "greeting=bonjour"),
+    ),
     "wordfreq": ("examples/wordfreq/pipeline.spec", ()),
 }

@@ -125,6 +125,45 @@ def test_instance_is_an_independent_copy(capsys: pytest.CaptureFixture[str]) -> 
     assert all(d["metadata"]["name"].startswith("shop-b") for d in docs)
 
 
+GREET = str(ROOT / "tests" / "params" / "pipeline.spec")
+
+
+def test_param_changes_the_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, plain, _ = run(["compile", GREET], capsys)
+    assert code == 0 and "greeting: hello, greet\n" in plain
+    code, out, err = run(["compile", GREET, "--param", "greeting=hi", "--param", "times=2"], capsys)
+    assert (code, err) == (0, "")
+    assert "greeting: hi, greet\n" in out and 'value: "2"' in out
+    # validate, graph and an offline diff take it too; a stale directory is told by --check.
+    for command in (["validate"], ["graph"], ["compile", "-o", str(tmp_path / "out")]):
+        assert run([command[0], GREET, *command[1:], "--param", "greeting=hi"], capsys)[0] == 0
+    code, out, _ = run(["diff", GREET, "--against", str(tmp_path / "out"), "--param", "greeting=hey"], capsys)
+    assert code == 1 and "ConfigMap greet/greet-words-" in out
+    check = ["compile", GREET, "-o", str(tmp_path / "out"), "--check"]
+    assert run([*check, "--param", "greeting=hi"], capsys)[0] == 0
+    assert run(check, capsys)[0] == 1
+    plan = json.loads((tmp_path / "out" / "kc" / "plan.json").read_text())
+    assert plan["params"] == {"greeting": "hi", "times": "3", "shout": "false", "busybox": "1.36.1"}
+
+
+def test_an_unknown_param_lists_the_known_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["compile", GREET, "--param", "greting=hi"], capsys)
+    assert (code, out) == (2, "")
+    assert err.startswith(
+        "--param greting=hi: error: --param sets parameter 'greting', which the spec does not declare"
+    )
+    assert "= hint: did you mean 'greeting'? the spec declares: greeting, times, shout, busybox" in err
+
+
+def test_param_applies_to_a_spec_not_to_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["compile", GREET, "-o", str(tmp_path)], capsys)[0] == 0
+    for command in ("apply", "diff", "status"):
+        code, _, err = run([command, str(tmp_path), "--param", "greeting=hi"], capsys)
+        assert code == 2 and "--param" in err and "not to DIR" in err
+    code, _, err = run(["teardown", "--dry-run", str(tmp_path), "--param", "greeting=hi"], capsys)
+    assert code == 2 and "--param" in err and "not to DIR" in err
+
+
 def test_validate_json(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["validate", SHOP, "--format", "json"], capsys)
     assert code == 0 and json.loads(out) == {"diagnostics": [], "pending": []}

@@ -795,6 +795,9 @@ DROPPABLE = {
     "etl": "nightly",
     "linecount": "count",
     "crontab": "hourly",
+    "params": "say",
+    "params-run": "say",
+    "wordfreq": "finished",
 }
 
 

@@ -180,7 +180,7 @@ def test_hostile_stage_values(stage: str, code: str, tmp_path: Path) -> None:
     assert [(d.code, d.pos.line) for d in found] == [(code, 4)]
 
 
-@pytest.mark.parametrize("name", ["workspace", "pipeline"])
+@pytest.mark.parametrize("name", ["workspace", "pipeline", "params"])
 def test_reserved_stage_names(name: str, tmp_path: Path) -> None:
     assert codes(errors_of(f"kc: 1\npipeline: shop\nstages:\n  {name}: worker a:1.0.0\n", tmp_path)) == ["KC105"]
 
@@ -232,3 +232,22 @@ def test_validate_says_which_checks_did_not_run(tmp_path: Path, capsys: pytest.C
     spec.write_text("kc: 1\npipeline: shop\nstages:\n  api: {pattern: service, image: 'a:1.0.0', port: 8080}\n")
     assert cli.main(["validate", str(spec), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"diagnostics": [], "pending": []}
+
+
+def test_every_code_is_documented_with_its_name() -> None:
+    from kc.compiler import diagnostics as diag
+
+    table = (CORPUS.parent.parent / "docs" / "diagnostics.md").read_text()
+    documented = dict(re.findall(r"^\| (KC\d{3}) \| ([a-z0-9-]+) \|", table, re.MULTILINE))
+    assert documented == diag.CODES
+
+
+def test_param_errors_in_json(capsys: pytest.CaptureFixture[str]) -> None:
+    spec = str(CORPUS.parent / "params" / "pipeline.spec")
+    code, out, _ = run_cli(["validate", spec, "--format", "json", "--param", "greting=hi"], capsys)
+    (found,) = json.loads(out)["diagnostics"]
+    assert code == 2 and (found["code"], found["name"], found["file"]) == (
+        "KC212",
+        "unknown-param",
+        "--param greting=hi",
+    )

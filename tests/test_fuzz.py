@@ -72,9 +72,12 @@ def compile_bytes(path: Path, raw: bytes) -> None:
 
 @pytest.fixture(scope="module")
 def examples(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the examples, so a mutated spec still finds the files its example imports."""
+    """A copy of the examples (and of the tests' own golden specs), so a mutated spec still finds
+    the files its example imports."""
     root = tmp_path_factory.mktemp("fuzz")
-    shutil.copytree(ROOT / "examples", root / "examples")
+    for spec in SPECS:
+        folder = Path(spec).parent
+        shutil.copytree(ROOT / folder, root / folder, dirs_exist_ok=True)
     return root
 
 

@@ -499,6 +499,30 @@ def test_a_job_connects_to_postgres_with_the_password_of_its_secret(real: Real) 
     no_pods_left(real, ns)
 
 
+# --- run parameters: a named run with values of its own ----------------------------------------------
+
+
+def test_a_run_with_its_own_parameters(real: Real) -> None:
+    spec = real.tmp / "greet.spec"
+    spec.write_text(on_the_real_node((ROOT / "tests" / "params" / "pipeline.spec").read_text()))
+    flags = [*instance("greet"), "--profile", "once", "--param", "greeting=bonjour", "--param", "shout=true"]
+    ns = namespace_of(flags)
+    real.apply(spec, flags)
+    (job,) = stage_jobs(real, ns, "say")
+    wait_for_job(real, ns, job.metadata.name)
+    assert job_log(real, ns, job.metadata.name).splitlines() == [f"BONJOUR, {ns.upper()}"]
+    # Another value is another config and another Job, run by the next apply; the first is pruned.
+    again = [*flags[:-4], "--param", "greeting=salut"]
+    real.made[real.made.index((spec, flags))] = (spec, again)  # what a teardown after a failure removes
+    code, output = real.kc("apply", str(spec), *again, "--prune", "--timeout", TIMEOUT, watch=ns)
+    assert code == 0 and "pruned " in output, output
+    (job,) = stage_jobs(real, ns, "say")
+    wait_for_job(real, ns, job.metadata.name)
+    assert job_log(real, ns, job.metadata.name).splitlines() == [f"salut, {ns}"]
+    real.teardown(spec, again)
+    no_pods_left(real, ns)
+
+
 # --- the one-line stage forms the documentation shows -------------------------------------------------
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

@@ -165,6 +165,12 @@ def test_generated_workspaces_are_judged_alike(value: dict[str, Any]) -> None:
     agree(spec_schema.Workspace, value)
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(value=_mappings(spec_schema.Profile))
+def test_generated_profiles_and_their_parameters_are_judged_alike(value: dict[str, Any]) -> None:
+    agree(spec_schema.Profile, value)
+
+
 def test_compiling_a_valid_spec_imports_neither_pydantic_nor_the_models(tmp_path: Path) -> None:
     spec, out = str(ROOT / "examples/shop/pipeline.spec"), str(tmp_path / "out")
     probe = (

@@ -22,6 +22,7 @@ from kc.compiler.passes import (
     naming,
     network,
     ordering,
+    parameters,
     parse,
     policy,
     profiles,
@@ -36,7 +37,12 @@ from kc.schemas import record
 SOURCE_PASSES: tuple[Callable[[ir.Source], ir.Source], ...] = (parse.parse, profiles.profiles)
 # validate: Source -> Draft. Then the factoring passes, in the order docs/design.md gives; the
 # front end reads the files the stages name after ``stages``.
-CHECK_PASSES: tuple[Callable[[ir.Draft], ir.Draft], ...] = (defaults.defaults, images.images, stages.stages)
+CHECK_PASSES: tuple[Callable[[ir.Draft], ir.Draft], ...] = (
+    defaults.defaults,
+    parameters.parameters,
+    images.images,
+    stages.stages,
+)
 DRAFT_PASSES: tuple[Callable[[ir.Draft], ir.Draft], ...] = (
     expand.expand,
     naming.naming,

@@ -19,7 +19,7 @@ from typing import Any
 from kc.compiler import diagnostics as diag
 from kc.compiler import ir, kinds, source
 from kc.compiler.diagnostics import Pos
-from kc.compiler.passes.references import REF, no_data_claim
+from kc.compiler.passes import references
 from kc.compiler.passes.stages import enabled
 from kc.compiler.patterns import wiring
 from kc.schemas import record
@@ -68,7 +68,8 @@ def _column(doc: source.Document, pos: Pos, text: str, offset: int) -> Pos:
     return pos
 
 
-def _scan(program: ir.Draft, stage: str, raw: dict[str, Any]) -> list[Ref]:
+def scan(program: ir.Draft, stage: str, raw: dict[str, Any]) -> list[Ref]:
+    """Every reference the stage's text makes (``${…}``, mounts, config and secret entries)."""
     doc = program.doc
     refs = []
     for key, value in raw.items():
@@ -78,7 +79,7 @@ def _scan(program: ir.Draft, stage: str, raw: dict[str, Any]) -> list[Ref]:
                 refs.append(Ref(stage, target, "name", pos, f"mounts: {target}"))
             continue
         for text, path in _templated(value, ("stages", stage, key)):
-            for match in REF.finditer(text):
+            for match in references.REF.finditer(text):
                 if match.group(1) is None:
                     continue
                 pos = _column(doc, doc.pos(path), text, match.start())
@@ -151,9 +152,12 @@ def _check(program: ir.Draft, ref: Ref, facts: dict[str, dict[str, str]]) -> dia
         return _check_item(program, ref)
     if ref.target in facts and (ref.field == "results" or ref.field.startswith("results.")):
         return _check_result(program, ref)
+    if ref.target == "params":  # left only where the parameters pass has not run yet, or failed
+        declared = program.spec.params
+        return None if ref.field in declared else references.unknown_param(ref.text, ref.field, ref.pos, declared)
     if ref.target == "pipeline":
         if ref.field == "data" and program.spec.workspace.data is None:
-            return no_data_claim(ref.pos, f"{ref.text} names the pipeline's data claim")
+            return references.no_data_claim(ref.pos, f"{ref.text} names the pipeline's data claim")
         if ref.field in PIPELINE_FIELDS:
             return None
         return diag.error(
@@ -169,7 +173,7 @@ def _check(program: ir.Draft, ref: Ref, facts: dict[str, dict[str, str]]) -> dia
             "KC301",
             ref.pos,
             f"{ref.text} refers to unknown stage '{ref.target}'",
-            diag.did_you_mean(ref.target, [*facts, "pipeline"]),
+            diag.did_you_mean(ref.target, [*facts, "pipeline", "params"]),
         )
     if ref.field not in facts[ref.target]:
         if ref.field == "secret":
@@ -198,7 +202,7 @@ def unknown_targets(program: ir.Draft) -> list[diag.Diagnostic]:
     found: list[diag.Diagnostic] = []
     for stage, raw in program.raw_stages.items():
         if stage in facts and isinstance(raw, dict):
-            found.extend(p for ref in _scan(program, stage, raw) if (p := _check(program, ref, facts)) is not None)
+            found.extend(p for ref in scan(program, stage, raw) if (p := _check(program, ref, facts)) is not None)
     return found
 
 
@@ -238,7 +242,7 @@ def _references(draft: ir.Draft) -> tuple[list[Ref], list[diag.Diagnostic]]:
     refs: list[Ref] = []
     errors: list[diag.Diagnostic] = []
     for stage in draft.stages:
-        for ref in _scan(draft, stage.name, draft.raw_stages[stage.name]):
+        for ref in scan(draft, stage.name, draft.raw_stages[stage.name]):
             problem = _check(draft, ref, facts)
             if problem is None:
                 refs.append(ref)

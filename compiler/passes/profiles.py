@@ -1,4 +1,4 @@
-"""profiles: overlay the profiles named with --profile, in order, then each --set."""
+"""profiles: overlay the profiles named with --profile, in order, then each --param and --set."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import yaml
 from kc.compiler import diagnostics as diag
 from kc.compiler import ir, merge
 from kc.compiler.diagnostics import Pos
+from kc.compiler.passes import references
 from kc.schemas import record
 
 CLI = "<command line>"
@@ -33,9 +34,45 @@ def _apply_profile(doc_data: dict[str, object], name: str, program: ir.Source) -
                     )
                     continue
                 merge.overlay(doc, ("stages", stage), overlay, (*base, "stages", stage))
+        elif key == "params" and isinstance(value, dict):
+            # A profile gives declared parameters other defaults; it declares none of its own.
+            for param in value:
+                if param in _declared(doc_data):
+                    merge.overlay(doc, ("params", param), value[param], (*base, "params", param))
+                else:
+                    where = doc.pos((*base, "params", param), key=True)
+                    errors.append(_undeclared(doc_data, param, where, f"profile '{name}' sets"))
         elif key != "description":
             merge.overlay(doc, (key,), value, (*base, key))
     return errors
+
+
+def _declared(data: dict[str, object]) -> dict[str, object]:
+    """The parameters the spec declares (none while ``params`` is not a mapping: validate says so)."""
+    found = data.get("params")
+    return found if isinstance(found, dict) else {}
+
+
+def _undeclared(data: dict[str, object], name: str, pos: Pos, who: str) -> diag.Diagnostic:
+    hint = references.param_hint(name, [str(k) for k in _declared(data)])
+    return diag.error("KC212", pos, f"{who} parameter '{name}', which the spec does not declare", hint)
+
+
+def _apply_param(program: ir.Source, index: int, item: str) -> list[diag.Diagnostic]:
+    """``--param NAME=VALUE``: the value is text as given, whatever it looks like."""
+    doc = program.doc
+    name, equals, text = item.partition("=")
+    pos = Pos(f"--param {item}")
+    if not equals or not name:
+        return [diag.error("KC212", pos, "expected --param NAME=VALUE")]
+    if not isinstance(doc.data.get("params", {}), dict):
+        return []  # validate reports what 'params' is instead
+    if name not in _declared(doc.data):
+        return [_undeclared(doc.data, name, pos, "--param sets")]
+    origin = ("--param", index)
+    doc.values[origin] = doc.keys[origin] = pos
+    merge.overlay(doc, ("params", name), text, origin)
+    return []
 
 
 # What --set reaches besides stages: what a profile may overlay. ``stages.NAME.field`` names a
@@ -65,6 +102,8 @@ def _apply_set(program: ir.Source, index: int, target: str, text: str) -> list[d
     parts = tuple(target.split("."))
     if not all(parts) or (len(parts) < 2 and parts[0] != "flow"):
         return [diag.error("KC206", pos, "expected --set STAGE.FIELD=VALUE or --set workspace.FIELD=VALUE")]
+    if parts[0] == "params":
+        return [diag.error("KC206", pos, "--set does not reach parameters", f"use --param {target[7:]}={text}")]
     path = parts if parts[0] in TOP_LEVEL else ("stages", *parts)
     stages = doc.data.get("stages") if isinstance(doc.data.get("stages"), dict) else {}
     if path[0] == "stages" and (len(path) < 3 or path[1] not in stages):
@@ -82,7 +121,7 @@ def _apply_set(program: ir.Source, index: int, target: str, text: str) -> list[d
 
 
 def profiles(program: ir.Source) -> ir.Source:
-    if program.options.profiles or program.options.sets:
+    if program.options.profiles or program.options.params or program.options.sets:
         program = record.replace(program, doc=program.doc.copy())  # overlays change the data
     data = program.doc.data
     known = data.get("profiles") if isinstance(data.get("profiles"), dict) else {}
@@ -95,6 +134,8 @@ def profiles(program: ir.Source) -> ir.Source:
             errors.append(diag.error("KC205", Pos(CLI), f"unknown profile '{name}'", hint))
         else:
             errors.extend(_apply_profile(data, name, program))
+    for index, item in enumerate(program.options.params):
+        errors.extend(_apply_param(program, index, item))
     for index, (target, text) in enumerate(program.options.sets):
         errors.extend(_apply_set(program, index, target, text))
     diag.raise_if_errors(errors)

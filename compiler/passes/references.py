@@ -1,10 +1,11 @@
 """references: resolve every ``${stage.field}`` and ``${pipeline.field}`` in the objects, now
-that every stage's facts are known (the dependencies pass has checked that each names one)."""
+that every stage's facts are known (the dependencies pass has checked that each names one).
+``${params.NAME}`` was resolved before the stages were checked (the parameters pass)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from kc.compiler import diagnostics as diag
@@ -26,24 +27,42 @@ def no_data_claim(pos: Pos, what: str) -> diag.Diagnostic:
     )
 
 
+def param_hint(name: str, declared: Collection[str]) -> str:
+    """What to say of a parameter the spec does not declare: the close one, and every one."""
+    if not declared:
+        return "the spec declares no parameters: add them under 'params:'"
+    close = diag.did_you_mean(name, declared)
+    return f"{close + ' ' if close else ''}the spec declares: {', '.join(declared)}"
+
+
+def unknown_param(text: str, name: str, pos: Pos, declared: Collection[str]) -> diag.Diagnostic:
+    if not name:
+        return diag.error("KC302", pos, f"{text} names no parameter", "write ${params.NAME}")
+    return diag.error(
+        "KC302", pos, f"{text} names parameter '{name}', which the spec does not declare", param_hint(name, declared)
+    )
+
+
+Replace = Callable[[re.Match[str]], str]
+
 # What the walk looks into; anything else is a leaf without references.
 _WALKED = frozenset({str, dict, list})
 
 
-def _substitute(value: Any, table: dict[str, str], missing: set[str]) -> Any:
-    """``value`` with its references resolved; the very same object where it has none, so that
-    objects without references cost a walk and no copies. Leaves without references, most of an
-    object, are passed over in the loops rather than in a call each."""
+def substitute(value: Any, replace: Replace) -> Any:
+    """``value`` with each ``${…}`` (and ``$${``) given to ``replace``; the very same object where
+    it has none, so that objects without references cost a walk and no copies. Leaves without
+    references, most of an object, are passed over in the loops rather than in a call each."""
     kind = type(value)
     if kind is str:
-        return REF.sub(_replace(table, missing), value) if "${" in value else value
+        return REF.sub(replace, value) if "${" in value else value
     if kind is dict or kind is list:
         changed: Any = None
         for key, item in value.items() if kind is dict else enumerate(value):
             found = type(item)
             if found not in _WALKED or (found is str and "${" not in item):
                 continue
-            new = _substitute(item, table, missing)
+            new = substitute(item, replace)
             if new is not item:
                 if changed is None:
                     changed = kind(value)  # a copy, made at the first change
@@ -52,7 +71,7 @@ def _substitute(value: Any, table: dict[str, str], missing: set[str]) -> Any:
     return value
 
 
-def _replace(table: dict[str, str], missing: set[str]) -> Callable[[re.Match[str]], str]:
+def _replace(table: dict[str, str], missing: set[str]) -> Replace:
     def replace(match: re.Match[str]) -> str:
         if match.group(1) is None:
             return "${"
@@ -94,7 +113,7 @@ def references(draft: ir.Draft) -> ir.Draft:
         objects = []
         for obj in step.objects:
             missing: set[str] = set()
-            objects.append(record.replace(obj, manifest=_substitute(obj.manifest, table, missing)))
+            objects.append(record.replace(obj, manifest=substitute(obj.manifest, _replace(table, missing))))
             errors.extend(_unresolved(obj, text) for text in sorted(missing))
         steps.append(record.replace(step, objects=tuple(objects)))
     diag.raise_if_errors(errors)

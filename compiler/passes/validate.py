@@ -9,6 +9,7 @@ from typing import Any
 from kc.compiler import diagnostics as diag
 from kc.compiler import ir, model_errors, source
 from kc.compiler.diagnostics import Pos
+from kc.compiler.passes import parameters
 from kc.compiler.passes import stages as checks
 from kc.compiler.patterns import registry
 from kc.schemas import check, record, shape, types
@@ -85,7 +86,7 @@ def validate(program: ir.Source) -> ir.Draft:
             "KC105",
             doc.pos(("stages", name), key=True),
             f"'{name}' is reserved and cannot name a stage",
-            "bundle 0 is the workspace, and ${pipeline.…} refers to the pipeline",
+            "bundle 0 is the workspace, ${pipeline.…} refers to the pipeline and ${params.…} to its parameters",
         )
         for name in sorted(spec_schema.RESERVED_STAGES & set(spec.stages))
     )
@@ -105,11 +106,26 @@ def _stage_errors(doc: source.Document, library: registry.Library) -> list[diag.
         {n: f for n, f in library.folders.items() if registry.is_builtin(f)},
         {n: p for n, p in library.loaded.items() if p.builtin},
     )
+    replacements = parameters.literal(_usable_params(doc.data.get("params")))
     out: list[diag.Diagnostic] = []
     for name, raw in stages.items():
         # Without imports every pattern must be a built-in; with them, unknown names may be theirs.
         if isinstance(raw, dict) and ("imports" not in doc.data or str(raw.get("pattern")) in known.loaded):
-            out.extend(checks.check_stage(doc, known, name, raw)[2])
+            resolved, unknown = parameters.resolved(raw, replacements)
+            if not unknown:  # else its text is not what it will be: checked once the parameters are
+                out.extend(checks.check_stage(doc, known, name, resolved)[2])
+    return out
+
+
+def _usable_params(given: Any) -> dict[str, str]:
+    """The parameters whose values are good, when the top level is not: a stage that uses one is
+    checked with its value, not with the reference's text."""
+    out: dict[str, str] = {}
+    for name, value in given.items() if isinstance(given, dict) else ():
+        try:
+            out[str(name)] = spec_schema.param_text(value)
+        except shape.Invalid:
+            continue
     return out
 
 
