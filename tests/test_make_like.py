@@ -102,7 +102,7 @@ def test_rerun_takes_the_readers_downstream_in_plan_order(tmp_path: Path) -> Non
     assert chosen == rerun.Rerun(
         ("produce", "consume", "report"), (), (("consume", ("produce",)), ("report", ("consume",)))
     )
-    assert [chosen.why(s) for s in chosen.jobs] == ["", "it reads produce", "it reads consume"]
+    assert [chosen.why(s) for s in chosen.jobs] == ["", "downstream of produce", "downstream of consume"]
     assert rerun.choose(plan, ["report", "consume"]).jobs == ("consume", "report")
     assert rerun.choose(plan, ["other"]) == rerun.Rerun(("other",))
 
@@ -131,7 +131,7 @@ def test_a_reader_without_a_job_is_chosen_and_left_as_it_is() -> None:
     bundles = (ir.Bundle(1, "a", (step("a", "Job"),)), ir.Bundle(2, "b", (step("b", "ConfigMap"), step("c", "Job"))))
     plan = reviewed.Compiled("d", "p", "p", "p", "retain", bundles, {"b": ("a",), "c": ("b",)})
     chosen = rerun.choose(plan, ["a"])
-    assert (chosen.jobs, chosen.idle, chosen.why("c")) == (("a", "c"), ("b",), "it reads b")
+    assert (chosen.jobs, chosen.idle, chosen.why("c")) == (("a", "c"), ("b",), "downstream of b")
 
     class NoJobs:  # a cluster that serves no Jobs: only what is said before any request
         def kind(self, api_version: str, kind: str) -> None:

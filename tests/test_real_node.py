@@ -627,7 +627,7 @@ def test_rerun_runs_the_readers_again_and_only_does_not(real: Real) -> None:
     first = uids()
     (consumer,) = stage_jobs(real, ns, "consume")
     output = apply("--rerun", "produce")
-    assert f"running stage consume again: it reads produce; deleted Job {ns}/{consumer.metadata.name}" in output
+    assert f"running stage consume again: downstream of produce; deleted Job {ns}/{consumer.metadata.name}" in output
     again = uids()
     assert again["produce"] != first["produce"] and again["consume"] != first["consume"], output
     (consumer,) = stage_jobs(real, ns, "consume")

@@ -54,9 +54,9 @@ class Rerun:
         return bool(self.jobs or self.crons)
 
     def why(self, stage: str) -> str:
-        """Why ``stage`` runs again: "" when --rerun named it, else the stages it reads."""
+        """Why ``stage`` runs again: "" when --rerun named it, else the stages it reads or follows."""
         reads = dict(self.readers).get(stage)
-        return f"it reads {' and '.join(reads)}" if reads else ""
+        return f"downstream of {' and '.join(reads)}" if reads else ""
 
     @property
     def idle(self) -> tuple[str, ...]:
