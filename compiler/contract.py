@@ -103,6 +103,10 @@ def ref_text(kind: str, namespace: str | None, name: str) -> str:
 PLAN = "kc/plan.json"
 TEARDOWN = "kc/teardown.yaml"  # its format is the teardown plan's own (compiler/teardown/model.py)
 PLAN_FORMAT = 1  # raised when a reader of an earlier format could misread the file
+# Seconds a pod may wait to run (unscheduled, pulling its image, waiting for a ConfigMap) before
+# kc apply fails the gate that waits on it, for a stage without `pending-timeout`. A plan's gate
+# records the stage's own value only where the stage sets one (ir.Gate.pending_timeout).
+PENDING_TIMEOUT = 300
 _AGAIN = "compile into the directory again"
 
 
