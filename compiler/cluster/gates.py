@@ -208,6 +208,9 @@ def wait(
         pending = [t for t, _, _ in waiting]
         first, state, obj = waiting[0]
         shown.pods.look(first.namespace, obj, state.pods)
+        overdue = _overdue(first, shown.pods)
+        if overdue:
+            raise GateTimeout(f"gate '{first.gate_text}' cannot pass: {overdue}" + shown.closing())
         if deadline.passed:
             raise GateTimeout(
                 f"gate '{first.gate_text}' timed out after {timing.text(timeout)}: "
@@ -218,7 +221,7 @@ def wait(
         shown.waiting(first.gate_text, text, deadline.elapsed)
         if watching:
             try:
-                if _watch(client, first, obj, deadline):
+                if _watch(client, first, obj, deadline, _left(first, shown.pods)):
                     continue
             except ClusterError:  # watches forbidden, or not served by a proxy: poll instead
                 watching = False
@@ -254,13 +257,43 @@ class _Shown:
         return "\n" + report.details() if report else ""
 
 
+def pending_timeout(target: Target) -> int:
+    """How long a pod behind ``target`` may wait to run: its stage's pending-timeout, or kc's default."""
+    given = target.gate.pending_timeout
+    return contract.PENDING_TIMEOUT if given is None else given
+
+
+def _overdue(target: Target, pods: pod_watch.PodWatch) -> str:
+    """Why ``target``'s gate cannot pass when a pod behind it has waited to run past its
+    pending-timeout (the report then names that pod), else ""."""
+    waited = pods.waited()
+    limit = pending_timeout(target)
+    if waited is None or waited[0] < limit:
+        return ""
+    pods.settle(waited[1])
+    name = (waited[1].get("metadata") or {}).get("name")
+    given = "the stage's pending-timeout" if target.gate.pending_timeout is not None else "the default pending-timeout"
+    return f"pod {name} of {target.text} waited {timing.text(waited[0])} to run, past {given} ({timing.text(limit)})"
+
+
+def _left(target: Target, pods: pod_watch.PodWatch) -> float | None:
+    """Seconds until the pod that has waited longest to run passes ``target``'s pending-timeout."""
+    waited = pods.waited()
+    return None if waited is None else pending_timeout(target) - waited[0]
+
+
 def _watch(
-    client: cluster_client.Client, target: Target, obj: dict[str, Any] | None, deadline: timing.Deadline
+    client: cluster_client.Client,
+    target: Target,
+    obj: dict[str, Any] | None,
+    deadline: timing.Deadline,
+    most: float | None = None,
 ) -> bool:
-    """Watch what decides ``target``'s gate until it changes or a slice of the time left passes;
-    False when there is nothing to watch from (the object is not there yet) or no time for it."""
+    """Watch what decides ``target``'s gate until it changes or a slice of the time left passes
+    (at most ``most`` seconds: when a waiting pod would pass its pending-timeout); False when
+    there is nothing to watch from (the object is not there yet) or no time for it."""
     since = ((obj or {}).get("metadata") or {}).get("resourceVersion")
-    seconds = min(deadline.left, WATCH_SLICE)
+    seconds = min(deadline.left, WATCH_SLICE, WATCH_SLICE if most is None else most)
     if obj is None or not since or seconds < 1:
         return False
     pods = _match_labels(obj) if target.gate.kind == "pods-running" else ""

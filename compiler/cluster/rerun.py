@@ -181,7 +181,7 @@ def run_crons(
             job, _ = client.apply(job_kind, job_from(live, _suffix()))
             ref = f"{job['metadata']['namespace']}/{job['metadata']['name']}"
             progress.line(f"kc apply: running stage {step.stage} now: created Job {ref} from CronJob {obj.name}")
-            gate = ir.Gate("job-complete", (("Job", job["metadata"]["name"]),))
+            gate = ir.Gate("job-complete", (("Job", job["metadata"]["name"]),), step.gate.pending_timeout)
             target = gates.Target(step.id, gate, job_kind, obj.namespace, job["metadata"]["name"])
             try:
                 took = gates.wait(client, [target], timeout, progress, label)

@@ -7,7 +7,6 @@ from typing import Any
 
 from kc.compiler import contract, ir, kinds, merge, object_names, pods, podsecurity
 from kc.compiler import diagnostics as diag
-from kc.compiler.diagnostics import Pos
 from kc.compiler.passes import labels
 from kc.compiler.patterns import container, registry, render
 from kc.schemas import record, shape, units
