@@ -597,7 +597,7 @@ def test_retries_on_exit_codes_fail_the_job_at_once_on_any_other(pattern: str, t
     assert job["podFailurePolicy"] == {
         "rules": [
             # First: a disruption's SIGKILL (137) would otherwise match the rule below.
-            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
             {"action": "FailJob", "onExitCodes": {"containerName": "work", "operator": "NotIn", "values": [1, 2, 42]}},
         ]
     }
