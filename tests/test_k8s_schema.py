@@ -75,8 +75,9 @@ def test_golden_cases_exist() -> None:
 @pytest.mark.parametrize("version", VERSIONS)
 def test_a_pod_failure_policy_validates_strictly(version: str, tmp_path: Path) -> None:
     """`retries` with exit codes, which no example uses, in each pattern that takes it."""
+    retries = "retries: {count: 2, on-exit-codes: [75, 1]}"
     stages = "".join(
-        f"  {pattern}: {{pattern: {pattern}, image: 'a/b:1.0.0', retries: {{count: 2, on-exit-codes: [75, 1]}}{more}}}\n"
+        f"  {pattern}: {{pattern: {pattern}, image: 'a/b:1.0.0', {retries}{more}}}\n"
         for pattern, more in (("job", ""), ("task", ""), ("cron", ", schedule: '@daily'"))
     )
     program = compile_text(f"kc: 1\npipeline: p\nstages:\n{stages}", tmp_path)

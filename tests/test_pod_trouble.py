@@ -358,7 +358,8 @@ def test_a_gate_fails_once_a_pod_has_waited_to_run_past_its_pending_timeout(
     limit = pending or contract.PENDING_TIMEOUT
     lines = str(failed.value).splitlines()
     assert lines[0] == (
-        f"gate 'migrate: job complete' cannot pass: pod web-1 of Job shop/m waited {timing.text(limit)} to run, past {said}"
+        "gate 'migrate: job complete' cannot pass: "
+        f"pod web-1 of Job shop/m waited {timing.text(limit)} to run, past {said}"
     )
     assert lines[1].startswith("  Pod shop/web-1, container web: ContainerCreating: the container has not been created")
     assert "  latest Warning events of pod web-1:" in lines
