@@ -1,6 +1,7 @@
 """What each gate waits for (docs/cluster.md, Gates), checked the way ``kubectl rollout status``
 and ``kubectl wait`` check it, and the waiting: until every object of a bundle's gates is there,
-one of them can no longer get there, or the time is up. Between two looks kc watches what decides
+one of them can no longer get there (a pod behind it has waited to run past its pending-timeout,
+too), or the time is up. Between two looks kc watches what decides
 the first gate still waiting (the object, or a workload's Pods), so it looks again as soon as the
 controllers wrote something; where the cluster refuses watches, it polls."""
 
@@ -186,7 +187,8 @@ def wait(
 ) -> float:
     """Poll until every target passes its gate; returns the seconds it took. Raises
     GateTimeout naming the gate and the object, and the pod that cannot run and why, when one
-    fails or the time is up."""
+    fails, when a pod behind the first one still waiting has waited to run past its step's
+    pending-timeout, or when the time is up."""
     deadline = timing.Deadline(timeout)
     pending = list(targets)
     shown = _Shown(progress, label, pod_watch.PodWatch(client))
