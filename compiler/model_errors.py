@@ -88,7 +88,7 @@ def diagnostics(
         is_key = bool(loc) and loc[-1] == "[key]"
         path = (*base, *(p for p in loc if p != "[key]"))
         field = str(path[-1]) if path else ""
-        if isinstance(path[-1], int) and len(path) > 1:  # an item of a list: `writable[0]`
+        if len(path) > 1 and isinstance(path[-1], int):  # an item of a list: `writable[0]`
             field = f"{path[-2]}[{path[-1]}]"
         pos = doc.pos(path, key=is_key or kind == "extra_forbidden")
         value = err.get("input")

@@ -1,9 +1,9 @@
 """What each gate waits for (docs/cluster.md, Gates), checked the way ``kubectl rollout status``
 and ``kubectl wait`` check it, and the waiting: until every object of a bundle's gates is there,
 one of them can no longer get there (a pod behind it has waited to run past its pending-timeout,
-too), or the time is up. Between two looks kc watches what decides
-the first gate still waiting (the object, or a workload's Pods), so it looks again as soon as the
-controllers wrote something; where the cluster refuses watches, it polls."""
+too), or the time is up. Between two looks kc watches what decides the first gate still waiting
+(the object, or a workload's Pods), so it looks again as soon as the controllers wrote something;
+where the cluster refuses watches, it polls."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from kc.compiler import contract, ir, kinds, merge, object_names, pods, podsecurity
 from kc.compiler import diagnostics as diag
+from kc.compiler.diagnostics import Pos
 from kc.compiler.passes import labels
 from kc.compiler.patterns import container, registry, render
 from kc.schemas import record, shape, units
@@ -45,13 +46,16 @@ def _snake(value: Any) -> Any:
 
 
 def _steps(
-    draft: ir.Draft, stage: ir.Stage, pattern: registry.Pattern, ctx: dict[str, Any]
+    draft: ir.Draft,
+    stage: str,
+    pattern: registry.Pattern,
+    ctx: dict[str, Any],
+    pos: Pos,
+    patch: dict[str, Any],
+    pending: int | None,
 ) -> tuple[list[ir.Step], list[diag.Diagnostic]]:
-    """The stage's steps; each gate carries the stage's ``pending-timeout``, which kc apply reads
-    from it (or from kc/plan.json)."""
-    pos, patch = stage.pos, stage.params.get("patch") or {}
-    given = stage.params.get("pending-timeout")
-    pending = None if given is None else int(units.seconds(given))
+    """The stage's steps; each gate carries ``pending``, the stage's pending-timeout in seconds,
+    which kc apply reads from it (or from kc/plan.json)."""
     steps: list[ir.Step] = []
     errors: list[diag.Diagnostic] = []
     kinds_seen: set[str] = set()
@@ -60,7 +64,7 @@ def _steps(
     # left is named after the stage.
     rendered = [r for r in rendered if r[1]] or rendered[:1]
     for index, (decl, manifests) in enumerate(rendered):
-        step_id = stage.name if index == 0 else f"{stage.name}-{decl.decl.name}"
+        step_id = stage if index == 0 else f"{stage}-{decl.decl.name}"
         objects = []
         for manifest in manifests:
             kind = manifest["kind"]
@@ -69,18 +73,18 @@ def _steps(
                 manifest = merge.patch(manifest, patch[kind])
             problem = pods.shape_problem(manifest)
             if problem is not None:
-                where = draft.doc.pos(("stages", stage.name, "patch", kind), key=True) if kind in patch else pos
-                errors.append(diag.error("KC106", where, f"{kind} of stage '{stage.name}': {problem}"))
+                where = draft.doc.pos(("stages", stage, "patch", kind), key=True) if kind in patch else pos
+                errors.append(diag.error("KC106", where, f"{kind} of stage '{stage}': {problem}"))
                 continue
-            objects.append(ir.Object(manifest, stage.name, step_id, pos))
-        steps.append(ir.Step(step_id, stage.name, ir.Gate(decl.decl.gate, pending_timeout=pending), tuple(objects)))
+            objects.append(ir.Object(manifest, stage, step_id, pos))
+        steps.append(ir.Step(step_id, stage, ir.Gate(decl.decl.gate, pending_timeout=pending), tuple(objects)))
     for kind in patch:
         if kind not in kinds_seen:
             errors.append(
                 diag.error(
                     "KC101",
-                    draft.doc.pos(("stages", stage.name, "patch", kind), key=True),
-                    f"patch for kind '{kind}', which stage '{stage.name}' does not produce",
+                    draft.doc.pos(("stages", stage, "patch", kind), key=True),
+                    f"patch for kind '{kind}', which stage '{stage}' does not produce",
                     diag.did_you_mean(kind, kinds_seen) or f"it produces: {', '.join(sorted(kinds_seen))}",
                 )
             )
@@ -130,7 +134,10 @@ def expand(draft: ir.Draft) -> ir.Draft:
                 params[key.replace("-", "_")] = draft.files[(stage.name, key)]
         ctx = _context(draft, stage.name, params, pattern, patterns_of)
         warnings.extend(render.warnings(pattern, ctx, stage.pos))
-        new_steps, step_errors = _steps(draft, stage, pattern, ctx)
+        given = stage.params.get("pending-timeout")
+        pending = None if given is None else int(units.seconds(given))
+        patch = stage.params.get("patch") or {}
+        new_steps, step_errors = _steps(draft, stage.name, pattern, ctx, stage.pos, patch, pending)
         errors.extend(step_errors)
         steps.extend(new_steps)
     errors.extend(_step_id_clashes(draft, steps))
