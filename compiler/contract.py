@@ -115,6 +115,10 @@ TEARDOWN = "kc/teardown.yaml"  # its format is the teardown plan's own (compiler
 # Raised when a reader of another format could misread the file or miss what it needs: 2 gave
 # each stage's dependencies their kind, which --rerun and kc diff read data edges from.
 PLAN_FORMAT = 2
+# Seconds a pod may wait to run (unscheduled, pulling its image, waiting for a ConfigMap) before
+# kc apply fails the gate that waits on it, for a stage without `pending-timeout`. A plan's gate
+# records the stage's own value only where the stage sets one (ir.Gate.pending_timeout).
+PENDING_TIMEOUT = 300
 _AGAIN = "compile into the directory again"
 
 

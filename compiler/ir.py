@@ -78,6 +78,9 @@ class Object(Record, kw_only=False):
 class Gate(Record, kw_only=False):
     kind: GateKind
     objects: tuple[tuple[str, str], ...] = ()  # (kind, name) pairs the gate waits on
+    # Seconds a pod of the step may wait to run before the gate fails: the stage's
+    # pending-timeout; None for kc's default (contract.PENDING_TIMEOUT).
+    pending_timeout: int | None = None
 
     @property
     def text(self) -> str:

@@ -73,15 +73,24 @@ def diagnostics(
     diagnostics."""
     out: list[diag.Diagnostic] = []
     seen: set[tuple[Any, ...]] = set()
-    for err in exc.errors():
+    found = [
+        (err, _real_loc(doc, base, tuple(err["loc"]), err["type"] in ("missing", "extra_forbidden")))
+        for err in exc.errors()
+    ]
+    # A value of a union that fits none of its members: when one member got further into the
+    # value (the mapping form of `retries`, of `health`), its complaints are the ones to read,
+    # not another member's "should be a number" about the whole value.
+    inner = {loc[:i] for _, loc in found for i in range(len(loc))}
+    for err, loc in found:
         kind = err["type"]
-        loc = _real_loc(doc, base, tuple(err["loc"]), kind in ("missing", "extra_forbidden"))
-        if loc in seen:
+        if loc in seen or (loc in inner and len(loc) < len(err["loc"])):
             continue  # one error per place: a union reports each member's complaint
         seen.add(loc)
         is_key = bool(loc) and loc[-1] == "[key]"
         path = (*base, *(p for p in loc if p != "[key]"))
         field = str(path[-1]) if path else ""
+        if len(path) > 1 and isinstance(path[-1], int):  # an item of a list: `writable[0]`
+            field = f"{path[-2]}[{path[-1]}]"
         pos = doc.pos(path, key=is_key or kind == "extra_forbidden")
         value = err.get("input")
         if kind == "extra_forbidden":

@@ -101,7 +101,9 @@ def model_of(cls: type) -> type[pydantic.BaseModel]:
     """The pydantic model of a record: the same fields, spellings, defaults and checks."""
     fields: dict[str, Any] = {}
     for f in shape.fields(cls):
-        info = pydantic.Field(_default(f), alias=f.alias, description=f.description or None)
+        # A record as a parameter's default (`retries`' {count: 3}) is shown without its unset fields.
+        shown = {"default": shape.dump(f.default, exclude_none=True)} if isinstance(f.default, record.Record) else None
+        info = pydantic.Field(_default(f), alias=f.alias, description=f.description or None, json_schema_extra=shown)
         fields[f.name] = (_annotation(f.type), info)
     validators = {f"_check_{i}": _cross(fn) for i, fn in enumerate(shape.checks(cls))}
     made = pydantic.create_model(

@@ -151,6 +151,17 @@ Duration = Annotated[
     JsonSchema({"anyOf": [{"type": "string", "pattern": DURATION}, {"type": "integer", "minimum": 0}]}),
 ]
 Image = Annotated[str, After(check_image)]
+
+
+def _some_time(value: str) -> str:
+    if not value.rstrip("smhd").strip("0"):
+        raise Invalid("value_error", "a pending-timeout of 0 would fail every pod before it could start")
+    return value
+
+
+# How long kc apply lets a pod of the stage wait to run (unscheduled, pulling, missing config)
+# before the gate fails; kc's default when absent is contract.PENDING_TIMEOUT.
+PendingTimeout = Annotated[Duration, After(_some_time)]
 Port = Annotated[int, Range(ge=1, le=65535)]
 Names = str | list[t.Label]
 
@@ -178,6 +189,69 @@ MAX_ITEMS = 100
 Items = Annotated[list[t.Label], Length(min=1, max=MAX_ITEMS), After(_unique)]
 Shards = Annotated[int, Range(ge=1, le=MAX_ITEMS)]
 
+
+def _no_boolean(value: object) -> object:
+    # pydantic reads `true` as the integer 1: a count or an exit code written as a boolean is a
+    # mistake to point at, not a 1 to apply.
+    if isinstance(value, bool):
+        raise Invalid("kc_boolean", "a number is due, not the boolean {v}", {"v": str(value).lower()})
+    return value
+
+
+def _exit_codes(values: list[int]) -> list[int]:
+    """Distinct, and sorted: the API server wants an ordered list, and the spec's order means nothing."""
+    seen: set[int] = set()
+    for value in values:
+        if value in seen:
+            raise Invalid("kc_duplicate", "exit code {v} is given twice", {"v": value})
+        seen.add(value)
+    return sorted(values)
+
+
+# JsonSchema: after a Before, pydantic writes the range as "ge"/"le", which are no JSON Schema words.
+RetryCount = Annotated[
+    int, Before(_no_boolean), Range(ge=0, le=100), JsonSchema({"type": "integer", "minimum": 0, "maximum": 100})
+]
+# 0 is success, which a pod failure policy never sees; 255 is the highest status a process can exit with.
+ExitCode = Annotated[
+    int, Before(_no_boolean), Range(ge=1, le=255), JsonSchema({"type": "integer", "minimum": 1, "maximum": 255})
+]
+
+
+class RetryRule(Record, kebab_keys=True):
+    """``retries: {count: 3, on-exit-codes: [1, 2]}``: the Job's backoffLimit, and the exit codes of
+    the main container that may be retried; any other code fails the Job at once (a pod failure
+    policy, docs/patterns.md)."""
+
+    count: RetryCount
+    on_exit_codes: (
+        Annotated[
+            list[ExitCode],
+            Length(min=1),
+            After(_exit_codes),
+            JsonSchema(
+                {
+                    "type": "array",
+                    "items": {"type": "integer", "minimum": 1, "maximum": 255},
+                    "minItems": 1,
+                    "uniqueItems": True,
+                }
+            ),
+        ]
+        | None
+    ) = None
+
+
+def _as_rule(value: Any) -> Any:
+    """``retries: 3`` is ``{count: 3}``, so that templates read one shape."""
+    return RetryRule(count=value) if isinstance(value, int) else value
+
+
+# A number, or the mapping; templates always see the mapping (`p.retries.count`).
+Retries = Annotated[RetryCount | RetryRule, After(_as_rule)]
+# Parameter types whose values are normalised as they are checked: a declared default is read the same way.
+NORMAL: dict[str, Callable[[Any], Any]] = {"retries": _as_rule}
+
 SCALARS: dict[str, Any] = {
     "string": str,
     "integer": int,
@@ -198,6 +272,7 @@ SCALARS: dict[str, Any] = {
     "shards": Shards,
     # A finally step: it runs once every other step has finished (always) or one has failed.
     "when": Literal["always", "failed"],
+    "retries": Retries,
     "name": t.Label,
     "port": Port,
     "env": dict[t.EnvName, t.EnvValue],
@@ -263,6 +338,11 @@ class ContainerStage(StageBase):
     writable: Annotated[list[t.Path], Length(max=16)] = param([])
     pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = param(None, spelling="pull-policy")
     registry: str | None = None
+    pending_timeout: PendingTimeout | None = param(
+        None,
+        spelling="pending-timeout",
+        description="How long a pod may wait to run before kc apply's gate fails (default 5m), e.g. 2m.",
+    )
 
     __kc_checks__ = (_one_http_port,)
 
@@ -345,6 +425,8 @@ def _declared(parameters: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
         if not required and "default" not in decl:
             typ = typ | None
         default = REQUIRED if required else decl.get("default")
+        if default is not None and default is not REQUIRED and decl.get("type") in NORMAL:
+            default = NORMAL[decl["type"]](default)
         name = key.replace("-", "_")
         if keyword.iskeyword(name):
             name += "_"  # `class`: a field of its own name, still written `class` in the spec

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from kc.schemas import params
 from kc.schemas import types as t
 from kc.schemas.record import Record, param
 from kc.schemas.shape import Before, Invalid, JsonSchema, Length, Pattern, Range
@@ -43,6 +44,7 @@ class Defaults(Record, kebab_keys=True):
     annotations: dict[t.LabelKey, str] = param({})
     pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
     health: str | None = None
+    pending_timeout: params.PendingTimeout | None = None
 
 
 class Policy(Record, kebab_keys=True):

@@ -21,6 +21,18 @@ def _object_entry(obj: ir.Object) -> dict[str, Any]:
     }
 
 
+def _gate(gate: ir.Gate) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "kind": gate.kind,
+        "text": gate.text,
+        "objects": [{"kind": k, "name": n} for k, n in gate.objects],
+    }
+    # Only where the stage sets it, so that a plan without it reads as kc's default, in seconds.
+    if gate.pending_timeout is not None:
+        out["pending_timeout"] = gate.pending_timeout
+    return out
+
+
 def plan(program: ir.Program) -> dict[str, Any]:
     # The run parameters' values, as profiles and --param left them: what a reviewer of the
     # compiled directory reads to know which run it is. Left out when the spec declares none.
@@ -41,11 +53,7 @@ def plan(program: ir.Program) -> dict[str, Any]:
                     {
                         "id": s.id,
                         "stage": s.stage or None,
-                        "gate": {
-                            "kind": s.gate.kind,
-                            "text": s.gate.text,
-                            "objects": [{"kind": k, "name": n} for k, n in s.gate.objects],
-                        },
+                        "gate": _gate(s.gate),
                         "after": sorted({d.target for d in s.deps}),
                     }
                     for s in b.steps

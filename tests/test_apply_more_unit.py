@@ -28,6 +28,25 @@ def test_a_compiled_directory_reads_back_as_compiled(example: str, ordering: lis
     ]
     names = [(o.kind, o.name) for b in compiled.bundles for o in b.objects]
     assert names == [(o.kind, o.name) for b in program.bundles for o in b.objects]
+    assert [s.gate for b in compiled.bundles for s in b.steps] == [s.gate for b in program.bundles for s in b.steps]
+
+
+def test_a_compiled_directory_keeps_each_steps_pending_timeout(tmp_path: Path) -> None:
+    """kc apply DIR waits as kc apply SPEC does: kc/plan.json records the pending-timeouts a
+    stage sets, and only those (no entry is kc's default)."""
+    spec = tmp_path / "p.spec"
+    spec.write_text(
+        "kc: 1\npipeline: p\nstages:\n"
+        "  migrate: {pattern: job, image: 'busybox:1.36.1', pending-timeout: 20s}\n"
+        "  api: {pattern: service, image: 'nginx:1.27.3', pending-timeout: 10m}\n"
+        "  web: {pattern: service, image: 'nginx:1.27.3'}\n"
+    )
+    out = tmp_path / "out"
+    assert cli.main(["compile", str(spec), "-o", str(out)]) == 0
+    compiled = reviewed.load(str(out))
+    found = {s.id: s.gate.pending_timeout for b in compiled.bundles for s in b.steps}
+    assert found == {"workspace": None, "migrate": 20, "api": 600, "web": None}
+    assert (out / "kc" / "plan.json").read_text().count('"pending_timeout"') == 2
 
 
 def test_an_edited_bundle_file_is_refused_before_connecting(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,7 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 from cases import CASES
-from conftest import ROOT
+from conftest import ROOT, compile_text
 
 VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 
@@ -70,3 +70,18 @@ def test_objects_validate_strictly(case: str, version: str) -> None:
 def test_golden_cases_exist() -> None:
     assert all((ROOT / "golden" / case).is_dir() for case in CASES), "run pytest --update-goldens"
     assert Path(ROOT / "golden").is_dir()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_pod_failure_policy_validates_strictly(version: str, tmp_path: Path) -> None:
+    """`retries` with exit codes, which no example uses, in each pattern that takes it."""
+    retries = "retries: {count: 2, on-exit-codes: [75, 1]}"
+    stages = "".join(
+        f"  {pattern}: {{pattern: {pattern}, image: 'a/b:1.0.0', {retries}{more}}}\n"
+        for pattern, more in (("job", ""), ("task", ""), ("cron", ", schedule: '@daily'"))
+    )
+    program = compile_text(f"kc: 1\npipeline: p\nstages:\n{stages}", tmp_path)
+    found = [o.manifest for b in program.bundles for o in b.objects if o.kind in ("Job", "CronJob")]
+    assert len(found) == 3
+    for doc in found:
+        kubernetes_validate.validate(doc, version, strict=True)

@@ -139,7 +139,8 @@ def test_a_reader_without_a_job_is_chosen_and_left_as_it_is() -> None:
 
     shown = io.StringIO()
     rerun.delete_jobs(NoJobs(), plan, chosen, 1.0, progress.Progress(shown, False))  # type: ignore[arg-type]
-    assert shown.getvalue() == "kc apply: stage b runs no Job, so it is applied as it is, though it reads a\n"
+    said = "kc apply: stage b runs no Job, so it is applied as it is, though it is downstream of a\n"
+    assert shown.getvalue() == said
 
 
 def test_a_compiled_directory_carries_the_data_edges(tmp_path: Path) -> None:

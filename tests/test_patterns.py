@@ -566,3 +566,98 @@ def test_health_as_a_command_on_a_service(tmp_path: Path) -> None:
     text = f"kc: 1\npipeline: shop\nstages:\n  web: {stage}\n"
     probe = objects(compile_text(text, tmp_path), "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
     assert probe["readinessProbe"]["exec"] == {"command": ["/bin/true"]} and "httpGet" not in probe["readinessProbe"]
+
+
+# --- retries and their exit codes; pending-timeout -------------------------------------------------
+
+
+def _job_spec(pattern: str, retries: str) -> str:
+    extra = ", schedule: '@daily'" if pattern == "cron" else ""
+    return spec(f"  work: {{pattern: {pattern}, image: 'a/b:1.0.0', retries: {retries}{extra}}}\n")
+
+
+def _job(program: ir.Program) -> dict[str, Any]:
+    found = objects(program, "Job") or [o["spec"]["jobTemplate"] for o in objects(program, "CronJob")]
+    return dict(found[0]["spec"])
+
+
+@pytest.mark.parametrize("pattern", ["job", "task", "cron"])
+def test_retries_as_a_number_is_the_backoff_limit_and_nothing_more(pattern: str, tmp_path: Path) -> None:
+    job = _job(compile_text(_job_spec(pattern, "5"), tmp_path))
+    assert job["backoffLimit"] == 5 and "podFailurePolicy" not in job
+    same = _job(compile_text(_job_spec(pattern, "{count: 5}"), tmp_path))
+    assert same == job, "{count: 5} is 5"
+
+
+@pytest.mark.parametrize("pattern", ["job", "task", "cron"])
+def test_retries_on_exit_codes_fail_the_job_at_once_on_any_other(pattern: str, tmp_path: Path) -> None:
+    job = _job(compile_text(_job_spec(pattern, "{count: 4, on-exit-codes: [42, 1, 2]}"), tmp_path))
+    assert job["backoffLimit"] == 4
+    assert job["template"]["spec"]["restartPolicy"] == "Never", "the API server takes a policy only with Never"
+    assert job["podFailurePolicy"] == {
+        "rules": [
+            # First: a disruption's SIGKILL (137) would otherwise match the rule below.
+            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
+            {"action": "FailJob", "onExitCodes": {"containerName": "work", "operator": "NotIn", "values": [1, 2, 42]}},
+        ]
+    }
+    assert main_container({"kind": "Job", "spec": job})["name"] == "work"
+
+
+def test_the_default_retries_of_each_pattern(tmp_path: Path) -> None:
+    text = spec(
+        "  a: job a/b:1.0.0\n  b: task a/b:1.0.0\n  c: {pattern: cron, image: 'a/b:1.0.0', schedule: '@daily'}\n"
+    )
+    program = compile_text(text, tmp_path)
+    limits = [j["spec"]["backoffLimit"] for j in objects(program, "Job")]
+    limits += [c["spec"]["jobTemplate"]["spec"]["backoffLimit"] for c in objects(program, "CronJob")]
+    assert limits == [3, 3, 2]
+
+
+@pytest.mark.parametrize(
+    "retries,code,at,words",
+    [
+        ("true", "KC102", "true", "a number is due, not the boolean true"),
+        ("101", "KC103", "101", "'retries' in stage 'work' is out of range"),
+        ("{count: 3, on-exit-codes: []}", "KC103", "[]", "'on-exit-codes' in stage 'work' is out of range"),
+        ("{count: 3, on-exit-codes: [0]}", "KC103", "0]", "'on-exit-codes[0]' in stage 'work' is out of range"),
+        ("{count: 3, on-exit-codes: [1, 256]}", "KC103", "256]", "'on-exit-codes[1]'"),
+        ("{count: 3, on-exit-codes: [2, 2]}", "KC106", "[2, 2]", "exit code 2 is given twice"),
+        ("{count: 3, on-exit-codes: [true]}", "KC102", "true]", "a number is due, not the boolean true"),
+        ("{count: 3, on-exit-codes: 1}", "KC102", "1}", "'on-exit-codes' in stage 'work'"),
+        ("{count: 3, exit-codes: [1]}", "KC101", "exit-codes", "unknown field 'exit-codes'"),
+        ("{on-exit-codes: [1]}", "KC104", "retries", "missing field 'count'"),
+        ("{count: 101}", "KC103", "101}", "'count' in stage 'work' is out of range"),
+    ],
+)
+def test_retries_errors_are_one_each_at_their_place(
+    retries: str, code: str, at: str, words: str, tmp_path: Path
+) -> None:
+    text = _job_spec("job", retries)
+    (found,) = errors_of(text, tmp_path)
+    assert (found.code, found.pos.line) == (code, 4), found
+    assert text.splitlines()[3][found.pos.col - 1 :].startswith(at), found.pos
+    assert words in found.message, found.message
+
+
+def test_pending_timeout_rides_on_each_gate(tmp_path: Path) -> None:
+    text = spec(
+        "  db: {pattern: cockroachdb, pending-timeout: 10m}\n"
+        "  web: {pattern: service, image: 'a/b:1.0.0', pending-timeout: 90}\n"
+        "  work: {pattern: job, image: 'a/b:1.0.0'}\n"
+        "  other: {pattern: job, image: 'a/b:1.0.0', pending-timeout: 20s}\n",
+        top="defaults: {pending-timeout: 2m}\n",
+    )
+    program = compile_text(text, tmp_path)
+    gates = {s.id: s.gate.pending_timeout for b in program.bundles for s in b.steps}
+    assert gates == {"workspace": None, "db": 600, "db-init": 600, "web": 90, "work": 120, "other": 20}
+    plain = compile_text(spec("  work: {pattern: job, image: 'a/b:1.0.0'}\n"), tmp_path)
+    assert [s.gate.pending_timeout for b in plain.bundles for s in b.steps] == [None, None], "kc's default"
+
+
+@pytest.mark.parametrize(
+    "value,code", [("0", "KC106"), ("0m", "KC106"), ("soon", "KC106"), ("-5", "KC106"), ("[1]", "KC102")]
+)
+def test_pending_timeout_errors(value: str, code: str, tmp_path: Path) -> None:
+    (found,) = errors_of(spec(f"  work: {{pattern: job, image: 'a/b:1.0.0', pending-timeout: {value}}}\n"), tmp_path)
+    assert (found.code, found.pos.line) == (code, 4), found

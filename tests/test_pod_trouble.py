@@ -5,12 +5,14 @@ them (kc.cluster.pod_trouble), and what kc fetches and shows about it while a ga
 from __future__ import annotations
 
 import io
+import time
 from typing import Any
 
 import pytest
-from kc.cluster import gates, pod_trouble, pod_watch
-from kc.cluster.errors import ClusterError
+from kc.cluster import gates, pod_trouble, pod_watch, rest, timing
+from kc.cluster.errors import ClusterError, GateTimeout
 from kc.cluster.progress import Progress
+from kc.compiler import contract, ir
 
 
 def pod(
@@ -275,3 +277,112 @@ def test_a_log_gets_one_line_per_new_trouble_a_terminal_the_progress_line(
     shown.waiting("web: rollout complete", wait, 75.0)
     last = stream.getvalue().rpartition("\r\033[K")[2]
     assert len(last) == 79 and last.endswith("… (1m15s)"), "a narrow terminal keeps the time"
+
+
+# --- a pod that waits to run: pending-timeout --------------------------------------------------------
+
+
+def test_what_waits_to_run() -> None:
+    assert pod_trouble.waiting_to_run(pod(waiting("ContainerCreating")))
+    assert pod_trouble.waiting_to_run(pod(waiting("ImagePullBackOff", PULL)))
+    assert pod_trouble.waiting_to_run(pod(conditions=[{"type": "PodScheduled", "status": "False"}]))
+    running = {"name": "init", "state": {"running": {}}}
+    assert not pod_trouble.waiting_to_run(pod(waiting("PodInitializing"), initContainerStatuses=[running])), (
+        "an init container runs: the pod is doing something"
+    )
+    assert not pod_trouble.waiting_to_run({**pod(), "status": {"phase": "Running"}})
+    going = pod(waiting("ContainerCreating"))
+    going["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    assert not pod_trouble.waiting_to_run(going), "a pod being deleted waits for nothing"
+
+
+def test_a_pod_that_waits_without_a_reason_is_named_by_its_containers_state() -> None:
+    mounting = pod_trouble.stuck(pod(waiting("ContainerCreating")))
+    assert (mounting.container, mounting.reason) == ("web", "ContainerCreating")
+    assert "volume that cannot be mounted" in pod_trouble.hint(mounting)
+    bare = pod_trouble.stuck(pod())
+    assert (bare.container, bare.reason) == ("", "Pending")
+    pulling = pod_trouble.stuck(pod(waiting("ImagePullBackOff", PULL)))
+    assert pulling.reason == "ImagePullBackOff", "a reason the status names comes first"
+
+
+class Clock:
+    """time.monotonic for the modules that wait, moved on by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Waiting(Stand):
+    """A cluster where a Job waits on its pods: each watch lasts the seconds it asks for."""
+
+    def __init__(self, pods: list[dict[str, Any]], clock: Clock) -> None:
+        super().__init__(pods)
+        self.clock = clock
+        self.watches: list[float] = []
+
+    def get(self, kind: Any, namespace: str, name: str) -> dict[str, Any]:
+        return {
+            "kind": "Job",
+            "metadata": {"name": name, "namespace": namespace, "resourceVersion": "7"},
+            "spec": {"completions": 1, "selector": {"matchLabels": {"app": "migrate"}}},
+            "status": {},
+        }
+
+    def changed(self, kind: Any, namespace: str, since: str, seconds: float, **kw: str) -> bool:
+        self.watches.append(seconds)
+        self.clock.now += seconds
+        return False
+
+
+def _target(pending: int | None) -> gates.Target:
+    kind = rest.Kind("batch/v1", "Job", "jobs", True)
+    return gates.Target("migrate", ir.Gate("job-complete", (("Job", "m"),), pending), kind, "shop", "m")
+
+
+@pytest.mark.parametrize(
+    ("pending", "said"), [(20, "the stage's pending-timeout (20s)"), (None, "the default pending-timeout (5m00s)")]
+)
+def test_a_gate_fails_once_a_pod_has_waited_to_run_past_its_pending_timeout(
+    pending: int | None, said: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+    monkeypatch.setattr(time, "monotonic", clock)
+    stand = Waiting([pod(waiting("ContainerCreating"))], clock)
+    progress = Progress(io.StringIO(), live=False)
+    with pytest.raises(GateTimeout) as failed:
+        gates.wait(stand, [_target(pending)], 3600, progress, "[1/1] bundle 01 migrate")  # type: ignore[arg-type]
+    limit = pending or contract.PENDING_TIMEOUT
+    lines = str(failed.value).splitlines()
+    assert lines[0] == (
+        "gate 'migrate: job complete' cannot pass: "
+        f"pod web-1 of Job shop/m waited {timing.text(limit)} to run, past {said}"
+    )
+    assert lines[1].startswith("  Pod shop/web-1, container web: ContainerCreating: the container has not been created")
+    assert "  latest Warning events of pod web-1:" in lines
+    assert sum(stand.watches) == limit, "the last watch ends when the pod passes its pending-timeout, not later"
+
+
+def test_a_pod_that_starts_in_time_does_not_fail_the_gate(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock()
+    monkeypatch.setattr(time, "monotonic", clock)
+    stand = Waiting([pod(waiting("ContainerCreating"), name="m-1")], clock)
+    looks = 0
+    original = stand.get
+
+    def get(kind: Any, namespace: str, name: str) -> dict[str, Any]:
+        nonlocal looks
+        looks += 1
+        if looks == 2:  # started, and crashed: pending no more, and a new pod that waits
+            stand.pods = [{**pod(name="m-2"), "status": {"phase": "Pending"}}]
+        obj = original(kind, namespace, name)
+        if clock.now >= 1025:
+            obj["status"] = {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}
+        return obj
+
+    stand.get = get  # type: ignore[method-assign]
+    took = gates.wait(stand, [_target(20)], 3600, Progress(io.StringIO(), live=False), "b")  # type: ignore[arg-type]
+    assert took >= 25, "each pod's wait is its own: m-2 started waiting when kc first saw it"

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,8 +62,11 @@ class Kc:
     capsys: pytest.CaptureFixture[str]
     made: list[list[str]] = field(default_factory=list)
 
-    def apply(self, body: str, timeout: str, files: dict[str, str] | None = None) -> tuple[Run, str]:
-        """Apply ``body`` as a new instance of its own; the run and the instance's namespace."""
+    def apply(
+        self, body: str, timeout: str, files: dict[str, str] | None = None, compiled: bool = False
+    ) -> tuple[Run, str]:
+        """Apply ``body`` as a new instance of its own; the run and the instance's namespace.
+        ``compiled``: compile it into a DIR first and apply the DIR (kc apply DIR)."""
         folder = self.tmp / secrets.token_hex(3)
         folder.mkdir()
         for name, text in (files or {}).items():
@@ -71,6 +75,9 @@ class Kc:
         ns = f"kct-{secrets.token_hex(3)}"
         argv = [str(folder / "pipeline.spec"), "--instance", ns, "--kubeconfig", str(self.kubeconfig)]
         self.made.append(argv)
+        if compiled:
+            assert cli.main(["compile", *argv[:3], "-o", str(folder / "out")]) == 0
+            argv = [str(folder / "out"), "--kubeconfig", str(self.kubeconfig)]
         self.capsys.readouterr()
         code = cli.main(["apply", *argv, "--timeout", timeout])
         return Run(code, self.capsys.readouterr().err), ns
@@ -189,3 +196,73 @@ def test_a_container_that_runs_out_of_memory(real: Kc) -> None:
         run.closing,
         re.M,
     ), run.closing
+
+
+# --- retries: exit codes that may be retried; pending-timeout --------------------------------------
+
+
+def job(command: str, retries: str, extra: str = "", workspace: str = WORKSPACE) -> str:
+    return (
+        f"kc: 1\npipeline: trouble\n{workspace}stages:\n  work:\n    pattern: job\n    image: {BUSYBOX}\n"
+        f"    command: [sh, -c, {json.dumps(command)}]\n    retries: {retries}\n{extra}"
+    )
+
+
+def pods_of(kc: Kc, ns: str) -> list[client.V1Pod]:
+    core = client.CoreV1Api(config.new_client_from_config(config_file=str(kc.kubeconfig)))
+    return list(core.list_namespaced_pod(ns, label_selector="kc.dev/stage=work").items)
+
+
+def test_an_exit_code_that_may_not_be_retried_fails_the_job_at_once(real: Kc) -> None:
+    started = time.monotonic()
+    run, ns = real.apply(job("echo no such table; exit 3", "{count: 5, on-exit-codes: [1, 2]}"), "2m")
+    took = time.monotonic() - started
+    assert run.code == 4, run.err
+    head = run.closing.splitlines()[0]
+    assert head.startswith(f"kc apply: gate 'work: job complete' cannot pass: Job {ns}/{ns}-work-"), head
+    assert "the Job failed (PodFailurePolicy: " in head and "exit code 3" in head, head
+    assert len(pods_of(real, ns)) == 1, "no retry: one pod, though five retries were allowed"
+    assert took < 60, f"{took:.0f}s: the Job failed on its first pod"
+    diff = cli.main(["diff", *real.made[-1]])
+    assert diff == 0, "the pod failure policy reads back as compiled"
+
+
+def test_an_exit_code_that_may_be_retried_is_retried(real: Kc) -> None:
+    run, ns = real.apply(job("exit 1", "{count: 1, on-exit-codes: [1, 2]}"), "2m")
+    assert run.code == 4, run.err
+    assert "the Job failed (BackoffLimitExceeded" in run.closing.splitlines()[0], run.closing
+    assert len(pods_of(real, ns)) == 2, "the first pod and its one retry"
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["spec", "dir"])
+def test_a_pod_no_node_can_take_fails_the_gate_after_its_pending_timeout(kc: Kc, compiled: bool) -> None:
+    """On fake nodes; a --timeout far longer than the pending-timeout, so that only the latter can end it."""
+    extra = '    resources: {cpu: "500", memory: 64Mi}\n    pending-timeout: 20s\n'
+    started = time.monotonic()
+    run, ns = kc.apply(job("true", "0", extra, workspace=""), "3m", compiled=compiled)
+    took = time.monotonic() - started
+    assert run.code == 4, run.err
+    head, *rest = run.closing.splitlines()
+    assert re.fullmatch(
+        rf"kc apply: gate 'work: job complete' cannot pass: pod {ns}-work-\S+ of Job {ns}/{ns}-work-\S+ "
+        r"waited 2\ds to run, past the stage's pending-timeout \(20s\)",
+        head,
+    ), head
+    assert re.match(rf"  Pod {ns}/{ns}-work-\S+: Unschedulable: the scheduler says: .*Insufficient cpu", rest[0]), rest
+    assert "hint: run it again" not in run.err, "the Job did not fail: applying again waits on it again"
+    assert 20 <= took < 60, f"{took:.0f}s"
+
+
+def test_an_image_that_cannot_be_pulled_fails_the_gate_after_its_pending_timeout(real: Kc) -> None:
+    body = job("true", "0", "    pending-timeout: 20s\n").replace(BUSYBOX, "docker.io/library/busybox:0.0-none")
+    started = time.monotonic()
+    run, ns = real.apply(body, "3m")
+    took = time.monotonic() - started
+    assert run.code == 4, run.err
+    assert "waited 2" in run.closing.splitlines()[0] and "past the stage's pending-timeout (20s)" in run.closing
+    assert re.search(
+        rf"^  Pod {ns}/{ns}-work-\S+, container work: (ImagePullBackOff|ErrImagePull): .*busybox:0.0-none",
+        run.closing,
+        re.M,
+    ), run.closing
+    assert 20 <= took < 60, f"{took:.0f}s"

@@ -100,6 +100,27 @@ SERVICE = {"pattern": "service", "image": "shop/api:2.3.0"}
         ({**SERVICE, "resources": {"cpu": 2, "memory": "1Gi"}, "env": {"PORT": 8080}}, None, True),
         ({"pattern": "job", "image": "shop/migrate:1.4.2", "timeout": 90}, None, True),
         ({"pattern": "volume", "size": "ten gigabytes"}, None, False),
+        # retries: a number, or the count and the exit codes that may be retried
+        ({"pattern": "job", "image": "shop/migrate:1.4.2", "retries": 3}, None, True),
+        (
+            {"pattern": "job", "image": "shop/migrate:1.4.2", "retries": {"count": 3, "on-exit-codes": [1, 2]}},
+            None,
+            True,
+        ),
+        ({"pattern": "cron", "image": "a/b:1.0.0", "schedule": "@daily", "retries": {"count": 1}}, None, True),
+        ({"pattern": "task", "image": "a/b:1.0.0", "retries": {"count": 3, "on-exit-codes": [2, 2]}}, None, False),
+        ({"pattern": "job", "image": "shop/migrate:1.4.2", "retries": {"count": 3, "on-exit-codes": []}}, None, False),
+        ({"pattern": "job", "image": "shop/migrate:1.4.2", "retries": {"count": 3, "on-exit-codes": [0]}}, None, False),
+        ({"pattern": "job", "image": "shop/migrate:1.4.2", "retries": {"on-exit-codes": [1]}}, None, False),
+        ({"pattern": "job", "image": "shop/migrate:1.4.2", "retries": {"count": 3, "codes": [1]}}, None, False),
+        ({"pattern": "job", "image": "shop/migrate:1.4.2", "retries": True}, None, False),
+        ({"pattern": "job", "image": "shop/migrate:1.4.2", "retries": 101}, None, False),
+        ({**SERVICE, "retries": 3}, None, False),  # a service does not retry
+        # pending-timeout: every pattern that runs a container
+        ({**SERVICE, "pending-timeout": "2m"}, None, True),
+        ({"pattern": "postgres", "pending-timeout": 90}, None, True),
+        ({**SERVICE, "pending-timeout": "two minutes"}, None, False),
+        ({"pattern": "volume", "pending-timeout": "2m"}, None, False),  # no pod to wait on
         # the one-line form
         ("service nginx:1.27.3", None, True),
         ("redis", None, True),

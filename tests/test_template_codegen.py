@@ -76,9 +76,12 @@ stages:
   bare: {pattern: stateful, image: "a/b:1.0.0"}
   vol: {pattern: volume, size: 2Gi, storage-class: ssd, access: ReadWriteMany}
   work: {pattern: worker, image: "a/k:1.0.0", replicas: 3, mounts: {vol: /data}}
-  nightly: {pattern: cron, image: "a/n:1.0.0", schedule: "0 3 * * *", timeout: 1h, suspend: true}
-  once: {pattern: job, image: "a/j:1.0.0", timeout: 2h, parallelism: 2, completions: 4, mounts: {vol: /v}}
-  ingest: {pattern: task, image: "a/i:1.0.0", outputs: [records, lines], timeout: 30m, mounts: {vol: /v}}
+  nightly: {pattern: cron, image: "a/n:1.0.0", schedule: "0 3 * * *", timeout: 1h, suspend: true,
+            retries: {count: 1, on-exit-codes: [2]}}
+  once: {pattern: job, image: "a/j:1.0.0", timeout: 2h, parallelism: 2, completions: 4, mounts: {vol: /v},
+         retries: {count: 4, on-exit-codes: [3, 1]}, pending-timeout: 90s}
+  ingest: {pattern: task, image: "a/i:1.0.0", outputs: [records, lines], timeout: 30m, mounts: {vol: /v},
+           retries: {count: 0, on-exit-codes: [75]}}
   dedupe: {pattern: task, image: "a/d:1.0.0", inputs: {raw: ingest.records, also: ingest.lines}, outputs: [out]}
   cfg: {pattern: config, data: {b: "2", a: "1"}}
   keys: {pattern: secret, keys: [token, api-key], length: 40, alphabet: hex}

@@ -247,7 +247,8 @@ def _apply_wave(
 
 def _failed_job_stage(bundle: ir.Bundle, targets: Sequence[gates.Target], message: str) -> str:
     """The stage of the Job whose failure ``message`` reports (gates.wait names it after
-    "cannot pass:"), or "" when the gate did not fail on a Job."""
+    "cannot pass:"), or "" when the gate did not fail on a Job. A pod that waited too long to run
+    is named first instead: its Job has not failed, and applying again waits on it again."""
     stages = {s.id: s.stage for s in bundle.steps}
     for target in targets:
         if target.kind.kind == "Job" and f"cannot pass: {target.text}:" in message.partition("\n")[0]:

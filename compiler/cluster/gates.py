@@ -1,8 +1,9 @@
 """What each gate waits for (docs/cluster.md, Gates), checked the way ``kubectl rollout status``
 and ``kubectl wait`` check it, and the waiting: until every object of a bundle's gates is there,
-one of them can no longer get there, or the time is up. Between two looks kc watches what decides
-the first gate still waiting (the object, or a workload's Pods), so it looks again as soon as the
-controllers wrote something; where the cluster refuses watches, it polls."""
+one of them can no longer get there (a pod behind it has waited to run past its pending-timeout,
+too), or the time is up. Between two looks kc watches what decides the first gate still waiting
+(the object, or a workload's Pods), so it looks again as soon as the controllers wrote something;
+where the cluster refuses watches, it polls."""
 
 from __future__ import annotations
 
@@ -206,7 +207,8 @@ def wait(
 ) -> float:
     """Poll until every target passes its gate; returns the seconds it took. Raises
     GateTimeout naming the gate and the object, and the pod that cannot run and why, when one
-    fails or the time is up."""
+    fails, when a pod behind the first one still waiting has waited to run past its step's
+    pending-timeout, or when the time is up."""
     deadline = timing.Deadline(timeout)
     pending = list(targets)
     shown = _Shown(progress, label, pod_watch.PodWatch(client))
@@ -228,6 +230,9 @@ def wait(
         pending = [t for t, _, _ in waiting]
         first, state, obj = waiting[0]
         shown.pods.look(first.namespace, obj, state.pods)
+        overdue = _overdue(first, shown.pods)
+        if overdue:
+            raise GateTimeout(f"gate '{first.gate_text}' cannot pass: {overdue}" + shown.closing())
         if deadline.passed:
             raise GateTimeout(
                 f"gate '{first.gate_text}' timed out after {timing.text(timeout)}: "
@@ -238,7 +243,7 @@ def wait(
         shown.waiting(first.gate_text, text, deadline.elapsed)
         if watching:
             try:
-                if _watch(client, first, obj, deadline):
+                if _watch(client, first, obj, deadline, _left(first, shown.pods)):
                     continue
             except ClusterError:  # watches forbidden, or not served by a proxy: poll instead
                 watching = False
@@ -274,13 +279,43 @@ class _Shown:
         return "\n" + report.details() if report else ""
 
 
+def pending_timeout(target: Target) -> int:
+    """How long a pod behind ``target`` may wait to run: its stage's pending-timeout, or kc's default."""
+    given = target.gate.pending_timeout
+    return contract.PENDING_TIMEOUT if given is None else given
+
+
+def _overdue(target: Target, pods: pod_watch.PodWatch) -> str:
+    """Why ``target``'s gate cannot pass when a pod behind it has waited to run past its
+    pending-timeout (the report then names that pod), else ""."""
+    waited = pods.waited()
+    limit = pending_timeout(target)
+    if waited is None or waited[0] < limit:
+        return ""
+    pods.settle(waited[1])
+    name = (waited[1].get("metadata") or {}).get("name")
+    given = "the stage's pending-timeout" if target.gate.pending_timeout is not None else "the default pending-timeout"
+    return f"pod {name} of {target.text} waited {timing.text(waited[0])} to run, past {given} ({timing.text(limit)})"
+
+
+def _left(target: Target, pods: pod_watch.PodWatch) -> float | None:
+    """Seconds until the pod that has waited longest to run passes ``target``'s pending-timeout."""
+    waited = pods.waited()
+    return None if waited is None else pending_timeout(target) - waited[0]
+
+
 def _watch(
-    client: cluster_client.Client, target: Target, obj: dict[str, Any] | None, deadline: timing.Deadline
+    client: cluster_client.Client,
+    target: Target,
+    obj: dict[str, Any] | None,
+    deadline: timing.Deadline,
+    most: float | None = None,
 ) -> bool:
-    """Watch what decides ``target``'s gate until it changes or a slice of the time left passes;
-    False when there is nothing to watch from (the object is not there yet) or no time for it."""
+    """Watch what decides ``target``'s gate until it changes or a slice of the time left passes
+    (at most ``most`` seconds: when a waiting pod would pass its pending-timeout); False when
+    there is nothing to watch from (the object is not there yet) or no time for it."""
     since = ((obj or {}).get("metadata") or {}).get("resourceVersion")
-    seconds = min(deadline.left, WATCH_SLICE)
+    seconds = min(deadline.left, WATCH_SLICE, WATCH_SLICE if most is None else most)
     if obj is None or not since or seconds < 1:
         return False
     pods = _match_labels(obj) if target.gate.kind == "pods-running" else ""

@@ -24,6 +24,10 @@ HINTS = {
     "RunContainerError": "the runtime could not start the command: check the stage's command and image",
     "CreateContainerError": "the runtime could not create the container: see the message and the events",
     "Evicted": "the node ran short of a resource (memory, disk): see the message",
+    # A pod that waits to run without a reason in its status: the kubelet says why in events.
+    "ContainerCreating": "the container has not been created: the pod's events say why (a volume that cannot be "
+    "mounted, such as a missing ConfigMap or Secret, or an image still being pulled)",
+    "Pending": "no container has started: the pod's events say why",
 }
 
 
@@ -84,6 +88,35 @@ def read(pod: dict[str, Any]) -> Trouble | None:
                 env=_references(container),
             )
     return None
+
+
+def waiting_to_run(pod: dict[str, Any]) -> bool:
+    """Whether ``pod`` waits to run: Pending (not scheduled, its image being pulled, its volumes
+    not mounted) with no container, init containers included, running, and not being deleted.
+    https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-phase"""
+    status = pod.get("status") or {}
+    if status.get("phase") != "Pending" or (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return False
+    states = (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
+    return not any((s.get("state") or {}).get("running") is not None for s in states)
+
+
+def stuck(pod: dict[str, Any]) -> Trouble:
+    """Why ``pod``, which has waited too long to run, has not started: what ``read`` finds, or,
+    where its status names no trouble, the reason its first waiting container gives
+    (ContainerCreating) or the pod's own phase."""
+    found = read(pod)
+    if found is not None:
+        return found
+    meta, status = pod.get("metadata") or {}, pod.get("status") or {}
+    base = (str(meta.get("namespace", "")), str(meta.get("name", "")), str(meta.get("uid", "")))
+    for state in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
+        waiting = (state.get("state") or {}).get("waiting")
+        if waiting is not None:
+            reason = str(waiting.get("reason") or "ContainerCreating")
+            message = str(waiting.get("message") or "")
+            return Trouble(*base, container=str(state.get("name", "")), reason=reason, message=message)
+    return Trouble(*base, container="", reason="Pending", message=str(status.get("message") or ""))
 
 
 def _container(state: dict[str, Any], restarting: bool) -> tuple[str, str, int | None, bool, bool] | None:

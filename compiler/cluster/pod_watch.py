@@ -76,6 +76,9 @@ class PodWatch:
         self._client = client
         self._able = True  # False once the cluster refused to list pods: gates go on without
         self.report: Report | None = None
+        # The pods of the last look that wait to run, by uid: since when (kc's own clock, so that
+        # no skew between this machine and the cluster can fail a pod early) and the pod.
+        self._waiting: dict[str, tuple[float, dict[str, Any]]] = {}
 
     def look(
         self, namespace: str | None, obj: dict[str, Any] | None, pods: list[dict[str, Any]] | None = None
@@ -83,6 +86,7 @@ class PodWatch:
         """The trouble of the pods behind ``obj`` (the live object a gate waits on), fetching
         the log and events only when it is news; None when no pod is known to be in trouble."""
         found = self._pods(namespace, obj) if pods is None else pods
+        self._note_waiting(found or [])
         if found is None:
             return self.report
         troubles = [t for t in map(pod_trouble.read, sorted(found, key=_name)) if t is not None]
@@ -96,6 +100,30 @@ class PodWatch:
         else:
             self.report.trouble = first
         self.report.others = len(troubles) - 1
+        return self.report
+
+    def _note_waiting(self, pods: list[dict[str, Any]]) -> None:
+        now = time.monotonic()
+        before, self._waiting = self._waiting, {}
+        for pod in pods:
+            if pod_trouble.waiting_to_run(pod):
+                uid = str((pod.get("metadata") or {}).get("uid", ""))
+                self._waiting[uid] = (before.get(uid, (now, pod))[0], pod)
+
+    def waited(self) -> tuple[float, dict[str, Any]] | None:
+        """The pod of the last look that has waited longest to run, and for how many seconds
+        kc has seen it wait; None when none waits."""
+        if not self._waiting:
+            return None
+        since, pod = min(self._waiting.values(), key=lambda entry: entry[0])
+        return time.monotonic() - since, pod
+
+    def settle(self, pod: dict[str, Any]) -> Report:
+        """The report on ``pod``, which waited too long to run, fetched (unless it is already
+        the one reported): what the closing message shows."""
+        trouble = pod_trouble.stuck(pod)
+        if self.report is None or self.report.trouble.uid != trouble.uid:
+            self.report = self.fetch(trouble)
         return self.report
 
     def final(self) -> Report | None:

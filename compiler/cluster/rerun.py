@@ -132,7 +132,8 @@ def delete_jobs(
     Pods first), say so and why, and wait until they are gone, so that the apply creates them
     anew."""
     for stage in runs.idle:
-        progress.line(f"kc apply: stage {stage} runs no Job, so it is applied as it is, though {runs.why(stage)}")
+        why = runs.why(stage)
+        progress.line(f"kc apply: stage {stage} runs no Job, so it is applied as it is, though it is {why}")
     job_kind = client.kind("batch/v1", "Job")
     if job_kind is None:
         return
@@ -231,7 +232,7 @@ def run_crons(
             ref = f"{job['metadata']['namespace']}/{job['metadata']['name']}"
             why = f"{runs.why(step.stage)}; " if runs.why(step.stage) else ""
             progress.line(f"kc apply: running stage {step.stage} now: {why}created Job {ref} from CronJob {obj.name}")
-            gate = ir.Gate("job-complete", (("Job", job["metadata"]["name"]),))
+            gate = ir.Gate("job-complete", (("Job", job["metadata"]["name"]),), step.gate.pending_timeout)
             target = gates.Target(step.id, gate, job_kind, obj.namespace, job["metadata"]["name"])
             try:
                 took = gates.wait(client, [target], timeout, progress, label)

@@ -62,7 +62,12 @@ def of_program(program: ir.Program) -> Plan:
 
 def _gate(entry: dict[str, Any]) -> ir.Gate:
     gate = entry.get("gate") or {}
-    return ir.Gate(gate.get("kind", "none"), tuple((o["kind"], o["name"]) for o in gate.get("objects") or []))
+    pending = gate.get("pending_timeout")
+    return ir.Gate(
+        gate.get("kind", "none"),
+        tuple((o["kind"], o["name"]) for o in gate.get("objects") or []),
+        None if pending is None else int(pending),
+    )
 
 
 def of_directory(directory: str, compiled: contract.CompiledPlan | None = None) -> Plan:

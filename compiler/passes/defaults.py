@@ -11,7 +11,7 @@ from typing import Any
 from kc.compiler import ir, kinds
 from kc.schemas import record, shape
 
-_CONTAINER = ("registry", "pull-policy")
+_CONTAINER = ("registry", "pull-policy", "pending-timeout")
 _MAPS_ALL = ("labels", "annotations")
 
 

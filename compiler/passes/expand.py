@@ -10,7 +10,7 @@ from kc.compiler import diagnostics as diag
 from kc.compiler.diagnostics import Pos
 from kc.compiler.passes import labels
 from kc.compiler.patterns import container, registry, render, wiring
-from kc.schemas import record, shape
+from kc.schemas import record, shape, units
 from kc.schemas import types as t
 
 
@@ -77,8 +77,16 @@ def _snake(value: Any) -> Any:
 
 
 def _steps(
-    draft: ir.Draft, stage: str, pattern: registry.Pattern, ctx: dict[str, Any], pos: Pos, patch: dict[str, Any]
+    draft: ir.Draft,
+    stage: str,
+    pattern: registry.Pattern,
+    ctx: dict[str, Any],
+    pos: Pos,
+    patch: dict[str, Any],
+    pending: int | None,
 ) -> tuple[list[ir.Step], list[diag.Diagnostic]]:
+    """The stage's steps; each gate carries ``pending``, the stage's pending-timeout in seconds,
+    which kc apply reads from it (or from kc/plan.json)."""
     steps: list[ir.Step] = []
     errors: list[diag.Diagnostic] = []
     kinds_seen: set[str] = set()
@@ -100,7 +108,7 @@ def _steps(
                 errors.append(diag.error("KC106", where, f"{kind} of stage '{stage}': {problem}"))
                 continue
             objects.append(ir.Object(manifest, stage, step_id, pos))
-        steps.append(ir.Step(step_id, stage, ir.Gate(decl.decl.gate), tuple(objects)))
+        steps.append(ir.Step(step_id, stage, ir.Gate(decl.decl.gate, pending_timeout=pending), tuple(objects)))
     for kind in patch:
         if kind not in kinds_seen:
             errors.append(
@@ -160,7 +168,10 @@ def expand(draft: ir.Draft) -> ir.Draft:
                 params[key.replace("-", "_")] = draft.files[(stage.name, key)]
         ctx = _context(draft, stage.name, params, pattern, patterns_of, fans)
         warnings.extend(render.warnings(pattern, ctx, stage.pos))
-        new_steps, step_errors = _steps(draft, stage.name, pattern, ctx, stage.pos, stage.params.get("patch") or {})
+        given = stage.params.get("pending-timeout")
+        pending = None if given is None else int(units.seconds(given))
+        patch = stage.params.get("patch") or {}
+        new_steps, step_errors = _steps(draft, stage.name, pattern, ctx, stage.pos, patch, pending)
         errors.extend(step_errors)
         steps.extend(new_steps)
     errors.extend(_step_id_clashes(draft, steps))
