@@ -29,7 +29,7 @@ def _context(
     params: dict[str, Any],
     pattern: registry.Pattern,
     patterns_of: dict[str, str],
-    fans: dict[str, tuple[str, ...]],
+    data_of: dict[str, container.Data],
 ) -> dict[str, Any]:
     instance = draft.instance
     ctx: dict[str, Any] = {
@@ -46,27 +46,32 @@ def _context(
     if pattern.manifest.container:
         main = pattern.manifest.main
         long_running = main is not None and kinds.long_running(main)
-        data = _data(pattern, params)
+        data = data_of[stage]
         ctx["container"] = container.container(stage, params, patterns_of, long_running, data)
         ctx["volumes"] = container.volumes(params, patterns_of, data)
         ctx["ports"] = container.ports(params)
         ctx["init_containers"] = container.init_containers(ctx["container"], data)
-        wires = [(path[-1], wire) for path, wire in wiring.wires(pattern.manifest.parameters, params)]
+        wires = [(str(path[-1]), wire) for path, wire in wiring.wires(pattern.manifest.parameters, params)]
         outputs = wiring.outputs(pattern.manifest.parameters, params)
-        ctx["data_mounts"] = container.data_mounts(stage, outputs, [(str(n), w) for n, w in wires], fans)
-        # What the pattern's Job says about the pods it runs: kc apply reads it back.
-        annotations = {}
-        ctx["fanout"] = None
-        if data.results:
-            annotations[contract.RESULTS] = ",".join(data.results)
-        if data.when:
-            annotations[contract.WHEN] = data.when
-        if data.items:
-            annotations[contract.ITEMS] = ",".join(data.items)
-            parallel = params.get("parallel") or min(len(data.items), draft.policy.max_parallelism)
-            ctx["fanout"] = {"completions": len(data.items), "parallelism": parallel}
-        ctx["job_annotations"] = annotations
+        fans = {name: d.items for name, d in data_of.items()}
+        ctx["data_mounts"] = container.data_mounts(stage, outputs, wires, fans)
+        ctx.update(_run_context(data, params.get("parallel"), draft.policy.max_parallelism))
     return ctx
+
+
+def _run_context(data: container.Data, parallel: int | None, most: int) -> dict[str, Any]:
+    """``fanout`` (an Indexed Job's completions and parallelism, or None) and ``job_annotations``:
+    what the Job says of its results, items and ``when``, which kc apply reads back."""
+    annotations = {}
+    if data.results:
+        annotations[contract.RESULTS] = ",".join(data.results)
+    if data.when:
+        annotations[contract.WHEN] = data.when
+    fanout = None
+    if data.items:
+        annotations[contract.ITEMS] = ",".join(data.items)
+        fanout = {"completions": len(data.items), "parallelism": parallel or min(len(data.items), most)}
+    return {"fanout": fanout, "job_annotations": annotations}
 
 
 def _snake(value: Any) -> Any:
@@ -122,7 +127,7 @@ def _steps(
     return steps, errors
 
 
-def _workspace(program: ir.Draft) -> ir.Step:
+def _workspace(program: ir.Draft, data_of: dict[str, container.Data]) -> ir.Step:
     ws = program.spec.workspace
     pattern = program.library[registry.WORKSPACE]
     limits = None
@@ -143,7 +148,7 @@ def _workspace(program: ir.Draft) -> ir.Step:
         "pipeline_selector": contract.ownership(program.instance),
         # What the API server's Pod Security admission enforces: as much as the policy allows.
         "pod_security": podsecurity.level({k for k in podsecurity.KEYS if getattr(program.policy, k, False)}),
-        "results": any(_data(program.library[s.pattern], s.params).results for s in program.stages),
+        "results": any(d.results for d in data_of.values()),
     }
     pos = (
         program.doc.pos(("workspace",), key=True) if "workspace" in program.doc.data else program.doc.pos(("pipeline",))
@@ -156,17 +161,17 @@ def _workspace(program: ir.Draft) -> ir.Step:
 def expand(draft: ir.Draft) -> ir.Draft:
     errors: list[diag.Diagnostic] = []
     warnings: list[diag.Diagnostic] = []
-    steps: list[ir.Step] = [_workspace(draft)]
+    data_of = {s.name: _data(draft.library[s.pattern], s.params) for s in draft.stages}
+    steps: list[ir.Step] = [_workspace(draft, data_of)]
     patterns_of = {n: str(s.get("pattern")) for n, s in draft.raw_stages.items()}
-    fans = {s.name: _data(draft.library[s.pattern], s.params).items for s in draft.stages}
     for stage in draft.stages:
-        errors.extend(_fanout_problems(draft, stage, _data(draft.library[stage.pattern], stage.params)))
+        errors.extend(_fanout_problems(draft, stage, data_of[stage.name]))
         pattern = draft.library[stage.pattern]
         params = dict(stage.template_params)
         for key in pattern.manifest.parameters:
             if (stage.name, key) in draft.files:
                 params[key.replace("-", "_")] = draft.files[(stage.name, key)]
-        ctx = _context(draft, stage.name, params, pattern, patterns_of, fans)
+        ctx = _context(draft, stage.name, params, pattern, patterns_of, data_of)
         warnings.extend(render.warnings(pattern, ctx, stage.pos))
         given = stage.params.get("pending-timeout")
         pending = None if given is None else int(units.seconds(given))
