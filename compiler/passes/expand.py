@@ -30,6 +30,7 @@ def _context(
     pattern: registry.Pattern,
     patterns_of: dict[str, str],
     data_of: dict[str, container.Data],
+    fans: dict[str, tuple[str, ...]],
 ) -> dict[str, Any]:
     instance = draft.instance
     ctx: dict[str, Any] = {
@@ -53,7 +54,6 @@ def _context(
         ctx["init_containers"] = container.init_containers(ctx["container"], data)
         wires = [(str(path[-1]), wire) for path, wire in wiring.wires(pattern.manifest.parameters, params)]
         outputs = wiring.outputs(pattern.manifest.parameters, params)
-        fans = {name: d.items for name, d in data_of.items()}
         ctx["data_mounts"] = container.data_mounts(stage, outputs, wires, fans)
         ctx.update(_run_context(data, params.get("parallel"), draft.policy.max_parallelism))
     return ctx
@@ -164,6 +164,7 @@ def expand(draft: ir.Draft) -> ir.Draft:
     data_of = {s.name: _data(draft.library[s.pattern], s.params) for s in draft.stages}
     steps: list[ir.Step] = [_workspace(draft, data_of)]
     patterns_of = {n: str(s.get("pattern")) for n, s in draft.raw_stages.items()}
+    fans = {name: d.items for name, d in data_of.items() if d.items}
     for stage in draft.stages:
         errors.extend(_fanout_problems(draft, stage, data_of[stage.name]))
         pattern = draft.library[stage.pattern]
@@ -171,7 +172,7 @@ def expand(draft: ir.Draft) -> ir.Draft:
         for key in pattern.manifest.parameters:
             if (stage.name, key) in draft.files:
                 params[key.replace("-", "_")] = draft.files[(stage.name, key)]
-        ctx = _context(draft, stage.name, params, pattern, patterns_of, data_of)
+        ctx = _context(draft, stage.name, params, pattern, patterns_of, data_of, fans)
         warnings.extend(render.warnings(pattern, ctx, stage.pos))
         given = stage.params.get("pending-timeout")
         pending = None if given is None else int(units.seconds(given))
