@@ -43,3 +43,10 @@ def test_the_readme_lists_the_bundles_kc_writes(tmp_path: Path) -> None:
             gate = re.search(r"\(gate: (?:[\w-]+: )?(.*)\)$", heading)
             assert gate, heading
             assert line.endswith(f"gate: {gate.group(1)}") or (gate.group(1) == "none" and "gate:" not in line)
+
+
+def test_the_readme_installs_kc_as_a_user_would() -> None:
+    """Not editable: the editable finder's import hook makes every start of kc slower."""
+    readme = (ROOT / "README.md").read_text()
+    (first,) = re.findall(r"^python3 -m venv .*$", readme, re.M)
+    assert "pip install -q . &&" in first and " -e " not in first
