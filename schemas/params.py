@@ -167,7 +167,8 @@ def _unique(values: list[str]) -> list[str]:
 # A task's declared outputs, and a wire to one of them: "<stage>.<output>". The references pass
 # resolves wires like references: each is a dependency, checked against the producer's outputs.
 Outputs = Annotated[list[t.Label], After(_unique)]
-OutputRef = Annotated[str, Pattern(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\.[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
+OUTPUT_REF = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\.[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+OutputRef = Annotated[str, Pattern(OUTPUT_REF)]
 # A stage's results: small values it writes to /kc/results/<name>, read as ${stage.results.<name>}.
 # Each is captured from one termination message, which the kubelet cuts at 4096 bytes: three
 # values of at most 1 KiB each fit with their headers (compiler/results.py).
@@ -224,7 +225,8 @@ def _port_name(value: str) -> str:
 
 
 # An IANA service name, as Kubernetes wants port names: at most 15 characters, with a letter.
-PortName = Annotated[str, Pattern(r"^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$"), After(_port_name)]
+PORT_NAME = r"^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$"
+PortName = Annotated[str, Pattern(PORT_NAME), After(_port_name)]
 
 
 class HealthCommand(Record):
@@ -257,7 +259,7 @@ class ContainerStage(StageBase):
     ports: dict[PortName, Port] = param({})
     size: t.Size = "small"
     resources: t.Resources | None = None
-    health: Annotated[str, Pattern(r"^/")] | HealthCommand | None = None
+    health: Annotated[str, Pattern(t.ABSOLUTE_PATH)] | HealthCommand | None = None
     mounts: dict[t.Label, t.Path] = param({})
     # Paths the program writes besides /tmp, each an emptyDir: the root filesystem is read-only.
     writable: Annotated[list[t.Path], Length(max=16)] = param([])
