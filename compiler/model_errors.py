@@ -28,6 +28,21 @@ def _closest(value: Any, choices: list[str]) -> str:
     return f"did you mean '{same[0]}'?" if same else diag.did_you_mean(str(value), choices)
 
 
+def _at_fields(
+    doc: source.Document, path: source.Path, fields: tuple[str, ...], fallback: diag.Pos
+) -> tuple[diag.Pos, tuple[diag.Note, ...]]:
+    """Where a check over several fields points: at the one written last (an overlay from a
+    profile or --set counts as later than the spec), with the others as notes; at ``fallback``
+    (the record's own place) when none of them is written anywhere."""
+    given = [(f, (*path, *f.split("."))) for f in fields]
+    found = [(f, doc.pos(p, key=True)) for f, p in given if p in doc.keys or p in doc.values]
+    if not found:
+        return fallback, ()
+    found.sort(key=lambda item: (item[1].file != doc.file, item[1].line, item[1].col))
+    *earlier, (_, last) = found
+    return last, tuple(diag.Note(at, f"'{name}' is given here") for name, at in earlier)
+
+
 def _bad_name(err: Any, pos: diag.Pos, value: Any, where: str, param: bool) -> diag.Diagnostic:
     """A key or name that is not one: a port name, an env name, a stage name, a parameter's."""
     context = err.get("ctx", {})
@@ -120,7 +135,8 @@ def diagnostics(
             hint = diag.did_you_mean(str(value), params.time_zones()) or "an IANA name such as Europe/Berlin or UTC"
             out.append(diag.error("KC107", pos, f"'{field}'{where}: {err['msg']}", hint))
         elif kind in ("kc_port_name", "value_error"):
-            out.append(diag.error("KC106", pos, f"{err['msg'].removeprefix('Value error, ')}{where}"))
+            at, notes = _at_fields(doc, path, err.get("ctx", {}).get("kc_fields") or (), pos)
+            out.append(diag.error("KC106", at, f"{err['msg'].removeprefix('Value error, ')}{where}", notes=notes))
         elif kind in _RANGE:
             out.append(diag.error("KC103", pos, f"'{field}'{where} is out of range: {_sentence(err['msg'])}"))
         elif kind in ("string_pattern_mismatch", "string_too_long") and (is_key or field in ("pipeline", "namespace")):

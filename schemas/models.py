@@ -36,7 +36,8 @@ def _worded(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
         try:
             return fn(value)
         except shape.Invalid as exc:
-            raise PydanticCustomError(exc.kind, exc.template, exc.context) from None
+            context = {**exc.context, "kc_fields": exc.fields} if exc.fields else exc.context
+            raise PydanticCustomError(exc.kind, exc.template, context) from None
 
     return run
 

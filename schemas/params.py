@@ -239,12 +239,13 @@ class HealthCommand(Record):
 def _one_http_port(stage: Any, given: frozenset[str]) -> None:
     # `port` is the port named http; a pattern's default port gives way to ports.http.
     if "port" in given and "http" in stage.ports:
-        raise Invalid("value_error", "'port' and 'ports.http' both name the http port")
+        raise Invalid("value_error", "'port' and 'ports.http' both name the http port", fields=("port", "ports.http"))
     if isinstance(stage.health, str) and stage.port is None and not stage.ports:
         raise Invalid(
             "value_error",
             "a 'health' path is asked over HTTP on a port, and the stage has none: give "
             "'port', or probe with a command: 'health: {command: [...]}'",
+            fields=("health",),
         )
 
 
@@ -324,7 +325,7 @@ def _conflicts(parameters: dict[str, Any]) -> tuple[Callable[[Any, frozenset[str
     def check(stage: Any, given: frozenset[str]) -> None:
         for one, other, why in pairs:
             if one.replace("-", "_") in given and other.replace("-", "_") in given:
-                raise Invalid("value_error", f"'{one}' and '{other}' cannot both be given: {why}")
+                raise Invalid("value_error", f"'{one}' and '{other}' cannot both be given: {why}", fields=(one, other))
 
     return (check,)
 
