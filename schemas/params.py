@@ -240,6 +240,9 @@ def _one_http_port(stage: Any, given: frozenset[str]) -> None:
     # `port` is the port named http; a pattern's default port gives way to ports.http.
     if "port" in given and "http" in stage.ports:
         raise Invalid("value_error", "'port' and 'ports.http' both name the http port", fields=("port", "ports.http"))
+
+
+def _health_on_a_port(stage: Any, given: frozenset[str]) -> None:
     if isinstance(stage.health, str) and stage.port is None and not stage.ports:
         raise Invalid(
             "value_error",
@@ -267,7 +270,12 @@ class ContainerStage(StageBase):
     pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = param(None, spelling="pull-policy")
     registry: str | None = None
 
-    __kc_checks__ = (_one_http_port,)
+    __kc_checks__ = (_one_http_port, _health_on_a_port)
+
+
+# The container fields each of ContainerStage's checks reads: a pattern that leaves one of them
+# out (a database's ports, a job's health) has no use for the check.
+_READS = {_one_http_port: {"port", "ports"}, _health_on_a_port: {"health", "port", "ports"}}
 
 
 # What a parameter declaration may say; anything else is a mistake in the pattern, not ignored.
@@ -388,7 +396,6 @@ def stage_record(pattern: str, container: bool, parameters: dict[str, Any], omit
         for f in extra:
             if f.alias in omit:
                 del fields[f.name]
-        # A pattern that leaves fields out has its own ports and probes: the http-port check is not its.
-        checks = () if omit else shape.checks(ContainerStage)
+        checks = tuple(c for c in shape.checks(ContainerStage) if not _READS[c] & set(omit))
     fields.update(_declared(parameters))
     return shape.made(f"{pattern.title().replace('-', '')}Stage", fields, checks + _conflicts(parameters))

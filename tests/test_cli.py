@@ -189,6 +189,12 @@ def test_patterns_and_explain(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 2 and "did you mean 'cron'" in err
 
 
+@pytest.mark.parametrize("pattern", ["job", "cron", "task"])
+def test_explain_lists_no_health_for_what_runs_to_completion(pattern: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["explain", pattern], capsys)
+    assert code == 0 and "image" in out and "health" not in out.split("steps")[0].split("parameters:")[1]
+
+
 def test_schema_is_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["schema"], capsys)
     schema = json.loads(out)
