@@ -64,6 +64,7 @@ CODES: dict[str, str] = {
     "KC504": "unknown-image-port",
     "KC601": "output-not-owned",
     "KC603": "plan-unreadable",
+    "KC604": "output-unwritable",
 }
 
 

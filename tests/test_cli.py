@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import gc
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -85,6 +87,40 @@ def test_output_that_fails_while_written_leaves_the_old_files(tmp_path: Path) ->
         "02-b.yaml",
         "kc/plan.json",
     ]
+
+
+def test_output_through_a_file_is_an_error_not_a_crash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    out = tmp_path / "file" / "out"
+    code, stdout, err = run(["compile", SHOP, "-o", str(out)], capsys)
+    assert (code, stdout) == (2, "")
+    assert err.startswith(f"{out}: error: cannot write the output directory: Not a directory [KC604]")
+    assert "a part of the path is a file" in err and "internal error" not in err
+
+
+@pytest.mark.parametrize("number", [errno.EACCES, errno.EPERM, errno.EROFS])
+def test_a_read_only_output_is_an_error_not_a_crash(
+    number: int, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(path: str, *args: object, **kwargs: object) -> None:
+        raise OSError(number, os.strerror(number), path)
+
+    monkeypatch.setattr(os, "makedirs", refused)  # as a read-only or immutable parent answers, even to root
+    out = tmp_path / "out"
+    code, _, err = run(["compile", SHOP, "-o", str(out)], capsys)
+    assert code == 2 and "[KC604]" in err and "read-only or immutable" in err and not out.exists()
+
+
+def test_an_immutable_output_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    if subprocess.run(["chattr", "+i", str(out)], capture_output=True, check=False).returncode != 0:
+        pytest.skip("chattr +i needs root and a file system that has it")
+    try:
+        code, _, err = run(["compile", SHOP, "-o", str(out / "sub")], capsys)
+    finally:
+        subprocess.run(["chattr", "-i", str(out)], check=True)
+    assert code == 2 and f"{out / 'sub'}: error: cannot write the output directory" in err and "[KC604]" in err
 
 
 def test_removes_own_stale_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
