@@ -27,6 +27,8 @@ class _Sources:
         self.cache: dict[str, str | None] = {}
 
     def get(self, path: str) -> str | None:
+        if path == source.STDIN:
+            return source.stdin_text()
         if path not in self.cache:
             try:
                 with open(path, encoding="utf-8") as f:

@@ -19,7 +19,7 @@ class Shape(NamedTuple):
     guess: Callable[[str], str | None]  # what the user probably meant, if anything close is valid
 
 
-_NAME_RULE = "has lower-case letters, digits and '-', starting and ending with a letter or digit"
+_NAME_RULE = "has lower-case letters, digits and '-', starts and ends with a letter or digit"
 # Byte units as people write them, and the Kubernetes suffix each is closest to.
 _BYTES = {
     **dict.fromkeys(("k", "K", "kb", "kib", "ki"), "Ki"),
@@ -90,21 +90,26 @@ SHAPES: dict[str, Shape] = {
     t.QUANTITY: Shape(
         "a quantity", "is a number with an optional suffix, such as 250m (CPU), 2, 512Mi or 10Gi", _quantity
     ),
-    params.DURATION: Shape("a duration", "is seconds, or a number with s, m, h or d, such as 90, 30m, 2h or 1d", _duration),
-    t.DNS_LABEL: Shape("a name", f"{_NAME_RULE}, at most 63 characters", _label),
+    params.DURATION: Shape(
+        "a duration", "is seconds, or a number with s, m, h or d, such as 90, 30m, 2h or 1d", _duration
+    ),
+    t.DNS_LABEL: Shape("a name", f"{_NAME_RULE} and has at most 63 characters", _label),
     t.INSTANCE_NAME: Shape(
         "a name",
-        f"{_NAME_RULE}, starting with a letter, at most 40 characters",
+        "has lower-case letters, digits and '-', starts with a letter, ends with a letter or digit and has at "
+        "most 40 characters",
         lambda v: _label(v, 40, t.INSTANCE_NAME),
     ),
     params.PORT_NAME: Shape(
         "a port name",
-        "has at most 15 characters, lower-case letters, digits and '-' with at least one letter (http, metrics, grpc-web)",
+        "has at most 15 characters, lower-case letters, digits and '-' with at least one letter "
+        "(http, metrics, grpc-web)",
         lambda v: _label(v, 15, params.PORT_NAME),
     ),
     t.ENV_NAME: Shape(
         "an environment variable name",
-        "has letters, digits and '_' ('-' and '.' too) and does not start with a digit; by convention it is UPPER_CASE, such as LOG_LEVEL",
+        "has letters, digits and '_' ('-' and '.' too) and does not start with a digit; by convention it is "
+        "UPPER_CASE, such as LOG_LEVEL",
         _env,
     ),
     t.LABEL_KEY: Shape(

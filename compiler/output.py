@@ -41,11 +41,13 @@ def write(root: str, files: Iterable[tuple[str, str]]) -> None:
 
 
 def _unwritable(root: str, exc: OSError) -> diag.Diagnostic:
-    where = f" ({exc.filename})" if exc.filename and os.path.normpath(str(exc.filename)) != os.path.normpath(root) else ""
+    where = (
+        f" ({exc.filename})" if exc.filename and os.path.normpath(str(exc.filename)) != os.path.normpath(root) else ""
+    )
     if exc.errno == errno.ENOTDIR:
         hint = "a part of the path is a file, not a directory: name a directory"
     elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        hint = "the directory (or one above it) is read-only or immutable; name one kc may write, or change its permissions"
+        hint = "the directory (or one above it) is read-only or immutable: name one kc may write"
     else:
         hint = "name another directory"
     return diag.error("KC604", Pos(root), f"cannot write the output directory: {exc.strerror or exc}{where}", hint)

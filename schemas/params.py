@@ -275,7 +275,10 @@ class ContainerStage(StageBase):
 
 # The container fields each of ContainerStage's checks reads: a pattern that leaves one of them
 # out (a database's ports, a job's health) has no use for the check.
-_READS = {_one_http_port: {"port", "ports"}, _health_on_a_port: {"health", "port", "ports"}}
+_READS: dict[Callable[[Any, frozenset[str]], None], set[str]] = {
+    _one_http_port: {"port", "ports"},
+    _health_on_a_port: {"health", "port", "ports"},
+}
 
 
 # What a parameter declaration may say; anything else is a mistake in the pattern, not ignored.

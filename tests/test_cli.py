@@ -123,6 +123,32 @@ def test_an_immutable_output_directory(tmp_path: Path, capsys: pytest.CaptureFix
     assert code == 2 and f"{out / 'sub'}: error: cannot write the output directory" in err and "[KC604]" in err
 
 
+def _kc(args: list[str], stdin: bytes) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "kc.compiler.cli", *args], input=stdin, capture_output=True)
+
+
+def test_a_spec_from_standard_input(tmp_path: Path) -> None:
+    """``-`` is standard input: the same objects as the file, with the source named <stdin>."""
+    piped = _kc(["compile", "-"], Path(SHOP).read_bytes())
+    assert piped.returncode == 0 and piped.stderr == b""
+    from_file = _kc(["compile", SHOP], b"").stdout.decode().splitlines()
+    lines = piped.stdout.decode().splitlines()
+    assert [line for line in lines if "kc.dev/source" not in line] == [
+        line for line in from_file if "kc.dev/source" not in line
+    ]
+    sources = [line.split(": ", 1)[1] for line in lines if "kc.dev/source" in line]
+    assert sources and all(s.startswith('"<stdin>:') for s in sources)
+
+
+def test_an_error_in_a_spec_from_standard_input_shows_its_line(tmp_path: Path) -> None:
+    text = b"kc: 1\npipeline: shop\nstages:\n  api: {pattern: service, image: a:1, replica: 2}\n"
+    piped = _kc(["validate", "-"], text)
+    assert piped.returncode == 2
+    err = piped.stderr.decode()
+    assert err.startswith("<stdin>:4:39: error: unknown field 'replica' in stage 'api' [KC101]\n")
+    assert "    4 |   api: {pattern: service, image: a:1, replica: 2}\n" in err and "did you mean 'replicas'" in err
+
+
 def test_removes_own_stale_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
     assert run(["compile", SHOP, "-o", str(out)], capsys)[0] == 0

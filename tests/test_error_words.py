@@ -68,7 +68,7 @@ def test_a_port_name_is_at_most_15_characters(tmp_path: Path) -> None:
 
 
 def test_a_port_name_in_upper_case(tmp_path: Path) -> None:
-    code, message, hint = one_error(tmp_path, "ports: {Web: 8080}")
+    code, _, hint = one_error(tmp_path, "ports: {Web: 8080}")
     assert code == "KC105" and hint.startswith("did you mean 'web'?")
 
 
