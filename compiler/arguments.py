@@ -114,7 +114,7 @@ def _compile_flags(p: argparse.ArgumentParser) -> None:
         "--set",
         action="append",
         metavar="PATH=VALUE",
-        help="override a field: STAGE.FIELD=VALUE, workspace.namespace=NS, …",
+        help='override a field: STAGE.FIELD=VALUE, workspace.namespace=NS, api.annotations."example.com/a"=b, …',
     )
     p.add_argument(
         "--param",

@@ -56,10 +56,9 @@ def report(diagnostics: Sequence[diag.Diagnostic], fmt: str = "text", pending: s
 
 def _options(args: argparse.Namespace) -> ir.Options:
     profiles = tuple(p for group in (args.profile or []) for p in group.split(",") if p)
-    sets = []
-    for item in args.set or []:
-        target, _, value = item.partition("=")
-        sets.append((target, value))
+    from kc.compiler.passes import profiles as overlays
+
+    sets = [overlays.split_set(item) for item in args.set or []]
     return ir.Options(
         profiles=profiles,
         instance=args.instance,

@@ -11,6 +11,7 @@ import yaml
 from conftest import codes, compile_text, errors_of
 from kc.compiler import ir, object_names, pods
 from kc.compiler.patterns import registry
+from kc.compiler.passes import profiles as profiles_pass
 
 
 def objects(program: ir.Program, kind: str | None = None) -> list[dict[str, Any]]:
@@ -415,6 +416,41 @@ def test_set_errors_name_the_flag(tmp_path: Path) -> None:
     assert (found.code, found.pos.file) == ("KC102", "--set api.replicas=lots")
     [found] = errors_of(SET_SPEC, tmp_path, sets=(("workspace.namespce", "x"),))
     assert (found.code, found.pos.file) == ("KC101", "--set workspace.namespce=x")
+
+
+def _sets(*items: str) -> tuple[tuple[str, str], ...]:
+    """``--set`` arguments as the command line splits them."""
+    return tuple(profiles_pass.split_set(item) for item in items)
+
+
+def test_set_reaches_keys_with_dots_through_quotes(tmp_path: Path) -> None:
+    sets = _sets(
+        'api.annotations."example.com/owner"=alice',
+        "api.labels.'app.example.com/tier'=web",
+    )
+    deployment = _manifest(compile_text(SET_SPEC, tmp_path, sets=sets), "Deployment")
+    assert deployment["metadata"]["annotations"]["example.com/owner"] == "alice"
+    assert deployment["metadata"]["labels"]["app.example.com/tier"] == "web"
+    assert profiles_pass.set_path('a."b\\"c".d') == ("a", 'b"c', "d")
+    assert profiles_pass.split_set('a."x=y"=z') == ('a."x=y"', "z")  # an = inside quotes is the key's
+    [found] = errors_of(SET_SPEC, tmp_path, sets=_sets('api.annotations."example.com/owner=alice'))
+    assert found.code == "KC206" and "quote" in found.message
+
+
+def test_set_of_a_whole_mapping_merges_it_with_strings_for_values(tmp_path: Path) -> None:
+    sets = _sets("api.annotations={example.com/owner: alice, example.com/since: 2024}", "api.env={RETRIES: 010}")
+    deployment = _manifest(
+        compile_text(SET_SPEC.replace("port: 8080", "port: 8080, annotations: {a: b}"), tmp_path, sets=sets),
+        "Deployment",
+    )
+    annotations = deployment["metadata"]["annotations"]
+    assert (annotations["a"], annotations["example.com/owner"], annotations["example.com/since"]) == (
+        "b",
+        "alice",
+        "2024",
+    )
+    env = {e["name"]: e["value"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["RETRIES"] == "010"  # as written, not the number 8
 
 
 @pytest.mark.parametrize(
