@@ -10,8 +10,8 @@ import pytest
 import yaml
 from conftest import codes, compile_text, errors_of
 from kc.compiler import ir, object_names, pods
-from kc.compiler.patterns import registry
 from kc.compiler.passes import profiles as profiles_pass
+from kc.compiler.patterns import registry
 
 
 def objects(program: ir.Program, kind: str | None = None) -> list[dict[str, Any]]:
