@@ -65,6 +65,7 @@ CODES: dict[str, str] = {
     "KC601": "output-not-owned",
     "KC603": "plan-unreadable",
     "KC604": "output-unwritable",
+    "KC605": "plan-of-another-instance",
 }
 
 
