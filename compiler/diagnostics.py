@@ -41,6 +41,7 @@ CODES: dict[str, str] = {
     "KC211": "duplicate-stage",
     "KC212": "unknown-param",
     "KC213": "finally-dependency",
+    "KC214": "namespace-of-another-instance",
     "KC301": "unknown-reference",
     "KC302": "unknown-reference-field",
     "KC303": "no-data-claim",

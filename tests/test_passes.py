@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import codes, compile_text, errors_of
-from kc.compiler import ir, object_names, pods
+from conftest import ROOT, codes, compile_text, errors_of
+from kc.compiler import arguments, cli, ir, object_names, pods
 from kc.compiler.passes import profiles as profiles_pass
 from kc.compiler.patterns import registry
 
@@ -543,3 +543,33 @@ def test_a_quota_error_names_the_largest_demands_not_every_stage(tmp_path: Path)
         "w1: 2 pods",
         "w4: 2 pods",
     ]
+
+
+# --- instances and namespaces -------------------------------------------------------------------
+
+SHOP_SPEC = ROOT / "examples" / "shop" / "pipeline.spec"
+
+
+def _namespace_warnings(*flags: str) -> list[tuple[str, int]]:
+    parsed = arguments.parser().parse_args(["compile", str(SHOP_SPEC), *flags])
+    return [(d.code, d.pos.line) for d in cli.build(parsed).warnings if d.code == "KC214"]
+
+
+def test_an_instance_in_a_namespace_another_instance_owns_is_warned_of() -> None:
+    # The prod profile names shop-prod, which the shop instance takes with the same profile.
+    assert _namespace_warnings("--profile", "prod,debug", "--instance", "shop-canary") == [("KC214", 79)]
+    # The pipeline's own namespace, named on the command line.
+    assert _namespace_warnings("--instance", "shop-canary", "--set", "workspace.namespace=shop") == [("KC214", 0)]
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ("--profile", "prod,debug", "--instance", "shop-canary", "--set", "workspace.namespace=shop-canary"),
+        ("--profile", "prod"),  # the pipeline's own instance
+        ("--instance", "shop-canary"),  # a namespace that follows the instance
+        ("--profile", "prod", "--instance", "shop-b", "--set", "workspace.create=false"),  # kc owns no namespace
+    ],
+)
+def test_an_instance_in_its_own_namespace_is_not(flags: tuple[str, ...]) -> None:
+    assert _namespace_warnings(*flags) == []
