@@ -346,6 +346,28 @@ def test_spec_fragment_errors_point_into_the_fragment(tmp_path: Path) -> None:
     assert [(d.code, d.pos.file.endswith("common.spec"), d.pos.line) for d in found] == [("KC101", True, 2)]
 
 
+def test_an_imported_folder_brings_its_spec_fragments(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "b-queue.spec").write_text("stages:\n  queue: {pattern: worker, image: 'q:1.0.0'}\n")
+    (lib / "a-cache.spec").write_text("stages:\n  cache: {pattern: stateful, image: 'redis:7.4.1', port: 6379}\n")
+    (lib / "notes.txt").write_text("not a fragment")
+    (tmp_path / "more.spec").write_text("stages:\n  more: {pattern: worker, image: 'm:1.0.0'}\n")
+    text = "kc: 1\npipeline: shop\nimports: [lib, .]\nstages:\n  api: {pattern: service, image: 'a:1.0.0'}\n"
+    program = compile_text(text, tmp_path)  # ".": the spec's own folder, which holds the spec itself
+    # Each folder's fragments in name order, in import order; the spec is no fragment of itself.
+    assert [s.name for s in program.stages] == ["cache", "queue", "more", "api"]
+    assert one(program, "StatefulSet")["metadata"]["annotations"]["kc.dev/source"] == "lib/a-cache.spec:2"
+
+
+def test_an_imported_folder_with_neither_patterns_nor_fragments_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "cache.yaml").write_text("stages: {}\n")
+    text = "kc: 1\npipeline: shop\nimports: [lib]\nstages:\n  api: {pattern: service, image: 'a:1.0.0'}\n"
+    [found] = errors_of(text, tmp_path)
+    assert (found.code, found.pos.line) == ("KC208", 3) and "neither patterns nor spec fragments" in found.message
+
+
 def test_config_files_are_data(tmp_path: Path) -> None:
     root = tmp_path / "we[1]"  # glob characters in the spec's folder are part of its path
     (root / "sub").mkdir(parents=True)
