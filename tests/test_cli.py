@@ -240,6 +240,43 @@ def test_graph(fmt: str, start: str, capsys: pytest.CaptureFixture[str]) -> None
     assert edge in out
 
 
+PROFILED = """\
+kc: 1
+pipeline: shop
+stages:
+  api: {pattern: service, image: "shop/api:1.0.0", port: 8080}
+profiles:
+  prod:
+    stages:
+      api: {replica: 4, size: huge}
+  big:
+    stages:
+      api: {replicas: 50}
+  ok:
+    stages:
+      api: {replicas: 2}
+"""
+
+
+def test_validate_checks_every_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "pipeline.spec"
+    spec.write_text(PROFILED)
+    assert run(["compile", str(spec)], capsys)[0] == 0  # no profile selected: nothing wrong
+    code, out, _ = run(["validate", str(spec), "--format", "json"], capsys)
+    found = [
+        (d["code"], d["line"], [(n["line"], n["message"]) for n in d["notes"]]) for d in json.loads(out)["diagnostics"]
+    ]
+    assert code == 2 and found == [
+        ("KC101", 8, [(6, "with --profile prod")]),
+        ("KC106", 8, [(6, "with --profile prod")]),
+        ("KC401", 11, [(9, "with --profile big")]),
+    ]
+    # Profiles named on the command line: that combination alone.
+    assert run(["validate", str(spec), "--profile", "ok"], capsys)[:2] == (0, "")
+    code, _, err = run(["validate", str(spec), "--profile", "big,ok"], capsys)
+    assert code == 0 and err == ""  # ok's replicas win over big's
+
+
 def test_patterns_and_explain(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["patterns"], capsys)
     listed = [line.split()[0] for line in out.splitlines()]
