@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from kc.compiler import arguments, ir, output, passes, source
 from kc.compiler import diagnostics as diag
+from kc.compiler.passes import profiles as overlays
 
 if TYPE_CHECKING:
     from kc.compiler.teardown import model as teardown_model
@@ -56,8 +57,6 @@ def report(diagnostics: Sequence[diag.Diagnostic], fmt: str = "text", pending: s
 
 def _options(args: argparse.Namespace) -> ir.Options:
     profiles = tuple(p for group in (args.profile or []) for p in group.split(",") if p)
-    from kc.compiler.passes import profiles as overlays
-
     sets = [overlays.split_set(item) for item in args.set or []]
     return ir.Options(
         profiles=profiles,

@@ -100,8 +100,8 @@ def split_set(item: str) -> tuple[str, str]:
 
 def set_path(target: str) -> tuple[str, ...] | None:
     """The keys of a ``--set`` path, split at dots outside quotes: ``api.annotations."example.com/owner"``
-    is (api, annotations, example.com/owner). A quote is ``"`` or ``'``; a backslash keeps the next
-    character as it is. None when a quote is not closed."""
+    is (api, annotations, example.com/owner). A quote is ``"`` or ``'``; inside one, a backslash
+    keeps the next character as it is. None when a quote is not closed."""
     parts: list[str] = []
     current: list[str] = []
     quote = ""
