@@ -107,14 +107,14 @@ def _duration(text: str) -> float:
 
 
 def _compile_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("spec", help="the pipeline spec (YAML)")
+    p.add_argument("spec", help="the pipeline spec (YAML); - reads it from standard input")
     p.add_argument("--profile", action="append", metavar="A,B", help="overlay these profiles, in order")
     p.add_argument("--instance", metavar="NAME", help="compile an independent copy named NAME")
     p.add_argument(
         "--set",
         action="append",
         metavar="PATH=VALUE",
-        help="override a field: STAGE.FIELD=VALUE, workspace.namespace=NS, …",
+        help='override a field: STAGE.FIELD=VALUE, workspace.namespace=NS, api.annotations."example.com/a"=b, …',
     )
     p.add_argument(
         "--param",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from kc.compiler import arguments, ir, output, passes, source
 from kc.compiler import diagnostics as diag
+from kc.compiler.passes import profiles as overlays
 
 if TYPE_CHECKING:
     from kc.compiler.teardown import model as teardown_model
@@ -27,6 +28,8 @@ class _Sources:
         self.cache: dict[str, str | None] = {}
 
     def get(self, path: str) -> str | None:
+        if path == source.STDIN:
+            return source.stdin_text()
         if path not in self.cache:
             try:
                 with open(path, encoding="utf-8") as f:
@@ -54,10 +57,7 @@ def report(diagnostics: Sequence[diag.Diagnostic], fmt: str = "text", pending: s
 
 def _options(args: argparse.Namespace) -> ir.Options:
     profiles = tuple(p for group in (args.profile or []) for p in group.split(",") if p)
-    sets = []
-    for item in args.set or []:
-        target, _, value = item.partition("=")
-        sets.append((target, value))
+    sets = [overlays.split_set(item) for item in args.set or []]
     return ir.Options(
         profiles=profiles,
         instance=args.instance,
@@ -326,17 +326,21 @@ def cmd_teardown(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Every spec named (a pre-commit hook passes several), reported together."""
+    """Every spec named (a pre-commit hook passes several), each with each of its profiles unless
+    --profile names some, reported together."""
+    from kc.compiler import validation
+
     found: list[diag.Diagnostic] = []
     pending: list[str] = []
     invalid = False
     for spec in [args.spec, *args.more]:
         try:
-            found += build(argparse.Namespace(**{**vars(args), "spec": spec})).warnings
-        except diag.CompileError as exc:
-            invalid = True
-            found += exc.diagnostics
-            pending += [p for p in exc.pending.split(", ") if p and p not in pending]
+            checked = validation.check(source.load_file(spec), _options(args))
+        except diag.CompileError as exc:  # the file itself: unreadable, not YAML
+            checked = validation.Checked(list(exc.diagnostics), [], True)
+        invalid = invalid or checked.invalid
+        found += checked.diagnostics
+        pending += [p for p in checked.pending if p not in pending]
     report(found, args.format, ", ".join(pending))
     return EXIT_INVALID if invalid else EXIT_OK
 

@@ -213,6 +213,20 @@ def read_plan(directory: str) -> CompiledPlan:
         raise not_a_plan(directory, exc) from None
 
 
+def of_another_instance(directory: str, plan: Header, pipeline: str, instance: str) -> diag.CompileError:
+    """The error for comparing a spec with the plan of another pipeline or instance: every object
+    of one would look like an orphan of the other, for ``kc apply --prune`` to delete."""
+    theirs = f"instance '{plan.instance}' of pipeline '{plan.pipeline}'"
+    ours = f"instance '{instance}' of pipeline '{pipeline}'"
+    if plan.pipeline != pipeline:
+        hint = f"name the directory pipeline '{pipeline}' was compiled into"
+    else:
+        flag = "compile without --instance" if plan.instance == pipeline else f"add --instance {plan.instance}"
+        hint = f"compare the same instance ({flag}), or name the directory instance '{instance}' was compiled into"
+    message = f"{directory} holds {theirs}, the spec compiles {ours}: their objects are not one another's"
+    return diag.CompileError([diag.error("KC605", Pos(os.path.join(directory, PLAN)), message, hint)])
+
+
 def not_a_plan(directory: str, exc: Exception) -> diag.CompileError:
     """The error for a plan that does not hold what kc writes (an edited bundle file, say)."""
     return _unreadable(os.path.join(directory, PLAN), f"not a plan kc wrote: {type(exc).__name__}: {exc}", _AGAIN)

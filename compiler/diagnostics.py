@@ -41,6 +41,7 @@ CODES: dict[str, str] = {
     "KC211": "duplicate-stage",
     "KC212": "unknown-param",
     "KC213": "finally-dependency",
+    "KC214": "namespace-of-another-instance",
     "KC301": "unknown-reference",
     "KC302": "unknown-reference-field",
     "KC303": "no-data-claim",
@@ -64,6 +65,8 @@ CODES: dict[str, str] = {
     "KC504": "unknown-image-port",
     "KC601": "output-not-owned",
     "KC603": "plan-unreadable",
+    "KC604": "output-unwritable",
+    "KC605": "plan-of-another-instance",
 }
 
 
@@ -80,12 +83,20 @@ class Pos(Record, kw_only=False):
         return f"{self.file}:{self.line}:{self.col}"
 
 
+class Note(Record, kw_only=False):
+    """A second place that explains a diagnostic: the other field of a conflict."""
+
+    pos: Pos
+    message: str
+
+
 class Diagnostic(Record, kw_only=False):
     code: str
     pos: Pos
     message: str
     hint: str = ""
     severity: Severity = "error"
+    notes: tuple[Note, ...] = ()
 
     @property
     def name(self) -> str:
@@ -101,6 +112,9 @@ class Diagnostic(Record, kw_only=False):
             "column": self.pos.col,
             "message": self.message,
             "hint": self.hint,
+            "notes": [
+                {"file": n.pos.file, "line": n.pos.line, "column": n.pos.col, "message": n.message} for n in self.notes
+            ],
         }
 
 
@@ -114,8 +128,8 @@ class CompileError(Exception):
         super().__init__("; ".join(f"{d.pos}: {d.message}" for d in self.diagnostics))
 
 
-def error(code: str, pos: Pos, message: str, hint: str = "") -> Diagnostic:
-    return Diagnostic(code, pos, message, hint, "error")
+def error(code: str, pos: Pos, message: str, hint: str = "", notes: tuple[Note, ...] = ()) -> Diagnostic:
+    return Diagnostic(code, pos, message, hint, "error", notes)
 
 
 def warning(code: str, pos: Pos, message: str, hint: str = "") -> Diagnostic:
@@ -140,6 +154,9 @@ def sort_key(d: Diagnostic) -> tuple[str, int, int, str]:
     return (d.pos.file, d.pos.line, d.pos.col, d.code)
 
 
+_NOTE_COLOR = "\033[1;36mnote\033[0m"
+
+
 def render_text(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str], color: bool = False) -> str:
     """file:line:col: severity: message [code], then the source line and a caret."""
     out: list[str] = []
@@ -149,17 +166,26 @@ def render_text(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str], c
             label = ("\033[1;31m" if d.severity == "error" else "\033[1;35m") + label + "\033[0m"
         first, _, rest = d.message.partition("\n")
         out.append(f"{d.pos}: {label}: {first} [{d.code}]" + (f"\n{rest}" if rest else ""))
-        text = sources.get(d.pos.file)
-        if text is not None and d.pos.line:
-            lines = text.splitlines()
-            if d.pos.line <= len(lines):
-                line = lines[d.pos.line - 1].replace("\t", " ")
-                gutter = f"{d.pos.line:>5} | "
-                out.append(gutter + line)
-                out.append(" " * (len(gutter) - 2) + "| " + " " * max(d.pos.col - 1, 0) + "^")
+        out.extend(_excerpt(d.pos, sources))
         if d.hint:
             out.append(f"      = hint: {d.hint}")
+        for note in d.notes:
+            out.append(f"{note.pos}: {_NOTE_COLOR if color else 'note'}: {note.message}")
+            out.extend(_excerpt(note.pos, sources))
     return "\n".join(out) + ("\n" if out else "")
+
+
+def _excerpt(pos: Pos, sources: Mapping[str, str]) -> list[str]:
+    """The source line of ``pos`` and a caret under its column, when the file is at hand."""
+    text = sources.get(pos.file)
+    if text is None or not pos.line:
+        return []
+    lines = text.splitlines()
+    if pos.line > len(lines):
+        return []
+    gutter = f"{pos.line:>5} | "
+    caret = " " * (len(gutter) - 2) + "| " + " " * max(pos.col - 1, 0) + "^"
+    return [gutter + lines[pos.line - 1].replace("\t", " "), caret]
 
 
 def render_json(diagnostics: Iterable[Diagnostic], pending: str = "") -> str:

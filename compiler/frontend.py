@@ -31,6 +31,10 @@ def read(doc: source.Document, options: ir.Options) -> ir.Source:
         elif os.path.isfile(path):
             fragments.append(ir.Fragment(index, source.load_file(path, imports.display(doc, entry))))
         else:
+            found = imports.fragments_in(doc, path)
+            if not found and not registry.pattern_folders(path):
+                problems.append(imports.empty_folder(entry, pos))
+            fragments += [ir.Fragment(index, source.load_file(f, imports.display(doc, entry, f))) for f in found]
             folders.append((path, pos))
     known, shadowing = registry.with_imports(folders) if not problems else (registry.builtins(), [])
     policy_file = source.load_file(options.policy_file) if options.policy_file else None

@@ -17,10 +17,11 @@ from kc.schemas import spec as spec_schema
 from kc.schemas.pattern import GATE_TEXT, GateKind
 from kc.schemas.record import Record, param
 
-# Why a stage waits for another: `after`, a `${…}` reference (mounts and config too), a result
-# it reads, a task's input, `flow: sequential`, the previous step of the same stage, or, for a
-# finally step (`when:`), every other stage.
-DepKind = Literal["after", "reference", "result", "input", "flow", "step", "finally"]
+# Why a stage waits for another: `after`, a `${…}` reference (mounts and config too), a
+# `{secret: stage/key}` entry (the Secret the stage generates must exist before the pod starts),
+# a result it reads, a task's input, `flow: sequential`, the previous step of the same stage, or,
+# for a finally step (`when:`), every other stage.
+DepKind = Literal["after", "reference", "secret", "result", "input", "flow", "step", "finally"]
 # The dependencies through which a stage reads what another one's run wrote (a task's input wired
 # to another task's output, a result), and a finally step's on the stages it follows: a reader's
 # Job name carries its producers' (seal), and running a producer again runs its readers again

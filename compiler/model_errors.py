@@ -3,17 +3,55 @@
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from typing import Any
 
 from kc.compiler import diagnostics as diag
-from kc.compiler import source
+from kc.compiler import expected, source
 from kc.schemas import params
+from kc.schemas import spec as spec_schema
 
 _RANGE = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "too_short", "too_long"}
-_NAME_HELP = "lower-case letters, digits and '-', starting and ending with a letter or digit"
-_PARAM_NAME_HELP = "use lower-case letters, digits, '-' and '_', starting with a letter, at most 63 characters"
+
+
+def _sentence(message: str) -> str:
+    """pydantic's message inside kc's: its first letter lower-cased, and only that (the rest may
+    quote values, whose case matters: 'IfNotPresent')."""
+    return message[:1].lower() + message[1:]
+
+
+def _closest(value: Any, choices: list[str]) -> str:
+    """A "did you mean" among a field's allowed values; the same word in another case first."""
+    same = [c for c in choices if c.lower() == str(value).lower()]
+    return f"did you mean '{same[0]}'?" if same else diag.did_you_mean(str(value), choices)
+
+
+def _at_fields(
+    doc: source.Document, path: source.Path, fields: tuple[str, ...], fallback: diag.Pos
+) -> tuple[diag.Pos, tuple[diag.Note, ...]]:
+    """Where a check over several fields points: at the one written last (an overlay from a
+    profile or --set counts as later than the spec), with the others as notes; at ``fallback``
+    (the record's own place) when none of them is written anywhere."""
+    given = [(f, (*path, *f.split("."))) for f in fields]
+    found = [(f, doc.pos(p, key=True)) for f, p in given if p in doc.keys or p in doc.values]
+    if not found:
+        return fallback, ()
+    found.sort(key=lambda item: (item[1].file != doc.file, item[1].line, item[1].col))
+    *earlier, (_, last) = found
+    return last, tuple(diag.Note(at, f"'{name}' is given here") for name, at in earlier)
+
+
+def _bad_name(err: Any, pos: diag.Pos, value: Any, where: str, param: bool) -> diag.Diagnostic:
+    """A key or name that is not one: a port name, an env name, a stage name, a parameter's."""
+    context = err.get("ctx", {})
+    pattern = str(context.get("pattern", spec_schema.PARAM_NAME if param else ""))
+    if err["type"] == "string_too_long":
+        what, hint = "name", f"at most {context.get('max_length')} characters"
+    else:
+        what, hint = expected.noun(pattern), expected.explain(pattern, value)[1]
+    return diag.error("KC105", pos, f"'{value}' is not a valid {what}{where}", hint)
 
 
 def _is_model(value: Any) -> bool:
@@ -106,25 +144,21 @@ def diagnostics(
             hint = diag.did_you_mean(str(value), params.time_zones()) or "an IANA name such as Europe/Berlin or UTC"
             out.append(diag.error("KC107", pos, f"'{field}'{where}: {err['msg']}", hint))
         elif kind in ("kc_port_name", "value_error"):
-            out.append(diag.error("KC106", pos, f"{err['msg'].removeprefix('Value error, ')}{where}"))
+            at, notes = _at_fields(doc, path, err.get("ctx", {}).get("kc_fields") or (), pos)
+            out.append(diag.error("KC106", at, f"{err['msg'].removeprefix('Value error, ')}{where}", notes=notes))
         elif kind in _RANGE:
-            out.append(diag.error("KC103", pos, f"'{field}'{where} is out of range: {err['msg'].lower()}"))
+            out.append(diag.error("KC103", pos, f"'{field}'{where} is out of range: {_sentence(err['msg'])}"))
         elif kind in ("string_pattern_mismatch", "string_too_long") and (is_key or field in ("pipeline", "namespace")):
-            out.append(
-                diag.error(
-                    "KC105",
-                    pos,
-                    f"'{value}' is not a valid name{where}",
-                    _PARAM_NAME_HELP
-                    if path[:1] == ("params",)
-                    else f"use {_NAME_HELP}, at most 63 characters"
-                    if field != "pipeline"
-                    else f"use {_NAME_HELP}, starting with a letter, at most 40 characters",
-                )
-            )
-        elif kind in ("string_pattern_mismatch", "literal_error", "enum", "string_too_long", "kc_duplicate"):
-            out.append(diag.error("KC106", pos, f"invalid value for '{field}'{where}: {err['msg'].lower()}"))
+            out.append(_bad_name(err, pos, value, where, path[:1] == ("params",)))
+        elif kind == "string_pattern_mismatch":
+            what, hint = expected.explain(str(err.get("ctx", {}).get("pattern", "")), value)
+            out.append(diag.error("KC106", pos, f"invalid value for '{field}'{where}: {what}", hint))
+        elif kind == "literal_error":
+            hint = _closest(value, re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", ""))))
+            out.append(diag.error("KC106", pos, f"invalid value for '{field}'{where}: {_sentence(err['msg'])}", hint))
+        elif kind in ("enum", "string_too_long", "kc_duplicate"):
+            out.append(diag.error("KC106", pos, f"invalid value for '{field}'{where}: {_sentence(err['msg'])}"))
         else:
-            out.append(diag.error("KC102", pos, f"wrong type for '{field}'{where}: {err['msg'].lower()}"))
+            out.append(diag.error("KC102", pos, f"wrong type for '{field}'{where}: {_sentence(err['msg'])}"))
     # A profile's value overlaid onto the spec is checked in both places, and said once.
     return list(dict.fromkeys(out))

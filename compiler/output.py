@@ -10,6 +10,7 @@ has ``kc/plan.json``), and removes the bundle files of its own that the new plan
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 from collections.abc import Iterable
@@ -31,7 +32,28 @@ def _own_files(root: str) -> set[str]:
 
 
 def write(root: str, files: Iterable[tuple[str, str]]) -> None:
-    """Write ``files``, (relative path, content) pairs, into ``root``."""
+    """Write ``files``, (relative path, content) pairs, into ``root``; a directory kc cannot
+    write (read-only, immutable, or a path through a file) is a KC604 error, not a crash."""
+    try:
+        _write(root, files)
+    except OSError as exc:
+        raise diag.CompileError([_unwritable(root, exc)]) from None
+
+
+def _unwritable(root: str, exc: OSError) -> diag.Diagnostic:
+    where = (
+        f" ({exc.filename})" if exc.filename and os.path.normpath(str(exc.filename)) != os.path.normpath(root) else ""
+    )
+    if exc.errno == errno.ENOTDIR:
+        hint = "a part of the path is a file, not a directory: name a directory"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "the directory (or one above it) is read-only or immutable: name one kc may write"
+    else:
+        hint = "name another directory"
+    return diag.error("KC604", Pos(root), f"cannot write the output directory: {exc.strerror or exc}{where}", hint)
+
+
+def _write(root: str, files: Iterable[tuple[str, str]]) -> None:
     if os.path.exists(root) and not os.path.isdir(root):
         raise diag.CompileError([diag.error("KC601", Pos(root), "the output path exists and is not a directory")])
     if os.path.isdir(root) and os.listdir(root) and not os.path.isfile(os.path.join(root, contract.PLAN)):

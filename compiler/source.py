@@ -9,6 +9,7 @@ until they are expanded here, so an alias bomb is caught by counting, not by run
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -276,16 +277,40 @@ def load_bytes(file: str, raw: bytes) -> Document:
     return doc
 
 
+# A spec named "-" is read from standard input and named "<stdin>" in positions; its imports are
+# relative to the current directory.
+STDIN_PATH, STDIN = "-", "<stdin>"
+_stdin: dict[int, bytes] = {}  # standard input can be read once: by id of the stream it came from
+
+
 def _read(path: str, name: str) -> bytes:
     try:
+        if path == STDIN_PATH:
+            stream = sys.stdin.buffer
+            if id(stream) not in _stdin:
+                _stdin.clear()
+                _stdin[id(stream)] = stream.read(MAX_BYTES + 1)
+            return _stdin[id(stream)]
         with open(path, "rb") as f:
             return f.read(MAX_BYTES + 1)
     except OSError as exc:
         raise diag.CompileError([diag.error("KC001", Pos(name), f"cannot read: {exc.strerror}")]) from None
 
 
+def stdin_text() -> str | None:
+    """The text of a spec read from standard input, for the excerpts of its diagnostics; None
+    when none was read (or it is not UTF-8)."""
+    stream = getattr(sys.stdin, "buffer", None)
+    raw = _stdin.get(id(stream))
+    try:
+        return None if raw is None else raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        return None
+
+
 def load_file(path: str, display: str | None = None) -> Document:
-    name = display or path
+    """The YAML document in ``path``; ``-`` is standard input, named ``<stdin>``."""
+    name = display or (STDIN if path == STDIN_PATH else path)
     return load_bytes(name, _read(path, name))
 
 

@@ -8,14 +8,23 @@ branch the stage names and reports that pattern's own errors ("'replica' was une
 yaml-language-server shows the errors of whichever alternative its heuristic ranks closest, or
 "matches multiple schemas". Keywords stay within draft 7, which yaml-language-server implements
 in full (no ``$ref`` beside other keywords, no ``unevaluatedProperties``); ``patternErrorMessage``
-is its message for a pattern that does not match, and other validators ignore it.
+is its message for a pattern that does not match, and other validators ignore it. Optional
+values and other unions of JSON types are one schema each (``type: [object, null]``;
+``kc.schemas.jsonflat``), so an editor says what is wrong rather than "not valid under any of the
+given schemas".
+
+A profile's body is described too: ``workspace``, ``defaults`` and ``policy`` as partial records
+(a profile gives some of their fields, merged into the spec's before the whole is checked), and a
+stage's overlay as any field of the built-in patterns; without imports, no other field.
 """
 
 from __future__ import annotations
 
+import copy
+import json
 from typing import Any, NamedTuple
 
-from kc.schemas import models, params
+from kc.schemas import jsonflat, models, params
 from kc.schemas import spec as spec_schema
 from kc.schemas import types as t
 
@@ -104,6 +113,87 @@ def _stage_defs(patterns: dict[str, StagePattern]) -> dict[str, Any]:
     return defs
 
 
+def _partial(name: str, defs: dict[str, Any]) -> str:
+    """The reference to ``Partial<name>``, made once: ``name``'s schema with nothing required, no
+    defaults, and its nested records partial too. A profile overlays part of a record, which is
+    merged into the spec's before the whole is checked."""
+    target = f"Partial{name}"
+    if target not in defs:
+        defs[target] = {}  # taken before it is filled, for a record that holds itself
+        defs[target] = _partial_body(copy.deepcopy(defs[name]), defs)
+        defs[target]["title"] = target
+    return REF.format(model=target)
+
+
+def _partial_body(node: Any, defs: dict[str, Any]) -> Any:
+    """``node`` with nothing required and no defaults, down through its records; the values of
+    its maps and lists are whole values (an env entry, a list item) and keep their schemas."""
+    if isinstance(node, list):
+        return [_partial_body(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key in ("required", "default") and not isinstance(value, dict):
+            continue
+        if key in _WHOLE:
+            out[key] = value
+        elif key == "$ref" and isinstance(value, str) and value.startswith(REF.format(model="")):
+            out[key] = _partial(value.removeprefix(REF.format(model="")), defs)
+        else:
+            out[key] = _partial_body(value, defs)
+    return out
+
+
+# Where a record's schema holds whole values rather than fields of its own.
+_WHOLE = frozenset({"patternProperties", "additionalProperties", "items", "propertyNames"})
+
+
+def _bare(schema: Any) -> Any:
+    if not isinstance(schema, dict):
+        return schema
+    return {k: v for k, v in schema.items() if k not in ("title", "description")}
+
+
+def _profile_stage(titles: dict[str, str], defs: dict[str, Any]) -> dict[str, Any]:
+    """What a profile may say of a stage: any field of the built-in patterns, each with its
+    schema where every pattern that has the field agrees on it (``size``, ``env``), else its type
+    where they agree on that; the stage's own pattern decides the rest (kc validate)."""
+    found: dict[str, list[tuple[str, Any]]] = {}
+    for pattern, title in titles.items():
+        for field, schema in _partial_body(defs[title], defs)["properties"].items():
+            found.setdefault(field, []).append((pattern, schema))
+    properties: dict[str, Any] = {}
+    for field, schemas in found.items():
+        first = schemas[0][1]
+        if field == "pattern":
+            properties[field] = {"type": "string", "description": "Another pattern for the stage."}
+        elif all(_bare(schema) == _bare(first) for _, schema in schemas):
+            properties[field] = first
+        else:  # each pattern's own, once
+            kinds = list({json.dumps(_bare(schema), sort_keys=True): _bare(schema) for _, schema in schemas}.values())
+            names = ", ".join(p for p, _ in schemas)
+            properties[field] = {"anyOf": kinds, "description": f"As the stage's pattern takes it ({names})."}
+    return {
+        "type": ["object", "null"],
+        "title": "ProfileStage",
+        "description": "Fields a profile changes in one of the spec's stages.",
+        "properties": properties,
+    }
+
+
+def _profiles(top: dict[str, Any], titles: dict[str, str]) -> list[str]:
+    """Profile bodies described: the records they overlay, partial; the fields of a stage. Returns
+    the fields a stage overlay may name, which the schema enforces when there are no imports."""
+    defs = top["$defs"]
+    profile = defs["Profile"]["properties"]
+    for key, record in (("workspace", "Workspace"), ("defaults", "Defaults"), ("policy", "Policy")):
+        profile[key] = {"anyOf": [{"$ref": _partial(record, defs)}, {"type": "null"}], "title": record}
+    defs["ProfileStage"] = _profile_stage(titles, defs)
+    profile["stages"]["additionalProperties"] = _ref("ProfileStage")
+    return list(defs["ProfileStage"]["properties"])
+
+
 def spec_schema_dict(patterns: dict[str, StagePattern]) -> dict[str, Any]:
     """The schema, with a stage checked against each of ``patterns`` (the built-in ones)."""
     top = models.model_of(spec_schema.Spec).model_json_schema(by_alias=True, ref_template=REF)
@@ -124,9 +214,17 @@ def spec_schema_dict(patterns: dict[str, StagePattern]) -> dict[str, Any]:
         (value,) = table.pop("patternProperties").values()
         table["additionalProperties"] = value
         table["propertyNames"] = {"pattern": spec_schema.PARAM_NAME, "maxLength": 63}
-    # With no imports, every stage names a built-in pattern.
+    titles = {name: models.model_of(p.record).__name__ for name, p in patterns.items()}
+    overlaid = _profiles(top, titles)
+    # With no imports, every stage names a built-in pattern, and a profile names their fields only.
     top["if"] = {"properties": {"imports": {"maxItems": 0}}}
-    top["then"] = {"properties": {"stages": {"additionalProperties": _ref("BuiltinPattern")}}}
+    known = {"properties": {field: {} for field in overlaid}, "additionalProperties": False}
+    top["then"] = {
+        "properties": {
+            "stages": {"additionalProperties": _ref("BuiltinPattern")},
+            "profiles": {"additionalProperties": {"properties": {"stages": {"additionalProperties": known}}}},
+        }
+    }
     top["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     top["title"] = "kc pipeline spec, language v1"
-    return top
+    return jsonflat.flattened(top)

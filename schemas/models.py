@@ -36,7 +36,8 @@ def _worded(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
         try:
             return fn(value)
         except shape.Invalid as exc:
-            raise PydanticCustomError(exc.kind, exc.template, exc.context) from None
+            context = {**exc.context, "kc_fields": exc.fields} if exc.fields else exc.context
+            raise PydanticCustomError(exc.kind, exc.template, context) from None
 
     return run
 
@@ -59,16 +60,38 @@ def _marker(marker: Any) -> Any:
     raise TypeError(f"unknown marker {marker!r}")
 
 
+def _not_a_boolean(value: Any) -> Any:
+    # pydantic reads true as 1 and false as 0.0; a boolean where a number is due is a mistake
+    # (`retries: false` is not "no retries"), as the JSON Schema says.
+    if isinstance(value, bool):
+        raise PydanticCustomError("kc_boolean", "a number is due here, not {value}", {"value": str(value).lower()})
+    return value
+
+
+_NUMBER = pydantic.BeforeValidator(_not_a_boolean)
+
+
 def _annotation(tp: Any) -> Any:
-    """``tp`` with records replaced by their models and kc's markers by pydantic's."""
+    """``tp`` with records replaced by their models and kc's markers by pydantic's. Numbers are
+    never booleans and booleans never numbers or text (``"yes"``, ``1``), which pydantic's lax
+    mode would take; the plain check and the JSON Schema take neither."""
     if record.is_record(tp):
         return model_of(tp)
+    if tp in (int, float):
+        return Annotated[tp, _NUMBER]
+    if tp is bool:
+        return Annotated[bool, pydantic.Strict()]
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin is typing.Annotated:
-        return Annotated[(_annotation(args[0]), *(_marker(m) for m in tp.__metadata__))]
+        markers = tuple(_marker(m) for m in tp.__metadata__)
+        if args[0] in (int, float):  # after the bounds, which then stay the JSON Schema's
+            return Annotated[(args[0], *markers, _NUMBER)]
+        return Annotated[(_annotation(args[0]), *markers)]
     if origin is typing.Union or isinstance(tp, types.UnionType):
         return typing.Union[tuple(_annotation(a) for a in args)]  # noqa: UP007 (built from a tuple)
+    if origin is typing.Literal and not any(isinstance(a, bool) for a in args):
+        return Annotated[tp, _NUMBER]  # `kc: true` is not `kc: 1`
     if origin is list:
         return list[_annotation(args[0])]  # type: ignore[misc]
     if origin is dict:

@@ -178,7 +178,8 @@ def _unique(values: list[str]) -> list[str]:
 # A task's declared outputs, and a wire to one of them: "<stage>.<output>". The references pass
 # resolves wires like references: each is a dependency, checked against the producer's outputs.
 Outputs = Annotated[list[t.Label], After(_unique)]
-OutputRef = Annotated[str, Pattern(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\.[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
+OUTPUT_REF = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\.[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+OutputRef = Annotated[str, Pattern(OUTPUT_REF)]
 # A stage's results: small values it writes to /kc/results/<name>, read as ${stage.results.<name>}.
 # Each is captured from one termination message, which the kubelet cuts at 4096 bytes: three
 # values of at most 1 KiB each fit with their headers (compiler/results.py).
@@ -299,7 +300,8 @@ def _port_name(value: str) -> str:
 
 
 # An IANA service name, as Kubernetes wants port names: at most 15 characters, with a letter.
-PortName = Annotated[str, Pattern(r"^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$"), After(_port_name)]
+PORT_NAME = r"^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$"
+PortName = Annotated[str, Pattern(PORT_NAME), After(_port_name)]
 
 
 class HealthCommand(Record):
@@ -312,12 +314,16 @@ class HealthCommand(Record):
 def _one_http_port(stage: Any, given: frozenset[str]) -> None:
     # `port` is the port named http; a pattern's default port gives way to ports.http.
     if "port" in given and "http" in stage.ports:
-        raise Invalid("value_error", "'port' and 'ports.http' both name the http port")
+        raise Invalid("value_error", "'port' and 'ports.http' both name the http port", fields=("port", "ports.http"))
+
+
+def _health_on_a_port(stage: Any, given: frozenset[str]) -> None:
     if isinstance(stage.health, str) and stage.port is None and not stage.ports:
         raise Invalid(
             "value_error",
             "a 'health' path is asked over HTTP on a port, and the stage has none: give "
             "'port', or probe with a command: 'health: {command: [...]}'",
+            fields=("health",),
         )
 
 
@@ -332,7 +338,7 @@ class ContainerStage(StageBase):
     ports: dict[PortName, Port] = param({})
     size: t.Size = "small"
     resources: t.Resources | None = None
-    health: Annotated[str, Pattern(r"^/")] | HealthCommand | None = None
+    health: Annotated[str, Pattern(t.ABSOLUTE_PATH)] | HealthCommand | None = None
     mounts: dict[t.Label, t.Path] = param({})
     # Paths the program writes besides /tmp, each an emptyDir: the root filesystem is read-only.
     writable: Annotated[list[t.Path], Length(max=16)] = param([])
@@ -344,7 +350,15 @@ class ContainerStage(StageBase):
         description="How long a pod may wait to run before kc apply's gate fails (default 5m), e.g. 2m.",
     )
 
-    __kc_checks__ = (_one_http_port,)
+    __kc_checks__ = (_one_http_port, _health_on_a_port)
+
+
+# The container fields each of ContainerStage's checks reads: a pattern that leaves one of them
+# out (a database's ports, a job's health) has no use for the check.
+_READS: dict[Callable[[Any, frozenset[str]], None], set[str]] = {
+    _one_http_port: {"port", "ports"},
+    _health_on_a_port: {"health", "port", "ports"},
+}
 
 
 # What a parameter declaration may say; anything else is a mistake in the pattern, not ignored.
@@ -402,7 +416,7 @@ def _conflicts(parameters: dict[str, Any]) -> tuple[Callable[[Any, frozenset[str
     def check(stage: Any, given: frozenset[str]) -> None:
         for one, other, why in pairs:
             if one.replace("-", "_") in given and other.replace("-", "_") in given:
-                raise Invalid("value_error", f"'{one}' and '{other}' cannot both be given: {why}")
+                raise Invalid("value_error", f"'{one}' and '{other}' cannot both be given: {why}", fields=(one, other))
 
     return (check,)
 
@@ -467,7 +481,6 @@ def stage_record(pattern: str, container: bool, parameters: dict[str, Any], omit
         for f in extra:
             if f.alias in omit:
                 del fields[f.name]
-        # A pattern that leaves fields out has its own ports and probes: the http-port check is not its.
-        checks = () if omit else shape.checks(ContainerStage)
+        checks = tuple(c for c in shape.checks(ContainerStage) if not _READS[c] & set(omit))
     fields.update(_declared(parameters))
     return shape.made(f"{pattern.title().replace('-', '')}Stage", fields, checks + _conflicts(parameters))

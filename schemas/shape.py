@@ -24,13 +24,18 @@ from kc.schemas.record import REQUIRED, Record
 class Invalid(ValueError):
     """A value a check refuses. ``kind`` is the error's type (``kc_schedule``, ``value_error``…),
     which the diagnostics map to a code; ``template`` is the message with ``{name}`` placeholders
-    filled from ``context``."""
+    filled from ``context``; ``fields``, the fields a check over several of them refuses together."""
 
-    def __init__(self, kind: str, template: str, context: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, kind: str, template: str, context: dict[str, Any] | None = None, fields: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(template.format(**context) if context else template)
         self.kind = kind
         self.template = template
         self.context = context or {}
+        # A check over several fields names them (as the spec spells them, "ports.http" for a key
+        # inside one), so the error points at the field that made the conflict, the last written.
+        self.fields = fields
 
 
 # Markers, used as typing.Annotated metadata. Before and After run a function on the value, before

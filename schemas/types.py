@@ -18,6 +18,9 @@ LABEL_KEY = (
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
     r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 )
+ABSOLUTE_PATH = r"^/"
+# A key of a Secret or ConfigMap: its name (or the stage that makes it), "/", the key.
+KEY_REF = r"^[a-z0-9][-a-z0-9.]*/[-._a-zA-Z0-9]+$"
 re_label = re.compile(DNS_LABEL)
 re_instance = re.compile(INSTANCE_NAME)
 LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
@@ -43,7 +46,7 @@ Quantity = Annotated[
 ]
 EnvName = Annotated[str, Pattern(ENV_NAME)]
 Size = Literal["nano", "small", "medium", "large", "xlarge"]
-Path = Annotated[str, Pattern(r"^/")]
+Path = Annotated[str, Pattern(ABSOLUTE_PATH)]
 
 
 class Resources(Record):
@@ -52,11 +55,11 @@ class Resources(Record):
 
 
 class SecretRef(Record):
-    secret: Annotated[str, Pattern(r"^[a-z0-9][-a-z0-9.]*/[-._a-zA-Z0-9]+$")]
+    secret: Annotated[str, Pattern(KEY_REF)]
 
 
 class ConfigRef(Record):
-    config: Annotated[str, Pattern(r"^[a-z0-9][-a-z0-9.]*/[-._a-zA-Z0-9]+$")]
+    config: Annotated[str, Pattern(KEY_REF)]
 
 
 EnvValue = Annotated[str, Before(_number_to_text), JsonSchema({"type": ["string", "number"]})] | SecretRef | ConfigRef

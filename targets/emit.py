@@ -74,6 +74,8 @@ def _literal(value: str, indent: str) -> str | None:
     lines = body.split("\n")
     if any(line.strip(" ") == "" and line for line in lines):
         return None  # a line of only spaces would read back empty
+    if lines[0].startswith("\t"):
+        return None  # libyaml finds a block's indentation on its first line, and refuses a tab there
     chomp = "" if value.endswith("\n") else "-"
     inner = indent + "  "
     return f"|{chomp}\n" + "\n".join(inner + line if line else "" for line in lines)

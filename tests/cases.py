@@ -12,7 +12,16 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "shop-prod": ("examples/shop/pipeline.spec", ("--profile", "prod")),
     "shop-canary": (
         "examples/shop/pipeline.spec",
-        ("--profile", "prod,debug", "--instance", "shop-canary", "--ordering-annotations", "argocd"),
+        (
+            "--profile",
+            "prod,debug",
+            "--instance",
+            "shop-canary",
+            "--set",
+            "workspace.namespace=shop-canary",  # prod's namespace is prod's own
+            "--ordering-annotations",
+            "argocd",
+        ),
     ),
     "cockroach": ("examples/cockroach/pipeline.spec", ()),
     "cockroach-secure": ("examples/cockroach/pipeline.spec", ("--profile", "secure")),

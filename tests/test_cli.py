@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import gc
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -85,6 +87,66 @@ def test_output_that_fails_while_written_leaves_the_old_files(tmp_path: Path) ->
         "02-b.yaml",
         "kc/plan.json",
     ]
+
+
+def test_output_through_a_file_is_an_error_not_a_crash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    out = tmp_path / "file" / "out"
+    code, stdout, err = run(["compile", SHOP, "-o", str(out)], capsys)
+    assert (code, stdout) == (2, "")
+    assert err.startswith(f"{out}: error: cannot write the output directory: Not a directory [KC604]")
+    assert "a part of the path is a file" in err and "internal error" not in err
+
+
+@pytest.mark.parametrize("number", [errno.EACCES, errno.EPERM, errno.EROFS])
+def test_a_read_only_output_is_an_error_not_a_crash(
+    number: int, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(path: str, *args: object, **kwargs: object) -> None:
+        raise OSError(number, os.strerror(number), path)
+
+    monkeypatch.setattr(os, "makedirs", refused)  # as a read-only or immutable parent answers, even to root
+    out = tmp_path / "out"
+    code, _, err = run(["compile", SHOP, "-o", str(out)], capsys)
+    assert code == 2 and "[KC604]" in err and "read-only or immutable" in err and not out.exists()
+
+
+def test_an_immutable_output_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    if subprocess.run(["chattr", "+i", str(out)], capture_output=True, check=False).returncode != 0:
+        pytest.skip("chattr +i needs root and a file system that has it")
+    try:
+        code, _, err = run(["compile", SHOP, "-o", str(out / "sub")], capsys)
+    finally:
+        subprocess.run(["chattr", "-i", str(out)], check=True)
+    assert code == 2 and f"{out / 'sub'}: error: cannot write the output directory" in err and "[KC604]" in err
+
+
+def _kc(args: list[str], stdin: bytes) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "kc.compiler.cli", *args], input=stdin, capture_output=True)
+
+
+def test_a_spec_from_standard_input(tmp_path: Path) -> None:
+    """``-`` is standard input: the same objects as the file, with the source named <stdin>."""
+    piped = _kc(["compile", "-"], Path(SHOP).read_bytes())
+    assert piped.returncode == 0 and piped.stderr == b""
+    from_file = _kc(["compile", SHOP], b"").stdout.decode().splitlines()
+    lines = piped.stdout.decode().splitlines()
+    assert [line for line in lines if "kc.dev/source" not in line] == [
+        line for line in from_file if "kc.dev/source" not in line
+    ]
+    sources = [line.split(": ", 1)[1] for line in lines if "kc.dev/source" in line]
+    assert sources and all(s.startswith('"<stdin>:') for s in sources)
+
+
+def test_an_error_in_a_spec_from_standard_input_shows_its_line(tmp_path: Path) -> None:
+    text = b"kc: 1\npipeline: shop\nstages:\n  api: {pattern: service, image: a:1, replica: 2}\n"
+    piped = _kc(["validate", "-"], text)
+    assert piped.returncode == 2
+    err = piped.stderr.decode()
+    assert err.startswith("<stdin>:4:39: error: unknown field 'replica' in stage 'api' [KC101]\n")
+    assert "    4 |   api: {pattern: service, image: a:1, replica: 2}\n" in err and "did you mean 'replicas'" in err
 
 
 def test_removes_own_stale_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -178,6 +240,43 @@ def test_graph(fmt: str, start: str, capsys: pytest.CaptureFixture[str]) -> None
     assert edge in out
 
 
+PROFILED = """\
+kc: 1
+pipeline: shop
+stages:
+  api: {pattern: service, image: "shop/api:1.0.0", port: 8080}
+profiles:
+  prod:
+    stages:
+      api: {replica: 4, size: huge}
+  big:
+    stages:
+      api: {replicas: 50}
+  ok:
+    stages:
+      api: {replicas: 2}
+"""
+
+
+def test_validate_checks_every_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "pipeline.spec"
+    spec.write_text(PROFILED)
+    assert run(["compile", str(spec)], capsys)[0] == 0  # no profile selected: nothing wrong
+    code, out, _ = run(["validate", str(spec), "--format", "json"], capsys)
+    found = [
+        (d["code"], d["line"], [(n["line"], n["message"]) for n in d["notes"]]) for d in json.loads(out)["diagnostics"]
+    ]
+    assert code == 2 and found == [
+        ("KC101", 8, [(6, "with --profile prod")]),
+        ("KC106", 8, [(6, "with --profile prod")]),
+        ("KC401", 11, [(9, "with --profile big")]),
+    ]
+    # Profiles named on the command line: that combination alone.
+    assert run(["validate", str(spec), "--profile", "ok"], capsys)[:2] == (0, "")
+    code, _, err = run(["validate", str(spec), "--profile", "big,ok"], capsys)
+    assert code == 0 and err == ""  # ok's replicas win over big's
+
+
 def test_patterns_and_explain(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["patterns"], capsys)
     listed = [line.split()[0] for line in out.splitlines()]
@@ -187,6 +286,12 @@ def test_patterns_and_explain(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "schedule" in out and "CronJob" in out and "required" in out
     code, _, err = run(["explain", "crno"], capsys)
     assert code == 2 and "did you mean 'cron'" in err
+
+
+@pytest.mark.parametrize("pattern", ["job", "cron", "task"])
+def test_explain_lists_no_health_for_what_runs_to_completion(pattern: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["explain", pattern], capsys)
+    assert code == 0 and "image" in out and "health" not in out.split("steps")[0].split("parameters:")[1]
 
 
 def test_schema_is_json_schema(capsys: pytest.CaptureFixture[str]) -> None:

@@ -93,3 +93,37 @@ def test_ownership_selects_by_kcs_own_label() -> None:
     labelled = {"metadata": {"labels": {contract.OWNER: "shop", contract.STAGE: "db"}}}
     assert contract.carries(labelled, contract.ownership_selector("shop"))
     assert not contract.carries(labelled, contract.ownership("other"))
+
+
+@pytest.mark.parametrize(
+    ("flags", "hint"),
+    [
+        (["--instance", "shop-canary"], "compile without --instance"),
+        (["--instance", "shop-b", "--profile", "prod"], "compile without --instance"),
+    ],
+)
+def test_diff_against_another_instance_is_refused(
+    out: Path, flags: list[str], hint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every object of one instance would look like an orphan of the other, for --prune to delete."""
+    assert cli.main(["diff", SHOP, "--against", str(out), *flags]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "orphaned" not in captured.err
+    assert f"{out / contract.PLAN}: error: {out} holds instance 'shop' of pipeline 'shop'" in captured.err
+    assert "[KC605]" in captured.err and hint in captured.err
+
+
+def test_diff_of_the_instance_against_its_own_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    canary = ["--instance", "shop-canary", "--set", "workspace.namespace=shop-canary"]
+    assert cli.main(["compile", SHOP, "-o", str(tmp_path / "canary"), *canary]) == 0
+    assert cli.main(["diff", SHOP, "--against", str(tmp_path / "canary"), *canary]) == 0
+    capsys.readouterr()
+    assert cli.main(["diff", SHOP, "--against", str(tmp_path / "canary")]) == 2
+    assert "add --instance shop-canary" in capsys.readouterr().err
+
+
+def test_diff_against_another_pipeline_is_refused(out: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    other = str(ROOT / "examples" / "wordfreq" / "pipeline.spec")
+    assert cli.main(["diff", other, "--against", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "the spec compiles instance 'wordfreq' of pipeline 'wordfreq'" in err and "[KC605]" in err

@@ -138,3 +138,10 @@ def test_layout_matches_kubectl_style() -> None:
         "    - --flag\n"
         "    - run\n"
     )
+
+
+@pytest.mark.parametrize("text", ["\t\n", "\tx\ny", "all:\n\tcc -o x x.c\n"])
+def test_text_whose_first_line_starts_with_a_tab_reads_back(text: str) -> None:
+    """libyaml refuses a tab where it looks for a literal block's indentation (its first line)."""
+    for value in ({"k": text}, {"a": [text, {"c": text}]}):
+        assert source.documents(emit.document(value)) == [value]

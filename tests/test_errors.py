@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 import time
 from pathlib import Path
 
@@ -251,3 +252,48 @@ def test_param_errors_in_json(capsys: pytest.CaptureFixture[str]) -> None:
         "unknown-param",
         "--param greting=hi",
     )
+
+
+TWO_FIELDS = """\
+    kc: 1
+    pipeline: shop
+    stages:
+      api:
+        pattern: service
+        image: shop/api:1.0.0
+        port: 8080
+        replicas: 2
+        ports: {metrics: 9090, http: 8081}
+    profiles:
+      elastic: {stages: {api: {autoscale: {max: 5}}}}
+    """
+
+
+def test_two_fields_point_at_the_later_one_with_the_other_as_a_note(tmp_path: Path) -> None:
+    (found,) = errors_of(TWO_FIELDS, tmp_path)
+    assert (found.code, found.pos.line, found.pos.col) == ("KC106", 9, 28)  # ports.http
+    assert [(n.pos.line, n.pos.col, n.message) for n in found.notes] == [(7, 5, "'port' is given here")]
+
+
+def test_a_conflict_a_profile_makes_points_at_the_profile(tmp_path: Path) -> None:
+    text = TWO_FIELDS.replace("        ports: {metrics: 9090, http: 8081}\n", "")
+    (found,) = errors_of(text, tmp_path, profiles=("elastic",))
+    assert (found.code, found.pos.line) == ("KC106", 10)  # autoscale, in the profile
+    assert [(n.pos.line, n.message) for n in found.notes] == [(8, "'replicas' is given here")]
+
+
+def test_a_note_is_printed_with_its_line_and_in_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write(tmp_path, textwrap.dedent(TWO_FIELDS).encode())
+    code, _, err = run_cli(["compile", spec], capsys)
+    assert code == 2
+    assert f"{spec}:9:28: error: 'port' and 'ports.http' both name the http port" in err
+    assert f"{spec}:7:5: note: 'port' is given here\n    7 |     port: 8080\n      |     ^\n" in err
+    code, out, _ = run_cli(["validate", spec, "--format", "json"], capsys)
+    (found,) = json.loads(out)["diagnostics"]
+    assert found["notes"] == [{"file": spec, "line": 7, "column": 5, "message": "'port' is given here"}]
+
+
+def test_a_health_path_without_a_port_points_at_health(tmp_path: Path) -> None:
+    text = "kc: 1\npipeline: shop\nstages:\n  w:\n    pattern: worker\n    image: a:1\n    health: /healthz\n"
+    (found,) = errors_of(text, tmp_path)
+    assert (found.code, found.pos.line) == ("KC106", 7)

@@ -48,3 +48,26 @@ def test_the_language_reference_shows_what_kc_graph_prints() -> None:
     assert shown
     program = passes.run(source.load_file(str(ROOT / "examples" / "shop" / "pipeline.spec")))
     assert graph.mermaid(program) == shown.group(1)
+
+
+def test_reading_a_generated_secret_orders_and_is_labelled_secret(tmp_path: Path) -> None:
+    """A service reading a database's generated Secret waits for the database (its pod cannot start
+    without the Secret), while one that only calls it (${db.host}) does not."""
+    program = compile_text(
+        """\
+kc: 1
+pipeline: shop
+stages:
+  db: {pattern: postgres}
+  api:
+    pattern: service
+    image: shop/api:1.0.0
+    env: {DB: "${db.host}", PASSWORD: {secret: db/password}}
+  web: {pattern: service, image: "shop/web:1.0.0", env: {DB: "${db.host}"}}
+""",
+        tmp_path,
+    )
+    deps = {s.name: [(d.target, d.kind, d.why) for d in s.deps] for s in program.stages}
+    assert deps["api"] == [("db", "secret", "secret: db/password")]
+    assert deps["web"] == []
+    assert "  s_db -->|secret| s_api" in graph.mermaid(program).splitlines()

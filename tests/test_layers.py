@@ -24,7 +24,7 @@ LAYERS = (
     ("passes", ("kc.compiler.passes",)),
     ("outputs", ("kc.compiler.teardown", "kc.targets")),
     ("cluster", ("kc.cluster",)),
-    ("cli", ("kc.compiler.cli", "kc.compiler.arguments")),
+    ("cli", ("kc.compiler.cli", "kc.compiler.arguments", "kc.compiler.validation")),
 )
 CLIENT = "kc.cluster.client"
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import codes, compile_text, errors_of
-from kc.compiler import ir, object_names, pods
+from conftest import ROOT, codes, compile_text, errors_of
+from kc.compiler import arguments, cli, ir, object_names, pods
+from kc.compiler.passes import profiles as profiles_pass
 from kc.compiler.patterns import registry
 
 
@@ -345,6 +346,28 @@ def test_spec_fragment_errors_point_into_the_fragment(tmp_path: Path) -> None:
     assert [(d.code, d.pos.file.endswith("common.spec"), d.pos.line) for d in found] == [("KC101", True, 2)]
 
 
+def test_an_imported_folder_brings_its_spec_fragments(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "b-queue.spec").write_text("stages:\n  queue: {pattern: worker, image: 'q:1.0.0'}\n")
+    (lib / "a-cache.spec").write_text("stages:\n  cache: {pattern: stateful, image: 'redis:7.4.1', port: 6379}\n")
+    (lib / "notes.txt").write_text("not a fragment")
+    (tmp_path / "more.spec").write_text("stages:\n  more: {pattern: worker, image: 'm:1.0.0'}\n")
+    text = "kc: 1\npipeline: shop\nimports: [lib, .]\nstages:\n  api: {pattern: service, image: 'a:1.0.0'}\n"
+    program = compile_text(text, tmp_path)  # ".": the spec's own folder, which holds the spec itself
+    # Each folder's fragments in name order, in import order; the spec is no fragment of itself.
+    assert [s.name for s in program.stages] == ["cache", "queue", "more", "api"]
+    assert one(program, "StatefulSet")["metadata"]["annotations"]["kc.dev/source"] == "lib/a-cache.spec:2"
+
+
+def test_an_imported_folder_with_neither_patterns_nor_fragments_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "cache.yaml").write_text("stages: {}\n")
+    text = "kc: 1\npipeline: shop\nimports: [lib]\nstages:\n  api: {pattern: service, image: 'a:1.0.0'}\n"
+    [found] = errors_of(text, tmp_path)
+    assert (found.code, found.pos.line) == ("KC208", 3) and "neither patterns nor spec fragments" in found.message
+
+
 def test_config_files_are_data(tmp_path: Path) -> None:
     root = tmp_path / "we[1]"  # glob characters in the spec's folder are part of its path
     (root / "sub").mkdir(parents=True)
@@ -415,6 +438,41 @@ def test_set_errors_name_the_flag(tmp_path: Path) -> None:
     assert (found.code, found.pos.file) == ("KC102", "--set api.replicas=lots")
     [found] = errors_of(SET_SPEC, tmp_path, sets=(("workspace.namespce", "x"),))
     assert (found.code, found.pos.file) == ("KC101", "--set workspace.namespce=x")
+
+
+def _sets(*items: str) -> tuple[tuple[str, str], ...]:
+    """``--set`` arguments as the command line splits them."""
+    return tuple(profiles_pass.split_set(item) for item in items)
+
+
+def test_set_reaches_keys_with_dots_through_quotes(tmp_path: Path) -> None:
+    sets = _sets(
+        'api.annotations."example.com/owner"=alice',
+        "api.labels.'app.example.com/tier'=web",
+    )
+    deployment = _manifest(compile_text(SET_SPEC, tmp_path, sets=sets), "Deployment")
+    assert deployment["metadata"]["annotations"]["example.com/owner"] == "alice"
+    assert deployment["metadata"]["labels"]["app.example.com/tier"] == "web"
+    assert profiles_pass.set_path('a."b\\"c".d') == ("a", 'b"c', "d")
+    assert profiles_pass.split_set('a."x=y"=z') == ('a."x=y"', "z")  # an = inside quotes is the key's
+    [found] = errors_of(SET_SPEC, tmp_path, sets=_sets('api.annotations."example.com/owner=alice'))
+    assert found.code == "KC206" and "quote" in found.message
+
+
+def test_set_of_a_whole_mapping_merges_it_with_strings_for_values(tmp_path: Path) -> None:
+    sets = _sets("api.annotations={example.com/owner: alice, example.com/since: 2024}", "api.env={RETRIES: 010}")
+    deployment = _manifest(
+        compile_text(SET_SPEC.replace("port: 8080", "port: 8080, annotations: {a: b}"), tmp_path, sets=sets),
+        "Deployment",
+    )
+    annotations = deployment["metadata"]["annotations"]
+    assert (annotations["a"], annotations["example.com/owner"], annotations["example.com/since"]) == (
+        "b",
+        "alice",
+        "2024",
+    )
+    env = {e["name"]: e["value"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["RETRIES"] == "010"  # as written, not the number 8
 
 
 @pytest.mark.parametrize(
@@ -507,3 +565,33 @@ def test_a_quota_error_names_the_largest_demands_not_every_stage(tmp_path: Path)
         "w1: 2 pods",
         "w4: 2 pods",
     ]
+
+
+# --- instances and namespaces -------------------------------------------------------------------
+
+SHOP_SPEC = ROOT / "examples" / "shop" / "pipeline.spec"
+
+
+def _namespace_warnings(*flags: str) -> list[tuple[str, int]]:
+    parsed = arguments.parser().parse_args(["compile", str(SHOP_SPEC), *flags])
+    return [(d.code, d.pos.line) for d in cli.build(parsed).warnings if d.code == "KC214"]
+
+
+def test_an_instance_in_a_namespace_another_instance_owns_is_warned_of() -> None:
+    # The prod profile names shop-prod, which the shop instance takes with the same profile.
+    assert _namespace_warnings("--profile", "prod,debug", "--instance", "shop-canary") == [("KC214", 79)]
+    # The pipeline's own namespace, named on the command line.
+    assert _namespace_warnings("--instance", "shop-canary", "--set", "workspace.namespace=shop") == [("KC214", 0)]
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ("--profile", "prod,debug", "--instance", "shop-canary", "--set", "workspace.namespace=shop-canary"),
+        ("--profile", "prod"),  # the pipeline's own instance
+        ("--instance", "shop-canary"),  # a namespace that follows the instance
+        ("--profile", "prod", "--instance", "shop-b", "--set", "workspace.create=false"),  # kc owns no namespace
+    ],
+)
+def test_an_instance_in_its_own_namespace_is_not(flags: tuple[str, ...]) -> None:
+    assert _namespace_warnings(*flags) == []

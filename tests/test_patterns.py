@@ -617,13 +617,13 @@ def test_the_default_retries_of_each_pattern(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "retries,code,at,words",
     [
-        ("true", "KC102", "true", "a number is due, not the boolean true"),
+        ("true", "KC102", "true", "a number is due here, not true"),
         ("101", "KC103", "101", "'retries' in stage 'work' is out of range"),
         ("{count: 3, on-exit-codes: []}", "KC103", "[]", "'on-exit-codes' in stage 'work' is out of range"),
         ("{count: 3, on-exit-codes: [0]}", "KC103", "0]", "'on-exit-codes[0]' in stage 'work' is out of range"),
         ("{count: 3, on-exit-codes: [1, 256]}", "KC103", "256]", "'on-exit-codes[1]'"),
         ("{count: 3, on-exit-codes: [2, 2]}", "KC106", "[2, 2]", "exit code 2 is given twice"),
-        ("{count: 3, on-exit-codes: [true]}", "KC102", "true]", "a number is due, not the boolean true"),
+        ("{count: 3, on-exit-codes: [true]}", "KC102", "true]", "a number is due here, not true"),
         ("{count: 3, on-exit-codes: 1}", "KC102", "1}", "'on-exit-codes' in stage 'work'"),
         ("{count: 3, exit-codes: [1]}", "KC101", "exit-codes", "unknown field 'exit-codes'"),
         ("{on-exit-codes: [1]}", "KC104", "retries", "missing field 'count'"),

@@ -60,3 +60,11 @@ def test_the_hooks_run_under_pre_commit(tmp_path: Path) -> None:
     spec.write_text(spec.read_text().replace("    replicas: 3\n", "    replica: 3\n"))
     invalid = subprocess.run(pre_commit, cwd=repo, env=env, capture_output=True, text=True, timeout=600)
     assert invalid.returncode == 1 and "unknown field 'replica'" in invalid.stdout, invalid.stdout
+
+    # A mistake in a profile no command selects: kc validate checks each profile, so the hook fails.
+    spec.write_text(spec.read_text().replace("    replica: 3\n", "    replicas: 2\n"))
+    spec.write_text(spec.read_text().replace("api: {replicas: 4, size: medium}", "api: {replica: 4, size: huge}"))
+    profile = subprocess.run(pre_commit, cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    assert profile.returncode == 1, profile.stdout
+    assert "unknown field 'replica'" in profile.stdout and "with --profile prod" in profile.stdout, profile.stdout
+    assert "invalid value for 'size'" in profile.stdout

@@ -82,8 +82,7 @@ def test_every_built_in_manifest_passes_the_plain_check_as_pydantic_would() -> N
 @pytest.mark.parametrize(
     ("record", "data"),
     [
-        (spec_schema.Spec, {"kc": True, "pipeline": "p", "stages": {}}),  # pydantic reads true as 1
-        (spec_schema.Quota, {"pods": "3"}),  # and "3" as 3
+        (spec_schema.Quota, {"pods": "3"}),  # pydantic reads "3" as 3
         (spec_schema.Policy, {"max-replicas": 3.0}),
     ],
 )
@@ -91,6 +90,21 @@ def test_what_pydantic_would_coerce_is_left_to_it(record: type, data: Any) -> No
     plain, checked = both(record, data)
     assert plain is None
     assert checked is not None
+
+
+@pytest.mark.parametrize(
+    ("record", "data"),
+    [
+        (spec_schema.Spec, {"kc": True, "pipeline": "p", "stages": {}}),  # lax pydantic: true is 1
+        (spec_schema.Quota, {"pods": True}),
+        (spec_schema.Policy, {"max-replicas": False}),
+        (spec_schema.Workspace, {"create": "yes"}),  # and "yes" is true
+        (spec_schema.Policy, {"allow-root": 1}),
+        (params.ContainerStage, {"pattern": "p", "image": "a:1", "port": True}),
+    ],
+)
+def test_booleans_are_not_numbers_nor_numbers_booleans(record: type, data: Any) -> None:
+    assert both(record, data) == (None, None)
 
 
 def test_text_with_a_newline_is_left_to_pydantic() -> None:

@@ -13,6 +13,8 @@ import jsonschema
 import pytest
 import yaml
 from conftest import ROOT
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 SCHEMA = json.loads((ROOT / "schemas" / "kc-spec.schema.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
@@ -149,3 +151,117 @@ def test_examples_name_the_schema_for_editors() -> None:
         first = spec.read_text().splitlines()[0]
         assert first.startswith("# yaml-language-server: $schema="), spec
         assert (spec.parent / first.partition("$schema=")[2]).resolve() == ROOT / "schemas" / "kc-spec.schema.json"
+
+
+# --- profiles ----------------------------------------------------------------------------------
+
+
+def profiled(profile: dict[str, Any], imports: list[str] | None = None) -> dict[str, Any]:
+    return {**spec(SERVICE, imports), "profiles": {"prod": profile}}
+
+
+@pytest.mark.parametrize(
+    ("profile", "imports", "valid"),
+    [
+        ({"stages": {"api": {"replicas": 4, "size": "medium"}}}, None, True),
+        ({"stages": {"api": {"replica": 4}}}, None, False),  # no pattern has it
+        ({"stages": {"api": {"replica": 4}}}, ["lib"], True),  # an imported pattern may
+        ({"stages": {"api": {"size": "huge"}}}, None, False),
+        ({"stages": {"api": {"replicas": True}}}, None, False),
+        ({"stages": {"api": {"env": {"LOG": {"secret": "db/password"}}}}}, None, True),
+        ({"stages": {"api": None}}, None, True),
+        ({"workspace": {"quota": {"cpu": "16"}}}, None, True),  # a part of the record: merged, then checked
+        ({"workspace": {"quota": {"cpu": "lots"}}}, None, False),
+        ({"workspace": {"namespce": "x"}}, None, False),
+        ({"defaults": {"resources": {"cpu": 2}}}, None, True),
+        ({"defaults": {"size": "huge"}}, None, False),
+        ({"policy": {"max-replicas": "many"}}, None, False),
+        ({"policy": {"allow-root": 1}}, None, False),
+    ],
+)
+def test_profile_bodies(profile: dict[str, Any], imports: list[str] | None, valid: bool) -> None:
+    assert (errors(profiled(profile, imports)) == []) == valid
+
+
+# --- what an editor says ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("doc", "said"),
+    [
+        ({**spec(SERVICE), "workspace": {"quota": {"pods": "lots"}}}, "'lots' is not of type 'integer', 'null'"),
+        ({**spec(SERVICE), "workspace": {"quota": "big"}}, "'big' is not of type 'object', 'null'"),
+        ({**spec(SERVICE), "workspace": {"limits": "huge"}}, "'huge' is not one of ['nano', 'small',"),
+        (spec({**SERVICE, "resources": {"cpu": 1, "memory": "10GB"}}), "'10GB' does not match"),
+        (spec({**SERVICE, "health": "healthz"}), "'healthz' does not match '^/'"),
+        (spec({**SERVICE, "env": {"A": {"secret": "nokey"}}}), "'nokey' does not match"),
+        (spec({**SERVICE, "env": {"A": {"config": "a/b", "x": 1}}}), "Additional properties are not allowed ('x'"),
+    ],
+)
+def test_an_optional_value_is_refused_for_its_own_reason(doc: dict[str, Any], said: str) -> None:
+    """No 'is not valid under any of the given schemas': the schema says what is wrong."""
+    found = errors(doc)
+    assert found and not any("any of the given schemas" in e for e in found)
+    assert any(said in e for e in found), found
+
+
+def test_optional_fields_are_typed_unions_not_any_of() -> None:
+    quota = SCHEMA["$defs"]["Workspace"]["properties"]["quota"]
+    assert quota["type"] == ["object", "null"] and "anyOf" not in quota
+    left = re.findall(r'"anyOf"', json.dumps(SCHEMA["$defs"]["ServiceStage"]))
+    assert left == []  # a stage's fields, optional ones included, are each one schema
+
+
+def _unions(node: Any) -> list[list[Any]]:
+    if isinstance(node, list):
+        return [u for item in node for u in _unions(item)]
+    if not isinstance(node, dict):
+        return []
+    own = [node["anyOf"]] if isinstance(node.get("anyOf"), list) else []
+    return own + [u for value in node.values() for u in _unions(value)]
+
+
+def _model_schemas() -> list[dict[str, Any]]:
+    from kc.compiler.patterns import catalog, registry
+    from kc.schemas import models
+    from kc.schemas import spec as spec_schema
+
+    records = [spec_schema.Spec, *(p.record for p in catalog.public(registry.builtins()).values())]
+    return [models.model_of(r).model_json_schema(by_alias=True, ref_template="#/$defs/{model}") for r in records]
+
+
+_VALUE = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-2, 70000),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.sampled_from(["", "a", "nano", "huge", "/x", "x", "10Gi", "10GB", "db/pw", "30m", "http", "Always"]),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(
+            st.sampled_from(["secret", "config", "cpu", "memory", "command", "x", "max"]), inner, max_size=3
+        ),
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(value=_VALUE)
+def test_a_union_written_as_one_schema_takes_exactly_the_same_values(value: Any) -> None:
+    from kc.schemas import jsonflat
+
+    for schema in _MODEL_SCHEMAS:
+        defs = schema.get("$defs", {})
+        for members in _unions(schema):
+            one = jsonflat.merged(members, defs)
+            if one is None:
+                continue
+            union = jsonschema.Draft202012Validator({"anyOf": members, "$defs": defs}).is_valid(value)
+            merged = jsonschema.Draft202012Validator({**one, "$defs": defs}).is_valid(value)
+            assert union == merged, (members, one, value)
+
+
+_MODEL_SCHEMAS = _model_schemas()

@@ -131,8 +131,11 @@ def _dry_runs(
 
 def offline_diff(program: ir.Program, directory: str) -> Report:
     """The plan against the manifests in ``directory``: both sides are compiled, so every field
-    counts, and there are no conflicts."""
-    earlier = {live.key_of(m): m for m in contract.read_plan(directory).manifests}
+    counts, and there are no conflicts. A plan of another pipeline or instance is refused (KC605)."""
+    plan = contract.read_plan(directory)
+    if (plan.pipeline, plan.instance) != (program.spec.pipeline, program.instance):
+        raise contract.of_another_instance(directory, plan, program.spec.pipeline, program.instance)
+    earlier = {live.key_of(m): m for m in plan.manifests}
     objects = [o for b in program.bundles for o in b.objects]
     created = {live.key_of(o.manifest) for o in objects} - earlier.keys()
     jobs = runs.reasons(objects, program.producers, created, earlier.values())

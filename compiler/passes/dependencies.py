@@ -8,8 +8,9 @@ A reference between two long-running stages (a service calling a database, two s
 each other) only wires a name and a network permission: such programs retry their connections,
 and an edge would make services that call each other a cycle. A stage that runs to completion
 (a job, a task, a cron job's runs) is ordered after what it refers to, since it gets one chance
-at it, and every stage is ordered after a run-to-completion stage, a claim or a config it refers
-to, since it needs that to exist or to have finished (docs/language.md, Dependencies)."""
+at it, and every stage is ordered after a run-to-completion stage, a claim, a config or a
+generated Secret (``{secret: stage/key}``, its own kind of edge) it refers to, since it needs
+that to exist or to have finished (docs/language.md, Dependencies)."""
 
 from __future__ import annotations
 
@@ -272,6 +273,8 @@ def _stage_deps(draft: ir.Draft, refs: list[Ref], inputs: dict[str, list[ir.Dep]
         if r.target not in ("pipeline", ITEM, r.stage) and ordering:
             if r.field.startswith("results."):
                 dep = ir.Dep(r.target, r.pos, f"result {r.text}", "result")
+            elif r.text.startswith("secret:"):  # its own kind: it orders even between two services
+                dep = ir.Dep(r.target, r.pos, r.text, "secret")
             else:
                 dep = ir.Dep(r.target, r.pos, f"reference {r.text}", "reference")
             referenced.setdefault(r.stage, []).append(dep)

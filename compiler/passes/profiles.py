@@ -82,11 +82,66 @@ TOP_LEVEL = ("workspace", "defaults", "policy", "flow", "stages")
 _STRING_MAPS = ("env", "labels", "annotations")
 
 
+def split_set(item: str) -> tuple[str, str]:
+    """``PATH=VALUE`` at the first ``=`` outside quotes, which a quoted key may hold."""
+    quote, escaped = "", False
+    for index, char in enumerate(item):
+        if escaped:
+            escaped = False
+        elif quote:
+            escaped = char == "\\"
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char == "=":
+            return item[:index], item[index + 1 :]
+    return item, ""
+
+
+def set_path(target: str) -> tuple[str, ...] | None:
+    """The keys of a ``--set`` path, split at dots outside quotes: ``api.annotations."example.com/owner"``
+    is (api, annotations, example.com/owner). A quote is ``"`` or ``'``; inside one, a backslash
+    keeps the next character as it is. None when a quote is not closed."""
+    parts: list[str] = []
+    current: list[str] = []
+    quote = ""
+    escaped = False
+    for char in target:
+        if escaped:
+            current.append(char)
+            escaped = False
+        elif char == "\\" and quote:
+            escaped = True
+        elif quote:
+            if char == quote:
+                quote = ""
+            else:
+                current.append(char)
+        elif char in "\"'":
+            quote = char
+        elif char == ".":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    if quote or escaped:
+        return None
+    return (*parts, "".join(current))
+
+
 def _value(text: str, path: tuple[str, ...]) -> object:
     """The value of ``--set PATH=TEXT`` as a user means it: YAML, but a string where a string
-    belongs, and YAML 1.1's yes/no/on/off are strings (as in YAML 1.2), not booleans."""
+    belongs (a value of env, labels or annotations, also in the mapping form ``env={A: 1}``), and
+    YAML 1.1's yes/no/on/off are strings (as in YAML 1.2), not booleans."""
     if len(path) >= 2 and path[-2] in _STRING_MAPS:
         return text
+    if path[-1] in _STRING_MAPS:
+        try:
+            as_text = yaml.load(text, Loader=yaml.BaseLoader)  # every scalar as it is written
+        except yaml.YAMLError:
+            return text
+        if isinstance(as_text, dict) and all(isinstance(v, str) for v in as_text.values()):
+            return as_text
     try:
         value = yaml.safe_load(text) if text else ""
     except yaml.YAMLError:
@@ -99,7 +154,10 @@ def _value(text: str, path: tuple[str, ...]) -> object:
 def _apply_set(program: ir.Source, index: int, target: str, text: str) -> list[diag.Diagnostic]:
     doc = program.doc
     pos = Pos(f"--set {target}={text}")
-    parts = tuple(target.split("."))
+    found = set_path(target)
+    if found is None:
+        return [diag.error("KC206", pos, "a quote in the path is not closed", 'quote a key as a whole: a."b.c"=VALUE')]
+    parts = found
     if not all(parts) or (len(parts) < 2 and parts[0] != "flow"):
         return [diag.error("KC206", pos, "expected --set STAGE.FIELD=VALUE or --set workspace.FIELD=VALUE")]
     if parts[0] == "params":

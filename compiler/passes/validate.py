@@ -93,7 +93,37 @@ def validate(program: ir.Source) -> ir.Draft:
     policy, errors = _effective_policy(spec, program.inputs.policy_file, doc)
     diag.raise_if_errors(errors + list(program.inputs.problems))
     raw = {name: stage for name, stage in doc.data["stages"].items()}
-    return ir.Draft(doc, program.options, spec, policy, library, raw)
+    draft = ir.Draft(doc, program.options, spec, policy, library, raw)
+    return record.replace(draft, warnings=tuple(_namespace_of_another(spec, program.options, doc)))
+
+
+def _namespace_of_another(spec: spec_schema.Spec, options: ir.Options, doc: source.Document) -> list[diag.Diagnostic]:
+    """A warning when ``--instance`` puts an instance into a namespace another instance owns: one
+    the spec or a profile names (so the pipeline's own instance, compiled with the same profiles,
+    takes it too), or the pipeline's own name. Each would create the namespace and own it, and a
+    teardown of one deletes the other with it."""
+    instance, namespace = options.instance, spec.workspace.namespace
+    if instance in (None, spec.pipeline) or namespace in (None, instance) or not spec.workspace.create:
+        return []
+    pos = doc.pos(("workspace", "namespace"))
+    if pos.file != doc.file and namespace != spec.pipeline:
+        return []  # named for this instance alone, on the command line
+    path = ("workspace", "namespace")
+    setting = [p for p in options.profiles if ("profiles", p, *path) in doc.values]
+    setting = [p for p in setting if doc.pos(("profiles", p, *path)) == pos]
+    where = f" (with profile '{setting[-1]}', which sets it)" if setting else ""
+    where = where or (" (the spec sets it)" if pos.file == doc.file else "")
+    owner = f"instance '{spec.pipeline}'{where}"
+    return [
+        diag.warning(
+            "KC214",
+            pos,
+            f"instance '{instance}' goes into namespace '{namespace}', which {owner} owns as well: each creates "
+            "it as its own, so applying one meets the other's namespace, and tearing one down deletes both",
+            f"give the instance a namespace of its own (--set workspace.namespace={instance}), or leave "
+            "workspace.namespace unset so that it follows the instance",
+        )
+    ]
 
 
 def _stage_errors(doc: source.Document, library: registry.Library) -> list[diag.Diagnostic]:

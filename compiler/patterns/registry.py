@@ -138,7 +138,9 @@ def load(folder: str) -> Pattern:
     return Pattern(name, folder, manifest, stage_record, tuple(steps), tuple(warnings))
 
 
-def _pattern_folders(root: str) -> list[str]:
+def pattern_folders(root: str) -> list[str]:
+    """The pattern folders of an imported folder: itself, when it holds pattern.yaml, or its
+    sub-folders that do."""
     if os.path.isfile(os.path.join(root, MANIFEST)):
         return [root]
     return sorted(
@@ -148,7 +150,7 @@ def _pattern_folders(root: str) -> list[str]:
 
 def builtins() -> dict[str, str]:
     """Built-in pattern names and their folders; patterns load only when a spec uses them."""
-    return {os.path.basename(f): f for f in _pattern_folders(LIBRARY)}
+    return {os.path.basename(f): f for f in pattern_folders(LIBRARY)}
 
 
 def with_imports(folders: list[tuple[str, Pos]]) -> tuple[dict[str, str], list[diag.Diagnostic]]:
@@ -157,7 +159,7 @@ def with_imports(folders: list[tuple[str, Pos]]) -> tuple[dict[str, str], list[d
     known = builtins()
     errors: list[diag.Diagnostic] = []
     for folder, pos in folders:
-        for sub in _pattern_folders(folder):
+        for sub in pattern_folders(folder):
             name = os.path.basename(sub)
             if name in known and not load(sub).manifest.override:
                 errors.append(
