@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ROOT
-from kc.compiler import cli, output, passes
+from kc.compiler import cli, commands, output, passes
 
 SHOP = str(ROOT / "examples" / "shop" / "pipeline.spec")
 
@@ -334,10 +334,10 @@ def test_color_only_on_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.delenv("TERM", raising=False)
-    assert cli.use_color(Tty())
-    assert not cli.use_color(sys.stdout if not sys.stdout.isatty() else object())
+    assert commands.use_color(Tty())
+    assert not commands.use_color(sys.stdout if not sys.stdout.isatty() else object())
     monkeypatch.setenv("NO_COLOR", "")
-    assert not cli.use_color(Tty())
+    assert not commands.use_color(Tty())
 
 
 def test_a_hundred_bundles_still_sort_in_apply_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 from kc.cluster import diff
-from kc.compiler import arguments, cli, contract, diagnostics, teardown
+from kc.compiler import arguments, cli, commands, contract, diagnostics, teardown
 
 SHOP = str(ROOT / "examples" / "shop" / "pipeline.spec")
 
@@ -22,7 +22,7 @@ def out(tmp_path: Path) -> Path:
 
 
 def test_a_written_plan_reads_back(out: Path) -> None:
-    program = cli.build(arguments.parser().parse_args(["compile", SHOP]))
+    program = commands.build(arguments.parser().parse_args(["compile", SHOP]))
     compiled = contract.read_plan(str(out))
     assert json.loads((out / contract.PLAN).read_text())["format"] == contract.PLAN_FORMAT
     assert (compiled.pipeline, compiled.instance, compiled.namespace, compiled.revision) == (
@@ -49,7 +49,7 @@ def refusals(out: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
         contract.read_plan(str(out))
     messages.append(caught.value.diagnostics[0].message)
     with pytest.raises(diagnostics.CompileError) as caught:
-        diff.offline_diff(cli.build(arguments.parser().parse_args(["compile", SHOP])), str(out))
+        diff.offline_diff(commands.build(arguments.parser().parse_args(["compile", SHOP])), str(out))
     messages.append(caught.value.diagnostics[0].message)
     (out / contract.TEARDOWN).unlink(missing_ok=True)  # so that teardown reads kc/plan.json
     with pytest.raises(diagnostics.CompileError) as caught:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import codes, errors_of
-from kc.compiler import cli
+from kc.compiler import cli, commands
 
 CORPUS = Path(__file__).parent / "errors"
 EXPECT = re.compile(r"^# expect: (KC\d{3}) (\d+)$", re.MULTILINE)
@@ -28,13 +28,13 @@ def test_corpus(spec: Path, capsys: pytest.CaptureFixture[str]) -> None:
     expected = {(code, int(line)) for code, line in EXPECT.findall(spec.read_text())}
     assert expected, f"{spec.name} has no '# expect:' line"
     code, out, err = run_cli(["validate", str(spec), "--format", "json"], capsys)
-    assert code == cli.EXIT_INVALID
+    assert code == commands.EXIT_INVALID
     got = json.loads(out)["diagnostics"]
     found = {(d["code"], d["line"]) for d in got}
     assert expected <= found, f"expected {sorted(expected)}, got {sorted(found)}"
     assert all(d["file"] == str(spec) for d in got if d["code"] not in ("KC205", "KC206"))
     code, out, err = run_cli(["compile", str(spec)], capsys)
-    assert code == cli.EXIT_INVALID and out == ""
+    assert code == commands.EXIT_INVALID and out == ""
     assert "Traceback" not in err
     for want_code, line in expected:
         assert re.search(rf"^{re.escape(str(spec))}:{line}:\d+: error: .*\[{want_code}\]$", err, re.MULTILINE), err
@@ -205,7 +205,7 @@ def test_pipeline_names_start_with_a_letter(tmp_path: Path) -> None:
 def test_check_needs_an_output_directory(capsys: pytest.CaptureFixture[str]) -> None:
     spec = str(CORPUS.parent.parent / "examples" / "shop" / "pipeline.spec")
     code, _, err = run_cli(["compile", spec, "--check"], capsys)
-    assert code == cli.EXIT_INVALID and "--check needs -o DIR" in err
+    assert code == commands.EXIT_INVALID and "--check needs -o DIR" in err
 
 
 def test_reference_errors_come_with_the_stage_errors(tmp_path: Path) -> None:

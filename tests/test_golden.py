@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from cases import CASES
 from conftest import ROOT
-from kc.compiler import arguments, cli
+from kc.compiler import arguments, commands
 from kc.targets import kubernetes
 
 
 def compiled(case: str) -> dict[str, str]:
     spec, flags = CASES[case]
     args = arguments.parser().parse_args(["compile", str(ROOT / spec), *flags])
-    return dict(kubernetes.files(cli.build(args)))
+    return dict(kubernetes.files(commands.build(args)))
 
 
 def on_disk(root: Path) -> dict[str, str]:

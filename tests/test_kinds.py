@@ -10,7 +10,7 @@ import pytest
 import yaml
 from cases import CASES
 from conftest import ROOT
-from kc.compiler import arguments, cli, ir, kinds
+from kc.compiler import arguments, commands, ir, kinds
 from kc.compiler.diagnostics import Pos
 
 # Each view as it stood before the rows replaced the tables it came from.
@@ -154,7 +154,7 @@ UNKNOWN = "Widget"  # a built-in group's kind that kc has no row for
 @cache
 def compiled(case: str) -> ir.Program:
     spec, flags = CASES[case]
-    return cli.build(arguments.parser().parse_args(["compile", str(ROOT / spec), *flags]))
+    return commands.build(arguments.parser().parse_args(["compile", str(ROOT / spec), *flags]))
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

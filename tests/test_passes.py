@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import ROOT, codes, compile_text, errors_of
-from kc.compiler import arguments, cli, ir, object_names, pods
+from kc.compiler import arguments, commands, ir, object_names, pods
 from kc.compiler.passes import profiles as profiles_pass
 from kc.compiler.patterns import registry
 
@@ -574,7 +574,7 @@ SHOP_SPEC = ROOT / "examples" / "shop" / "pipeline.spec"
 
 def _namespace_warnings(*flags: str) -> list[tuple[str, int]]:
     parsed = arguments.parser().parse_args(["compile", str(SHOP_SPEC), *flags])
-    return [(d.code, d.pos.line) for d in cli.build(parsed).warnings if d.code == "KC214"]
+    return [(d.code, d.pos.line) for d in commands.build(parsed).warnings if d.code == "KC214"]
 
 
 def test_an_instance_in_a_namespace_another_instance_owns_is_warned_of() -> None:

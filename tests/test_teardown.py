@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import ROOT, compile_text
-from kc.compiler import arguments, cli, contract, diagnostics, ir, teardown
+from kc.compiler import arguments, cli, commands, contract, diagnostics, ir, teardown
 from kc.compiler.teardown import build, model
 from kc.targets import kubernetes
 
@@ -23,7 +23,7 @@ def summary(plan: teardown.TeardownPlan) -> list[tuple[int, str, str, str]]:
 
 
 def test_shop_order() -> None:
-    program = cli.build(arguments.parser().parse_args(["compile", SHOP]))
+    program = commands.build(arguments.parser().parse_args(["compile", SHOP]))
     got = summary(teardown.plan(program))
     assert got[:9] == [
         (5, "workloads", "delete", "CronJob shop/shop-report"),
@@ -42,7 +42,7 @@ def test_shop_order() -> None:
 
 
 def test_workloads_are_foreground_and_waited_for() -> None:
-    program = cli.build(arguments.parser().parse_args(["compile", SHOP]))
+    program = commands.build(arguments.parser().parse_args(["compile", SHOP]))
     steps = teardown.plan(program).steps
     delete = next(s for s in steps if s.what == "Deployment shop/shop-api" and s.action == "delete")
     assert delete.argv[-2:] == ("--cascade=foreground", "--wait=false")
@@ -52,7 +52,7 @@ def test_workloads_are_foreground_and_waited_for() -> None:
 
 
 def test_every_delete_checks_the_ownership_labels() -> None:
-    program = cli.build(arguments.parser().parse_args(["compile", SHOP]))
+    program = commands.build(arguments.parser().parse_args(["compile", SHOP]))
     for step in teardown.plan(program).steps:
         selector = step.argv[step.argv.index("-l") + 1]
         assert selector.startswith("kc.dev/instance=shop")
@@ -206,7 +206,7 @@ def compile_to(tmp_path: Path, *flags: str) -> Path:
 
 def test_load_reads_the_plan_back(tmp_path: Path) -> None:
     out = compile_to(tmp_path)
-    program = cli.build(arguments.parser().parse_args(["compile", SHOP]))
+    program = commands.build(arguments.parser().parse_args(["compile", SHOP]))
     assert teardown.load(str(out)) == teardown.plan(program)
     assert teardown.load(str(out), delete_data=True) == teardown.plan(program, True)
     # An output directory without kc/teardown.yaml (an older kc): rebuilt from kc/plan.json.
@@ -269,7 +269,7 @@ def test_dry_run_json_and_profiles(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     data = json.loads(out)
     assert data["namespace"] == "shop-prod" and data["steps"][0]["number"] == 1
-    program = cli.build(arguments.parser().parse_args(["compile", SHOP, "--profile", "prod"]))
+    program = commands.build(arguments.parser().parse_args(["compile", SHOP, "--profile", "prod"]))
     assert data == model.as_dict(teardown.plan(program))
 
 
@@ -288,7 +288,7 @@ def test_dry_run_of_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_compile_teardown_prints_the_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(["compile", SHOP, "--teardown"], capsys)
     assert (code, err) == (0, "")
-    program = cli.build(arguments.parser().parse_args(["compile", SHOP]))
+    program = commands.build(arguments.parser().parse_args(["compile", SHOP]))
     assert out == dict(kubernetes.files(program))[contract.TEARDOWN]
     code, _, err = run(["compile", SHOP, "--teardown", "-o", str(tmp_path / "out")], capsys)
     assert code == 2 and "--teardown" in err and not (tmp_path / "out").exists()

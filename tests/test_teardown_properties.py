@@ -15,7 +15,7 @@ from cases import CASES
 from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kc.compiler import arguments, cli, contract, ir, kinds, teardown
+from kc.compiler import arguments, commands, contract, ir, kinds, teardown
 from kc.compiler.teardown import model
 from kc.targets import emit, teardown_text
 
@@ -90,7 +90,7 @@ def check(program: ir.Program, plan: teardown.TeardownPlan) -> None:
 
 def program_of(case: str) -> ir.Program:
     spec, flags = CASES[case]
-    return cli.build(arguments.parser().parse_args(["compile", str(ROOT / spec), *flags]))
+    return commands.build(arguments.parser().parse_args(["compile", str(ROOT / spec), *flags]))
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

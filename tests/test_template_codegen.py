@@ -18,7 +18,7 @@ from cases import CASES
 from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kc.compiler import arguments, cli, diagnostics, ir, passes, source
+from kc.compiler import arguments, commands, diagnostics, ir, passes, source
 from kc.compiler.patterns import budget, codegen, embed, registry, render, runtime, sandbox, skeleton, templates
 
 Outcome = tuple[str, Any, Any]  # ("text", text, embedded values) or ("error", message, None)
@@ -94,7 +94,7 @@ def _specs(variants: Path) -> Iterator[tuple[str, Callable[[], object]]]:
     yield "variants", lambda: passes.run(source.load_file(str(variants)), ir.Options())
     for case, (spec, flags) in sorted(CASES.items()):
         args = arguments.parser().parse_args(["compile", str(ROOT / spec), *flags])
-        yield case, lambda args=args: cli.build(args)
+        yield case, lambda args=args: commands.build(args)
     for path in sorted((ROOT / "tests" / "errors").glob("*.spec")):
         yield path.stem, lambda path=path: passes.run(source.load_file(str(path)), ir.Options())
 
