@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import yaml
 from kc.compiler import diagnostics as diag
-from kc.compiler import jsontext, source
+from kc.compiler import jsontext, yamlread
 from kc.compiler.diagnostics import Pos
 from kc.schemas.record import Record
 
@@ -179,7 +179,7 @@ def _bundle(directory: str, entry: dict[str, Any]) -> PlannedBundle:
     # Stage and step come from the index; the manifests, in apply order, from the file.
     where = {(o["apiVersion"], o["kind"], o["namespace"] or "", o["name"]): o for o in entry["objects"]}
     objects = []
-    for manifest in source.documents(_read(path)):
+    for manifest in yamlread.documents(_read(path)):
         if not manifest:
             continue
         meta: dict[str, Any] = manifest["metadata"]

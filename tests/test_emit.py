@@ -1,4 +1,4 @@
-"""The YAML writer, and source.documents that reads kc's output back: what the writer writes reads
+"""The YAML writer, and yamlread.documents that reads kc's output back: what the writer writes reads
 back as exactly the data it was given, through PyYAML's safe loader and through kc's reader."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kc.compiler import source
+from kc.compiler import yamlread
 from kc.targets import emit
 
 scalars = st.one_of(
@@ -82,7 +82,7 @@ data = st.recursive(
 def test_round_trip(value: dict[str, Any]) -> None:
     text = emit.document(value)
     assert yaml.safe_load(text) == value
-    assert source.documents(text) == [value]
+    assert yamlread.documents(text) == [value]
 
 
 def _safe(text: str) -> Any:
@@ -107,7 +107,7 @@ def _safe(text: str) -> Any:
 )
 def test_the_reader_reads_as_the_safe_loader(text: str) -> None:
     try:
-        found: Any = source.documents(text)
+        found: Any = yamlread.documents(text)
     except yaml.YAMLError as exc:
         found = type(exc)
     assert found == _safe(text)
@@ -144,4 +144,4 @@ def test_layout_matches_kubectl_style() -> None:
 def test_text_whose_first_line_starts_with_a_tab_reads_back(text: str) -> None:
     """libyaml refuses a tab where it looks for a literal block's indentation (its first line)."""
     for value in ({"k": text}, {"a": [text, {"c": text}]}):
-        assert source.documents(emit.document(value)) == [value]
+        assert yamlread.documents(emit.document(value)) == [value]

@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import yaml
+from kc.compiler import yamlread
 from kc.compiler.patterns import budget, embed, runtime, templates
-from kc.compiler.source import construct, plain
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _HOLE = re.compile(f"{runtime.HOLE}([0-9]+){runtime.HOLE_END}")
@@ -78,7 +78,7 @@ def _compile(text: str) -> Build | None:
     try:
         writer = _Writer()
         source = writer.stream(iter(yaml.parse(text, Loader=_Loader)))
-        namespace: dict[str, Any] = {"K": writer.constants, "plain": plain, "restore": embed.restore}
+        namespace: dict[str, Any] = {"K": writer.constants, "plain": yamlread.plain, "restore": embed.restore}
         exec(compile(source, "<kc skeleton>", "exec"), namespace)
     except Exception:  # not YAML, _Unusable, or nested deeper than Python compiles
         return None
@@ -129,7 +129,7 @@ class _Writer:
         """A scalar's value; embedded structures are put back in values, not keys (embed.py)."""
         parts = _HOLE.split(event.value)
         if len(parts) == 1:
-            value = construct(event.value, event.implicit, event.style)
+            value = yamlread.construct(event.value, event.implicit, event.style)
             if key or type(value) is not str or embed.MARK not in value:
                 return self.constant(value)
             whole = _WHOLE_EMBED.fullmatch(value)
