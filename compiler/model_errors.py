@@ -9,7 +9,7 @@ from typing import Any
 
 from kc.compiler import diagnostics as diag
 from kc.compiler import source
-from kc.schemas import params
+from kc.schemas import hosts, params
 
 _RANGE = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "too_short", "too_long"}
 _NAME_HELP = "lower-case letters, digits and '-', starting and ending with a letter or digit"
@@ -81,6 +81,10 @@ def diagnostics(
         seen.add(loc)
         is_key = bool(loc) and loc[-1] == "[key]"
         path = (*base, *(p for p in loc if p != "[key]"))
+        # A check over several fields names the one to point at (the second of two).
+        named = (err.get("ctx") or {}).get("field")
+        if isinstance(named, str) and (*path, named) in doc.values:
+            path = (*path, named)
         field = str(path[-1]) if path else ""
         pos = doc.pos(path, key=is_key or kind == "extra_forbidden")
         value = err.get("input")
@@ -96,8 +100,17 @@ def diagnostics(
         elif kind == "kc_timezone":
             hint = diag.did_you_mean(str(value), params.time_zones()) or "an IANA name such as Europe/Berlin or UTC"
             out.append(diag.error("KC107", pos, f"'{field}'{where}: {err['msg']}", hint))
+        elif kind == "kc_host":
+            host = hosts.suggestion(str(value))
+            hint = f"did you mean '{host}'? {hosts.HELP}" if host else hosts.HELP
+            out.append(diag.error("KC106", pos, f"invalid value for '{field}'{where}: {err['msg']}", hint))
+        elif kind == "kc_below":
+            ctx = err["ctx"]
+            hint = f"make '{ctx['key']}' at least {ctx['bound']}, or lower '{ctx['other']}'"
+            out.append(diag.error("KC103", pos, f"{err['msg']}{where}", hint))
         elif kind in ("kc_port_name", "value_error"):
-            out.append(diag.error("KC106", pos, f"{err['msg'].removeprefix('Value error, ')}{where}"))
+            hint = str((err.get("ctx") or {}).get("hint", ""))
+            out.append(diag.error("KC106", pos, f"{err['msg'].removeprefix('Value error, ')}{where}", hint))
         elif kind in _RANGE:
             out.append(diag.error("KC103", pos, f"'{field}'{where} is out of range: {err['msg'].lower()}"))
         elif kind in ("string_pattern_mismatch", "string_too_long") and (is_key or field in ("pipeline", "namespace")):

@@ -14,7 +14,9 @@ class Quota(Record, kebab_keys=True):
     cpu: t.Quantity | None = None
     memory: t.Quantity | None = None
     pods: Annotated[int, Range(ge=1, le=100_000)] | None = None
-    storage: t.Quantity | None = None
+    storage: t.Quantity | None = None  # what the claims request, together
+    claims: Annotated[int, Range(ge=1, le=100_000)] | None = None  # how many claims (persistentvolumeclaims)
+    ephemeral_storage: t.Quantity | None = None
 
 
 class DataClaim(Record, kebab_keys=True):
