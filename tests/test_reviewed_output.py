@@ -323,6 +323,13 @@ def test_more_than_one_replica_is_spread_across_nodes(tmp_path: Path, stage: str
     assert term["podAffinityTerm"]["labelSelector"]["matchLabels"] == workload["spec"]["selector"]["matchLabels"]
 
 
+def test_an_autoscaled_service_that_may_run_two_pods_has_a_budget(tmp_path: Path) -> None:
+    program = compile_text(
+        stages("  x: {pattern: service, image: 'shop/api:1.0.0', port: 8080, autoscale: {max: 4}}\n"), tmp_path
+    )
+    assert one(program, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
+
+
 @pytest.mark.parametrize(
     "stage",
     [
@@ -334,6 +341,7 @@ def test_more_than_one_replica_is_spread_across_nodes(tmp_path: Path, stage: str
 def test_one_replica_needs_no_spreading(tmp_path: Path, stage: str) -> None:
     program = compile_text(stages(f"  x: {stage}\n"), tmp_path)
     assert "affinity" not in pod_spec(one(program, "Deployment"))
+    assert not objects(program, "PodDisruptionBudget")
 
 
 # --- 5. quota: claims' storage and count ---------------------------------------------------------
