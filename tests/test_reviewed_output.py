@@ -413,3 +413,20 @@ def test_require_health_still_asks_stages_that_take_health(tmp_path: Path) -> No
         tmp_path,
     )
     assert [(d.code, d.message.split("'")[1]) for d in found] == [("KC406", "api")]
+
+
+@pytest.mark.parametrize("bound,code", [("low", "KC103"), ("lo", "KC501")])
+def test_at_least_in_a_pattern_of_ones_own(tmp_path: Path, bound: str, code: str) -> None:
+    folder = tmp_path / "pats" / "thing"
+    folder.mkdir(parents=True)
+    (folder / "pattern.yaml").write_text(
+        "summary: x\nmain: ConfigMap\nparameters:\n"
+        f"  low: {{type: integer, default: 1}}\n  high: {{type: integer, at-least: {bound}}}\n"
+        "steps:\n  - gate: none\n    templates: [c.yaml]\n"
+    )
+    (folder / "c.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: '{{ name }}', namespace: '{{ namespace }}'}\n"
+    )
+    found = errors_of(HEAD + "imports: [pats]\nstages:\n  a: {pattern: thing, low: 3, high: 2}\n", tmp_path)
+    assert [d.code for d in found] == [code], found
+    assert code != "KC103" or found[0].pos.line == 5
