@@ -14,14 +14,14 @@ from kc.schemas.shape import After, Invalid, JsonSchema
 HOST = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 HELP = "a host name such as shop.example.com: lower case, without scheme, port or path ('*.' first for a wildcard)"
 _HOST = re.compile(HOST)
-_IPV4 = re.compile(r"^[0-9]+(\.[0-9]+){3}$")
+_IPV4 = re.compile(r"^[0-9]{1,3}(\.[0-9]{1,3}){3}$")
 # What surrounds a host in a URL: scheme, user, port, path, query, fragment.
 _URL = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://)?(?:[^@/]*@)?([^:/?#]*)")
 
 
 def problem(value: str) -> str | None:
     """Why ``value`` is no host name an Ingress rule takes, or None."""
-    if _IPV4.match(value):
+    if _IPV4.match(value) and all(int(part) <= 255 for part in value.split(".")):
         return "'{v}' is an IP address; an Ingress rule's host is a name"
     name = value.removeprefix("*.")
     if not _HOST.match(value) or len(value) > 253 or any(len(label) > 63 for label in name.split(".")):

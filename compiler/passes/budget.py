@@ -23,6 +23,7 @@ from typing import Any
 
 from kc.compiler import diagnostics as diag
 from kc.compiler import ir, pods
+from kc.schemas import spec as spec_schema
 from kc.schemas import units
 from kc.schemas.record import Record
 
@@ -150,11 +151,15 @@ def _largest(peak: list[_Demand], name: str) -> str:
     """The demands that weigh most on one quota, largest first, then how many more there are."""
     weight = (lambda d: d.pods) if name == "pods" else (lambda d: d.pods * d.per_pod[name])
     ranked = sorted((d for d in peak if d.pods), key=weight, reverse=True)  # stable: plan order on ties
-    shown = ", ".join(d.what for d in ranked[:_SHOWN])
-    return shown + (f" and {len(ranked) - _SHOWN} more" if len(ranked) > _SHOWN else "")
+    return _listed([d.what for d in ranked])
 
 
-def _claims_over(draft: ir.Draft, quota: Any) -> list[diag.Diagnostic]:
+def _listed(whats: list[str]) -> str:
+    return ", ".join(whats[:_SHOWN]) + (f" and {len(whats) - _SHOWN} more" if len(whats) > _SHOWN else "")
+
+
+def _claims_over(draft: ir.Draft, quota: spec_schema.Quota) -> list[diag.Diagnostic]:
+    """The quota's ``claims`` and ``storage`` against every claim the pipeline makes."""
     claims = [c for c in _claims(draft) if c.count]
     needed = {
         "claims": Decimal(sum(c.count for c in claims)),
@@ -166,10 +171,7 @@ def _claims_over(draft: ir.Draft, quota: Any) -> list[diag.Diagnostic]:
         have = None if limit is None else Decimal(limit) if name == "claims" else units.quantity(limit)
         if have is None or needed[name] <= have:
             continue
-        ranked = sorted(claims, key=weight, reverse=True)
-        shown = ", ".join(c.what for c in ranked[:_SHOWN]) + (
-            f" and {len(ranked) - _SHOWN} more" if len(ranked) > _SHOWN else ""
-        )
+        shown = _listed([c.what for c in sorted(claims, key=weight, reverse=True)])
         amount = f"{needed[name]} claims" if name == "claims" else f"{_shown('storage', needed[name])} of claims"
         errors.append(
             diag.error(

@@ -56,7 +56,8 @@ def resources(params: dict[str, Any]) -> dict[str, Any]:
     size's. Unless ``resources`` gives it, the ephemeral-storage limit also holds every
     ``writable`` path at its full size, so the pod's disk limit is not reached before theirs."""
     given = params.get("resources")
-    requests, limits = (dict(d) for d in t.SIZES[params.get("size") or "small"])
+    # With resources, the ephemeral storage they leave out is the default size's.
+    requests, limits = (dict(d) for d in t.SIZES["small" if given else params.get("size") or "small"])
     if given:
         exact = {"cpu": given["cpu"], "memory": given["memory"]}
         disk = given.get("ephemeral_storage")  # template parameters read in snake_case
