@@ -182,6 +182,9 @@ def test_resources_take_ephemeral_storage(tmp_path: Path) -> None:
     assert _ephemeral(a) == ("3Gi", "3Gi")
     assert a["resources"]["requests"]["cpu"] == a["resources"]["limits"]["cpu"] == "1"
     assert _ephemeral(b) == ("256Mi", "1Gi")
+    # postgres is medium unless told otherwise; with resources, the disk left out is small's.
+    program = compile_text(stages("  db: {pattern: postgres, resources: {cpu: 1, memory: 2Gi}}\n"), tmp_path)
+    assert _ephemeral(main_container(one(program, "StatefulSet"))) == ("256Mi", "1Gi")
 
 
 def test_writable_paths_raise_the_ephemeral_limit(tmp_path: Path) -> None:
