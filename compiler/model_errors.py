@@ -10,7 +10,7 @@ from typing import Any
 
 from kc.compiler import diagnostics as diag
 from kc.compiler import expected, source
-from kc.schemas import params
+from kc.schemas import hosts, params
 from kc.schemas import spec as spec_schema
 
 _RANGE = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "too_short", "too_long"}
@@ -126,6 +126,10 @@ def diagnostics(
         seen.add(loc)
         is_key = bool(loc) and loc[-1] == "[key]"
         path = (*base, *(p for p in loc if p != "[key]"))
+        # A check over several fields names the one to point at (the second of two).
+        named = (err.get("ctx") or {}).get("field")
+        if isinstance(named, str) and (*path, named) in doc.values:
+            path = (*path, named)
         field = str(path[-1]) if path else ""
         if len(path) > 1 and isinstance(path[-1], int):  # an item of a list: `writable[0]`
             field = f"{path[-2]}[{path[-1]}]"
@@ -143,9 +147,19 @@ def diagnostics(
         elif kind == "kc_timezone":
             hint = diag.did_you_mean(str(value), params.time_zones()) or "an IANA name such as Europe/Berlin or UTC"
             out.append(diag.error("KC107", pos, f"'{field}'{where}: {err['msg']}", hint))
+        elif kind == "kc_host":
+            host = hosts.suggestion(str(value))
+            hint = f"did you mean '{host}'? {hosts.HELP}" if host else hosts.HELP
+            out.append(diag.error("KC106", pos, f"invalid value for '{field}'{where}: {err['msg']}", hint))
+        elif kind == "kc_below":
+            ctx = err["ctx"]
+            hint = f"make '{ctx['key']}' at least {ctx['bound']}, or lower '{ctx['other']}'"
+            out.append(diag.error("KC103", pos, f"{err['msg']}{where}", hint))
         elif kind in ("kc_port_name", "value_error"):
             at, notes = _at_fields(doc, path, err.get("ctx", {}).get("kc_fields") or (), pos)
-            out.append(diag.error("KC106", at, f"{err['msg'].removeprefix('Value error, ')}{where}", notes=notes))
+            hint = str((err.get("ctx") or {}).get("hint", ""))
+            message = f"{err['msg'].removeprefix('Value error, ')}{where}"
+            out.append(diag.error("KC106", at, message, hint, notes=notes))
         elif kind in _RANGE:
             out.append(diag.error("KC103", pos, f"'{field}'{where} is out of range: {_sentence(err['msg'])}"))
         elif kind in ("string_pattern_mismatch", "string_too_long") and (is_key or field in ("pipeline", "namespace")):

@@ -87,9 +87,10 @@ def sidecar(image: str, names: list[str], pull_policy: str | None) -> dict[str, 
         {
             "restartPolicy": "Always",
             "command": ["sh", "-c", _collect(names)],
+            # It writes nothing but its termination message.
             "resources": {
-                "requests": {"cpu": "10m", "memory": "16Mi"},
-                "limits": {"cpu": "50m", "memory": "32Mi"},
+                "requests": {"cpu": "10m", "memory": "16Mi", "ephemeral-storage": "16Mi"},
+                "limits": {"cpu": "50m", "memory": "32Mi", "ephemeral-storage": "64Mi"},
             },
             "volumeMounts": [{"name": VOLUME, "mountPath": DIR, "readOnly": True}],
         }

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 
-from kc.schemas import shape
+from kc.schemas import hosts, shape
 from kc.schemas import types as t
 from kc.schemas.record import REQUIRED, Record, param
 from kc.schemas.shape import After, Before, Invalid, JsonSchema, Length, Pattern, Range, Strict
@@ -275,6 +275,7 @@ SCALARS: dict[str, Any] = {
     "when": Literal["always", "failed"],
     "retries": Retries,
     "name": t.Label,
+    "host": hosts.Host,
     "port": Port,
     "env": dict[t.EnvName, t.EnvValue],
     "labels": dict[t.LabelKey, t.LabelValue],
@@ -311,10 +312,35 @@ class HealthCommand(Record):
     command: Annotated[list[str], Length(min=1)]
 
 
+_ONCE = "a Service serves each port number once: give each port a number of its own"
+
+
+def _distinct_numbers(ports: dict[str, int]) -> dict[str, int]:
+    # A Service serves each port once; the API server refuses two entries with one number.
+    seen: dict[int, str] = {}
+    for name, number in ports.items():
+        if number in seen:
+            raise Invalid(
+                "value_error",
+                "ports '{a}' and '{b}' are both {n}",
+                {"a": seen[number], "b": name, "n": number, "hint": _ONCE},
+            )
+        seen[number] = name
+    return ports
+
+
 def _one_http_port(stage: Any, given: frozenset[str]) -> None:
-    # `port` is the port named http; a pattern's default port gives way to ports.http.
+    # `port` is the port named http; a pattern's default port gives way to listed ports.
     if "port" in given and "http" in stage.ports:
         raise Invalid("value_error", "'port' and 'ports.http' both name the http port", fields=("port", "ports.http"))
+    same = [name for name, number in stage.ports.items() if "port" in given and number == stage.port]
+    if same:
+        raise Invalid(
+            "value_error",
+            "'port' and 'ports.{name}' are both {n}",
+            {"name": same[0], "n": stage.port, "hint": _ONCE},
+            fields=("port", f"ports.{same[0]}"),
+        )
 
 
 def _health_on_a_port(stage: Any, given: frozenset[str]) -> None:
@@ -335,7 +361,7 @@ class ContainerStage(StageBase):
     args: list[str] | None = None
     env: dict[t.EnvName, t.EnvValue] = param({})
     port: Port | None = None
-    ports: dict[PortName, Port] = param({})
+    ports: Annotated[dict[PortName, Port], After(_distinct_numbers)] = param({})
     size: t.Size = "small"
     resources: t.Resources | None = None
     health: Annotated[str, Pattern(t.ABSOLUTE_PATH)] | HealthCommand | None = None
@@ -375,6 +401,7 @@ DECL_KEYS = {
     "keys",
     "properties",
     "conflicts",  # other parameter -> why the two cannot both be given
+    "at-least",  # another parameter of the same block that this one may not be below
 }
 
 
@@ -421,6 +448,36 @@ def _conflicts(parameters: dict[str, Any]) -> tuple[Callable[[Any, frozenset[str
     return (check,)
 
 
+def _at_least(parameters: dict[str, Any]) -> tuple[Callable[[Any, frozenset[str]], None], ...]:
+    """A check refusing a value below the one its ``at-least`` names (``autoscale``'s ``max``
+    below its ``min``), at the first one's line."""
+    pairs = [(k, d["at-least"]) for k, d in parameters.items() if isinstance(d, dict) and "at-least" in d]
+    for key, other in pairs:
+        if other not in parameters or other == key:
+            raise ParamError(
+                f"parameter '{key}': at-least names '{other}', no other parameter here", ("parameters", key)
+            )
+    if not pairs:
+        return ()
+
+    def check(stage: Any, given: frozenset[str]) -> None:
+        for key, other in pairs:
+            value, bound = getattr(stage, _field_name(key)), getattr(stage, _field_name(other))
+            if value is not None and bound is not None and value < bound:
+                raise Invalid(
+                    "kc_below",
+                    "'{key}' is {value}, less than '{other}' ({bound})",
+                    {"key": key, "value": value, "other": other, "bound": bound, "field": key},
+                )
+
+    return (check,)
+
+
+def _field_name(key: str) -> str:
+    name = key.replace("-", "_")
+    return name + "_" if keyword.iskeyword(name) else name  # `class`: spelt `class` in the spec
+
+
 def _declared(parameters: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
     """Field name -> (type, ``param``) for a parameter block; keys keep their kebab-case
     spelling in the spec."""
@@ -441,9 +498,7 @@ def _declared(parameters: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
         default = REQUIRED if required else decl.get("default")
         if default is not None and default is not REQUIRED and decl.get("type") in NORMAL:
             default = NORMAL[decl["type"]](default)
-        name = key.replace("-", "_")
-        if keyword.iskeyword(name):
-            name += "_"  # `class`: a field of its own name, still written `class` in the spec
+        name = _field_name(key)
         if not name.isidentifier():
             raise ParamError(f"parameter '{key}': use letters, digits and '-'", ("parameters", key))
         out[name] = (typ, param(default, spelling=key, description=decl.get("description") or ""))
@@ -460,7 +515,7 @@ def _inherited(base: type) -> dict[str, tuple[Any, Any]]:
 
 def record_for(name: str, parameters: dict[str, Any]) -> type:
     """The record of an ``object`` parameter's properties."""
-    return shape.made(name, _declared(parameters), _conflicts(parameters))
+    return shape.made(name, _declared(parameters), _conflicts(parameters) + _at_least(parameters))
 
 
 def stage_record(pattern: str, container: bool, parameters: dict[str, Any], omit: Sequence[str] = ()) -> type:
@@ -483,4 +538,5 @@ def stage_record(pattern: str, container: bool, parameters: dict[str, Any], omit
                 del fields[f.name]
         checks = tuple(c for c in shape.checks(ContainerStage) if not _READS[c] & set(omit))
     fields.update(_declared(parameters))
-    return shape.made(f"{pattern.title().replace('-', '')}Stage", fields, checks + _conflicts(parameters))
+    cross = _conflicts(parameters) + _at_least(parameters)
+    return shape.made(f"{pattern.title().replace('-', '')}Stage", fields, checks + cross)

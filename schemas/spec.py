@@ -15,7 +15,13 @@ class Quota(Record, kebab_keys=True):
     cpu: t.Quantity | None = None
     memory: t.Quantity | None = None
     pods: Annotated[int, Range(ge=1, le=100_000)] | None = None
-    storage: t.Quantity | None = None
+    storage: t.Quantity | None = param(None, description="What the claims request together (requests.storage).")
+    claims: Annotated[int, Range(ge=1, le=100_000)] | None = param(
+        None, description="How many claims there may be (persistentvolumeclaims)."
+    )
+    ephemeral_storage: t.Quantity | None = param(
+        None, description="Local disk of the containers: requests and limits of ephemeral-storage."
+    )
 
 
 class DataClaim(Record, kebab_keys=True):

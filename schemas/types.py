@@ -49,9 +49,11 @@ Size = Literal["nano", "small", "medium", "large", "xlarge"]
 Path = Annotated[str, Pattern(ABSOLUTE_PATH)]
 
 
-class Resources(Record):
+class Resources(Record, kebab_keys=True):
     cpu: Quantity
     memory: Quantity
+    # Local disk: the container's logs and writable layer, and its pod's emptyDir volumes.
+    ephemeral_storage: Quantity | None = None
 
 
 class SecretRef(Record):
@@ -64,11 +66,23 @@ class ConfigRef(Record):
 
 EnvValue = Annotated[str, Before(_number_to_text), JsonSchema({"type": ["string", "number"]})] | SecretRef | ConfigRef
 
-# (requests, limits) for each size: limits allow a burst of about twice the request.
+EPHEMERAL = "ephemeral-storage"
+# (requests, limits) for each size: limits allow a burst of about twice the request. The
+# ephemeral-storage limit holds the pod's /tmp (256Mi) and the container's logs with room to
+# spare; a larger program gets more, as it gets more memory.
 SIZES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
-    "nano": ({"cpu": "50m", "memory": "64Mi"}, {"cpu": "100m", "memory": "128Mi"}),
-    "small": ({"cpu": "100m", "memory": "128Mi"}, {"cpu": "250m", "memory": "256Mi"}),
-    "medium": ({"cpu": "250m", "memory": "512Mi"}, {"cpu": "500m", "memory": "1Gi"}),
-    "large": ({"cpu": "500m", "memory": "1Gi"}, {"cpu": "1", "memory": "2Gi"}),
-    "xlarge": ({"cpu": "1", "memory": "2Gi"}, {"cpu": "2", "memory": "4Gi"}),
+    "nano": (
+        {"cpu": "50m", "memory": "64Mi", EPHEMERAL: "256Mi"},
+        {"cpu": "100m", "memory": "128Mi", EPHEMERAL: "1Gi"},
+    ),
+    "small": (
+        {"cpu": "100m", "memory": "128Mi", EPHEMERAL: "256Mi"},
+        {"cpu": "250m", "memory": "256Mi", EPHEMERAL: "1Gi"},
+    ),
+    "medium": (
+        {"cpu": "250m", "memory": "512Mi", EPHEMERAL: "512Mi"},
+        {"cpu": "500m", "memory": "1Gi", EPHEMERAL: "2Gi"},
+    ),
+    "large": ({"cpu": "500m", "memory": "1Gi", EPHEMERAL: "1Gi"}, {"cpu": "1", "memory": "2Gi", EPHEMERAL: "4Gi"}),
+    "xlarge": ({"cpu": "1", "memory": "2Gi", EPHEMERAL: "2Gi"}, {"cpu": "2", "memory": "4Gi", EPHEMERAL: "8Gi"}),
 }

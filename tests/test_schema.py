@@ -34,8 +34,15 @@ STRUCTURAL = {
 }
 # A patch's kind is checked against the objects the stage's templates render, not its fields;
 # two parameters that exclude each other, or one that needs another, are checked by kc, not by the
-# schema.
-NOT_STRUCTURAL = {"patch-unknown-kind", "replicas-and-autoscale", "fanout-command"}
+# schema; nor are two values compared with each other (autoscale's min above its max, one port
+# number under two names), which JSON Schema has no keyword for.
+NOT_STRUCTURAL = {
+    "patch-unknown-kind",
+    "replicas-and-autoscale",
+    "fanout-command",
+    "autoscale-min-above-max",
+    "ports-same-number",
+}
 
 
 def errors(doc: Any) -> list[str]:

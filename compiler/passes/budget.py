@@ -8,6 +8,10 @@ says otherwise, since a rollout adds pods before it removes old ones) or a Job's
 A pod counts its containers' requests and limits (init containers run first, so a pod needs the
 larger of the two, with its sidecars beside both); the quota holds both at its value, so the
 larger, the limits, is checked.
+
+Claims are counted apart, as the quota counts them (``requests.storage``,
+``persistentvolumeclaims``): every claim kc writes, and a StatefulSet's claim templates once per
+replica.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ from typing import Any
 
 from kc.compiler import diagnostics as diag
 from kc.compiler import ir, pods
+from kc.schemas import spec as spec_schema
 from kc.schemas import units
 from kc.schemas.record import Record
 
-_RESOURCES = ("cpu", "memory")
+_RESOURCES = ("cpu", "memory", "ephemeral-storage")
 
 
 class _Demand(Record, kw_only=False):
@@ -109,8 +114,32 @@ def _peak(draft: ir.Draft) -> list[_Demand]:
     return steady + ([max(once, key=lambda d: d.pods * sum(d.per_pod.values()))] if once else [])
 
 
+class _Claims(Record, kw_only=False):
+    what: str  # "db: 3 claims of 10Gi", for the message
+    count: int
+    each: Decimal  # bytes
+
+
+def _claims(draft: ir.Draft) -> Iterator[_Claims]:
+    for obj in draft.objects:
+        spec = obj.manifest.get("spec") or {}
+        if obj.kind == "PersistentVolumeClaim":
+            size = _storage(spec)
+            yield _Claims(f"{obj.stage or obj.name}: 1 claim of {_shown('storage', size)}", 1, size)
+        elif obj.kind == "StatefulSet":
+            count = int(spec.get("replicas", 1))
+            for template in spec.get("volumeClaimTemplates") or []:
+                size = _storage(template.get("spec") or {})
+                claims = "1 claim" if count == 1 else f"{count} claims"
+                yield _Claims(f"{obj.stage}: {claims} of {_shown('storage', size)}", count, size)
+
+
+def _storage(claim: dict[str, Any]) -> Decimal:
+    return units.quantity(((claim.get("resources") or {}).get("requests") or {}).get("storage")) or Decimal(0)
+
+
 def _shown(name: str, amount: Decimal) -> str:
-    if name == "memory":
+    if name in ("memory", "ephemeral-storage", "storage"):
         return f"{amount / 2**30:.2f}Gi".replace(".00Gi", "Gi")
     return f"{amount.normalize():f}"
 
@@ -122,8 +151,37 @@ def _largest(peak: list[_Demand], name: str) -> str:
     """The demands that weigh most on one quota, largest first, then how many more there are."""
     weight = (lambda d: d.pods) if name == "pods" else (lambda d: d.pods * d.per_pod[name])
     ranked = sorted((d for d in peak if d.pods), key=weight, reverse=True)  # stable: plan order on ties
-    shown = ", ".join(d.what for d in ranked[:_SHOWN])
-    return shown + (f" and {len(ranked) - _SHOWN} more" if len(ranked) > _SHOWN else "")
+    return _listed([d.what for d in ranked])
+
+
+def _listed(whats: list[str]) -> str:
+    return ", ".join(whats[:_SHOWN]) + (f" and {len(whats) - _SHOWN} more" if len(whats) > _SHOWN else "")
+
+
+def _claims_over(draft: ir.Draft, quota: spec_schema.Quota) -> list[diag.Diagnostic]:
+    """The quota's ``claims`` and ``storage`` against every claim the pipeline makes."""
+    claims = [c for c in _claims(draft) if c.count]
+    needed = {
+        "claims": Decimal(sum(c.count for c in claims)),
+        "storage": sum((c.count * c.each for c in claims), Decimal(0)),
+    }
+    errors = []
+    for name, weight in (("claims", lambda c: c.count), ("storage", lambda c: c.count * c.each)):
+        limit = getattr(quota, name)
+        have = None if limit is None else Decimal(limit) if name == "claims" else units.quantity(limit)
+        if have is None or needed[name] <= have:
+            continue
+        shown = _listed([c.what for c in sorted(claims, key=weight, reverse=True)])
+        amount = f"{needed[name]} claims" if name == "claims" else f"{_shown('storage', needed[name])} of claims"
+        errors.append(
+            diag.error(
+                "KC414",
+                draft.doc.pos(("workspace", "quota", name)),
+                f"workspace.quota.{name} is {limit}, but the stages make {amount}: {shown}",
+                f"raise quota.{name}, or lower storage sizes or replicas",
+            )
+        )
+    return errors
 
 
 def budget(draft: ir.Draft) -> ir.Draft:
@@ -135,7 +193,7 @@ def budget(draft: ir.Draft) -> ir.Draft:
     needed: dict[str, Decimal] = {"pods": Decimal(sum(d.pods for d in peak))}
     needed.update({r: sum((d.pods * d.per_pod[r] for d in peak), Decimal(0)) for r in _RESOURCES})
     for name in ("pods", *_RESOURCES):
-        limit = getattr(quota, name)
+        limit = getattr(quota, name.replace("-", "_"))
         have = None if limit is None else Decimal(limit) if name == "pods" else units.quantity(limit)
         if have is None or needed[name] <= have:
             continue
@@ -150,5 +208,6 @@ def budget(draft: ir.Draft) -> ir.Draft:
                 f"raise quota.{name}, or lower replicas, sizes or parallelism",
             )
         )
+    errors += _claims_over(draft, quota)
     diag.raise_if_errors(errors)
     return draft

@@ -11,7 +11,6 @@ from kc.compiler.diagnostics import Pos
 from kc.compiler.passes import labels
 from kc.compiler.patterns import container, registry, render, wiring
 from kc.schemas import record, shape, units
-from kc.schemas import types as t
 
 
 def _data(pattern: registry.Pattern, params: dict[str, Any]) -> container.Data:
@@ -41,6 +40,7 @@ def _context(
         "namespace": draft.namespace,
         "pipeline": draft.spec.pipeline,
         "selector": labels.selector(stage, instance),
+        "spread": container.spread(labels.selector(stage, instance)),
         "service_account": object_names.object_name(instance, ""),
         "p": params,
     }
@@ -132,10 +132,9 @@ def _workspace(program: ir.Draft, data_of: dict[str, container.Data]) -> ir.Step
     pattern = program.library[registry.WORKSPACE]
     limits = None
     if isinstance(ws.limits, str):
-        requests, lim = t.SIZES[ws.limits]
-        limits = {"requests": requests, "limits": lim}
+        limits = container.resources({"size": ws.limits})
     elif ws.limits is not None:
-        limits = {"requests": shape.dump(ws.limits), "limits": shape.dump(ws.limits)}
+        limits = container.resources({"resources": shape.dump(ws.limits, for_templates=True)})
     ctx = {
         "name": object_names.object_name(program.instance, ""),
         "child": lambda suffix: object_names.object_name(program.instance, "", str(suffix)),

@@ -115,22 +115,31 @@ def policy(program: ir.Draft) -> ir.Draft:
         blame = blames.setdefault(obj.stage, _Blame(program, obj.stage))
         errors.extend(_check(obj, rules, blame))
     if rules.require_health:
-        stage_kinds: dict[str, set[str]] = {}
-        for obj in program.objects:
-            stage_kinds.setdefault(obj.stage, set()).add(obj.kind)
-        for stage in program.stages:
-            if (
-                any(kinds.long_running(kind) for kind in stage_kinds.get(stage.name, ()))
-                and not stage.params.get("health")
-                and "image" in stage.params
-            ):
-                errors.append(
-                    diag.error(
-                        "KC406",
-                        stage.pos,
-                        f"stage '{stage.name}' has no 'health' (policy require-health is true)",
-                        "a path ('health: /healthz', on the port) or a command ('health: {command: [...]}')",
-                    )
-                )
+        errors.extend(_without_health(program))
     diag.raise_if_errors(errors)
     return program
+
+
+def _without_health(program: ir.Draft) -> Iterator[diag.Diagnostic]:
+    """require-health: every long-running stage says how it is checked. A stage of a pattern that
+    leaves ``health`` out (the databases) is checked by the pattern's own probes, which count
+    when every one of its workloads' pods has a readiness probe."""
+    workloads: dict[str, list[ir.Object]] = {}
+    for obj in program.objects:
+        if kinds.long_running(obj.kind):
+            workloads.setdefault(obj.stage, []).append(obj)
+    for stage in program.stages:
+        if not workloads.get(stage.name) or stage.params.get("health") or "image" not in stage.params:
+            continue
+        if "health" in program.library[stage.pattern].manifest.omit and all(
+            any("readinessProbe" in c for c in pods.containers(spec))
+            for obj in workloads[stage.name]
+            for spec in pods.specs(obj.manifest)
+        ):
+            continue
+        yield diag.error(
+            "KC406",
+            stage.pos,
+            f"stage '{stage.name}' has no 'health' (policy require-health is true)",
+            "a path ('health: /healthz', on the port) or a command ('health: {command: [...]}')",
+        )

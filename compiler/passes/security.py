@@ -12,6 +12,7 @@ from typing import Any
 from kc.compiler import ir, pods, source
 from kc.compiler.patterns import container
 from kc.schemas import record
+from kc.schemas import types as t
 
 # A high UID/GID keeps a container's user from colliding with a user on the host.
 UID = 10001
@@ -66,12 +67,24 @@ def _secure_container(c: dict[str, Any]) -> dict[str, Any]:
     out["securityContext"] = _fill(c.get("securityContext") or {}, CONTAINER)
     if "resources" not in out or not out["resources"].get("limits"):
         out["resources"] = _fill(out.get("resources") or {}, container.resources({}))
+    out["resources"] = _with_ephemeral_storage(out["resources"])
     # A read-only root filesystem still needs a writable /tmp for most programs.
     mounts = list(out.get("volumeMounts") or [])
     if not any(m.get("mountPath") == "/tmp" for m in mounts):
         mounts.append({"name": TMP, "mountPath": "/tmp"})
     out["volumeMounts"] = mounts
     return out
+
+
+def _with_ephemeral_storage(resources: dict[str, Any]) -> dict[str, Any]:
+    """The default size's ephemeral storage for a container that says nothing of it (one from
+    ``manifests``, or patched): a request or a limit of its own is left as it is, since a default
+    beside it could contradict it (a limit below the request)."""
+    requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+    if t.EPHEMERAL in requests or t.EPHEMERAL in limits:
+        return resources
+    request, limit = (size[t.EPHEMERAL] for size in t.SIZES["small"])
+    return {**resources, "requests": {**requests, t.EPHEMERAL: request}, "limits": {**limits, t.EPHEMERAL: limit}}
 
 
 def _low_ports(spec: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:

@@ -43,7 +43,17 @@ def check_stage(
     except check.Refused as refused:
         found = model_errors.diagnostics(refused.error, doc, path, refused.model, f" in stage '{name}'")
         return pattern, None, errors + found
-    return (pattern, None, errors) if errors else (pattern, values, [])
+    if errors:
+        return pattern, None, errors
+    return pattern, _listed_ports(values, raw), []
+
+
+def _listed_ports(values: Any, raw: dict[str, Any]) -> Any:
+    """A pattern's default ``port`` (``service``'s 8080) stands for a stage that names no port: a
+    stage that lists its ``ports`` serves those, and no other."""
+    if "port" not in raw and getattr(values, "ports", None) and getattr(values, "port", None) is not None:
+        return record.replace(values, port=None)
+    return values
 
 
 def _after_errors(draft: ir.Draft, name: str, after: str | list[str]) -> list[diag.Diagnostic]:

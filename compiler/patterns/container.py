@@ -3,11 +3,13 @@ so that every pattern spells image, env, ports, resources and probes the same wa
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from kc.compiler import results
 from kc.compiler.patterns import fanout
 from kc.schemas import types as t
+from kc.schemas import units
 from kc.schemas.record import Record
 
 # Each writable path is scratch space, bounded like /tmp (the security pass's).
@@ -50,28 +52,67 @@ def ports(params: dict[str, Any]) -> list[tuple[str, int]]:
 
 
 def resources(params: dict[str, Any]) -> dict[str, Any]:
+    """Requests and limits of cpu, memory and ephemeral storage: the ``resources`` given, or the
+    size's. Unless ``resources`` gives it, the ephemeral-storage limit also holds every
+    ``writable`` path at its full size, so the pod's disk limit is not reached before theirs."""
     given = params.get("resources")
+    # With resources, the ephemeral storage they leave out is the default size's.
+    requests, limits = (dict(d) for d in t.SIZES["small" if given else params.get("size") or "small"])
     if given:
         exact = {"cpu": given["cpu"], "memory": given["memory"]}
-        return {"requests": dict(exact), "limits": dict(exact)}
-    requests, limits = t.SIZES[params.get("size") or "small"]
-    return {"requests": dict(requests), "limits": dict(limits)}
+        disk = given.get("ephemeral_storage")  # template parameters read in snake_case
+        if disk is not None:
+            exact[t.EPHEMERAL] = disk
+            return {"requests": dict(exact), "limits": dict(exact)}
+        requests, limits = {**exact, t.EPHEMERAL: requests[t.EPHEMERAL]}, {**exact, t.EPHEMERAL: limits[t.EPHEMERAL]}
+    writable = len(params.get("writable") or [])
+    if writable:
+        limits[t.EPHEMERAL] = _mebibytes(_bytes(limits[t.EPHEMERAL]) + writable * _bytes(WRITABLE_SIZE))
+    return {"requests": requests, "limits": limits}
+
+
+def _bytes(amount: str) -> Decimal:
+    return units.quantity(amount) or Decimal(0)
+
+
+def _mebibytes(amount: Decimal) -> str:
+    mebibytes = int(amount) // 2**20
+    return f"{mebibytes // 1024}Gi" if mebibytes % 1024 == 0 else f"{mebibytes}Mi"
 
 
 def probes(params: dict[str, Any]) -> dict[str, Any]:
+    """Readiness asks what ``health`` says (an HTTP path on the first port, or a command), else
+    whether the first port accepts connections. Liveness asks less, and less eagerly: whether the
+    first port accepts connections, over a minute of failures. A server too busy to answer its
+    health check then leaves the Service's endpoints without being restarted, which would only
+    add a cold start to the load (docs/security.md, Probes)."""
     health, named = params.get("health"), ports(params)
-    action: dict[str, Any]
+    ready: dict[str, Any]
     if isinstance(health, dict):
-        action = {"exec": {"command": list(health["command"])}}
+        ready = {"exec": {"command": list(health["command"])}}
     elif not named:
         return {}  # nothing kc could ask; docs/security.md says what such a stage gets
     elif health:
-        action = {"httpGet": {"path": health, "port": named[0][0]}}
+        ready = {"httpGet": {"path": health, "port": named[0][0]}}
     else:
-        action = {"tcpSocket": {"port": named[0][0]}}
+        ready = {"tcpSocket": {"port": named[0][0]}}
+    # Without a port, the command is all there is to ask.
+    live = {"tcpSocket": {"port": named[0][0]}} if named else ready
     return {
-        "readinessProbe": {**action, "periodSeconds": 5, "failureThreshold": 3},
-        "livenessProbe": {**action, "initialDelaySeconds": 10, "periodSeconds": 10, "failureThreshold": 6},
+        "readinessProbe": {**ready, "periodSeconds": 5, "failureThreshold": 3},
+        "livenessProbe": {**live, "initialDelaySeconds": 10, "periodSeconds": 10, "failureThreshold": 6},
+    }
+
+
+def spread(selector: dict[str, str]) -> dict[str, Any]:
+    """A pod affinity that prefers to put the stage's pods on different nodes
+    (``kubernetes.io/hostname``), so that one node going down takes one replica with it. Only
+    preferred: a cluster with fewer nodes than replicas still runs them all."""
+    term = {"labelSelector": {"matchLabels": dict(selector)}, "topologyKey": "kubernetes.io/hostname"}
+    return {
+        "podAntiAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": term}]
+        }
     }
 
 
