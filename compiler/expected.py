@@ -8,8 +8,8 @@ import re
 from collections.abc import Callable
 from typing import NamedTuple
 
-from kc.schemas import params, units
 from kc.schemas import spec as spec_schema
+from kc.schemas import stage, units, values
 from kc.schemas import types as t
 
 
@@ -90,7 +90,7 @@ SHAPES: dict[str, Shape] = {
     t.QUANTITY: Shape(
         "a quantity", "is a number with an optional suffix, such as 250m (CPU), 2, 512Mi or 10Gi", _quantity
     ),
-    params.DURATION: Shape(
+    values.DURATION: Shape(
         "a duration", "is seconds, or a number with s, m, h or d, such as 90, 30m, 2h or 1d", _duration
     ),
     t.DNS_LABEL: Shape("a name", f"{_NAME_RULE} and has at most 63 characters", _label),
@@ -100,11 +100,11 @@ SHAPES: dict[str, Shape] = {
         "most 40 characters",
         lambda v: _label(v, 40, t.INSTANCE_NAME),
     ),
-    params.PORT_NAME: Shape(
+    stage.PORT_NAME: Shape(
         "a port name",
         "has at most 15 characters, lower-case letters, digits and '-' with at least one letter "
         "(http, metrics, grpc-web)",
-        lambda v: _label(v, 15, params.PORT_NAME),
+        lambda v: _label(v, 15, stage.PORT_NAME),
     ),
     t.ENV_NAME: Shape(
         "an environment variable name",
@@ -129,7 +129,7 @@ SHAPES: dict[str, Shape] = {
         "is the Secret's or ConfigMap's name (or the stage that makes it), '/', and the key, such as db-creds/password",
         _none,
     ),
-    params.OUTPUT_REF: Shape("an output reference", "is '<task>.<output>', such as ingest.records", _none),
+    values.OUTPUT_REF: Shape("an output reference", "is '<task>.<output>', such as ingest.records", _none),
     spec_schema.PARAM_NAME: Shape(
         "a parameter name",
         "has lower-case letters, digits, '-' and '_', starts with a letter and has at most 63 characters",

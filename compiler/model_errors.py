@@ -10,7 +10,7 @@ from typing import Any
 
 from kc.compiler import diagnostics as diag
 from kc.compiler import expected, source
-from kc.schemas import hosts, params
+from kc.schemas import hosts, values
 from kc.schemas import spec as spec_schema
 
 _RANGE = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "too_short", "too_long"}
@@ -141,11 +141,11 @@ def diagnostics(
         elif kind == "missing":
             out.append(diag.error("KC104", doc.pos(path[:-1], key=True), f"missing field '{field}'{where}"))
         elif kind == "kc_schedule":
-            out.append(diag.error("KC107", pos, f"'{field}'{where}: {err['msg']}", params.SCHEDULE_HINT))
+            out.append(diag.error("KC107", pos, f"'{field}'{where}: {err['msg']}", values.SCHEDULE_HINT))
         elif kind == "kc_image":
             out.append(diag.error("KC108", pos, f"'{field}'{where}: {err['msg']}"))
         elif kind == "kc_timezone":
-            hint = diag.did_you_mean(str(value), params.time_zones()) or "an IANA name such as Europe/Berlin or UTC"
+            hint = diag.did_you_mean(str(value), values.time_zones()) or "an IANA name such as Europe/Berlin or UTC"
             out.append(diag.error("KC107", pos, f"'{field}'{where}: {err['msg']}", hint))
         elif kind == "kc_host":
             host = hosts.suggestion(str(value))

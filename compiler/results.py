@@ -23,7 +23,7 @@ VOLUME = "kc-results"
 SIDECAR = "kc-results"
 MAX_BYTES = 1024
 # The kubelet keeps at most 4096 bytes of a termination message; three values of 1 KiB and their
-# header lines fit (schemas/params.py allows three per stage).
+# header lines fit (schemas/values.py allows three per stage).
 READ = re.compile(r"\$\{([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.results\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\}")
 
 

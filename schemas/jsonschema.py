@@ -24,7 +24,7 @@ import copy
 import json
 from typing import Any, NamedTuple
 
-from kc.schemas import jsonflat, models, params
+from kc.schemas import jsonflat, models, stage
 from kc.schemas import spec as spec_schema
 from kc.schemas import types as t
 
@@ -86,7 +86,7 @@ def _stage_defs(patterns: dict[str, StagePattern]) -> dict[str, Any]:
     names = list(patterns)
     # A pattern the schema does not know may come from the spec's imports: only the fields every
     # stage has are checked; kc validate checks the rest.
-    imported = models.model_of(params.StageBase).model_json_schema(by_alias=True, ref_template=REF)
+    imported = models.model_of(stage.StageBase).model_json_schema(by_alias=True, ref_template=REF)
     del imported["additionalProperties"]
     imported["title"] = "ImportedStage"
     imported["properties"]["pattern"] = {"type": "string", "description": "A pattern from the spec's imports."}

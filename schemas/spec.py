@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from kc.schemas import params
 from kc.schemas import types as t
+from kc.schemas import values
 from kc.schemas.record import Record, param
 from kc.schemas.shape import Before, Invalid, JsonSchema, Length, Pattern, Range
 
@@ -50,7 +50,7 @@ class Defaults(Record, kebab_keys=True):
     annotations: dict[t.LabelKey, str] = param({})
     pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
     health: str | None = None
-    pending_timeout: params.PendingTimeout | None = None
+    pending_timeout: values.PendingTimeout | None = None
 
 
 class Policy(Record, kebab_keys=True):

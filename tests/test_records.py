@@ -21,7 +21,7 @@ from kc.compiler import ir, source
 from kc.compiler import passes as kc_passes
 from kc.compiler.passes import validate
 from kc.compiler.patterns import registry
-from kc.schemas import check, models, params, record, shape
+from kc.schemas import check, models, record, shape, stage, values
 from kc.schemas import pattern as pattern_schema
 from kc.schemas import spec as spec_schema
 
@@ -100,7 +100,7 @@ def test_what_pydantic_would_coerce_is_left_to_it(record: type, data: Any) -> No
         (spec_schema.Policy, {"max-replicas": False}),
         (spec_schema.Workspace, {"create": "yes"}),  # and "yes" is true
         (spec_schema.Policy, {"allow-root": 1}),
-        (params.ContainerStage, {"pattern": "p", "image": "a:1", "port": True}),
+        (stage.ContainerStage, {"pattern": "p", "image": "a:1", "port": True}),
     ],
 )
 def test_booleans_are_not_numbers_nor_numbers_booleans(record: type, data: Any) -> None:
@@ -208,17 +208,17 @@ def test_a_time_zone_found_on_disk_is_one_zoneinfo_lists(tmp_path: Path) -> None
     try:
         for roots in ([str(tmp_path)], None):
             zoneinfo.reset_tzpath(roots)
-            params._on_disk.cache_clear()
+            values._on_disk.cache_clear()
             listed = zoneinfo.available_timezones()
             on_disk = set()
             for root in zoneinfo.TZPATH:
                 for folder, _, files in os.walk(root):
                     on_disk.update(os.path.relpath(os.path.join(folder, f), root) for f in files)
             for name in sorted(names | on_disk):
-                assert params._on_disk(name) == (name in listed and name != "localtime"), name
+                assert values._on_disk(name) == (name in listed and name != "localtime"), name
     finally:
         zoneinfo.reset_tzpath()
-        params._on_disk.cache_clear()
+        values._on_disk.cache_clear()
 
 
 def test_a_changed_copy_works_out_its_cached_properties_again() -> None:

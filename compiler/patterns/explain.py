@@ -6,9 +6,9 @@ import re
 from typing import Any
 
 from kc.compiler.patterns import registry
-from kc.schemas import params as params_schema
 from kc.schemas import pattern as pattern_schema
 from kc.schemas import shape
+from kc.schemas import stage as stage_fields
 
 _KIND_LINE = re.compile(r"^kind:.*$", re.MULTILINE)
 _KIND = re.compile(r"^kind:\s*(\w+)")
@@ -61,7 +61,7 @@ def explain(pattern: registry.Pattern) -> str:
             rows.append((f"  {name}.{sub}", _type(sdecl), sdefault, str(sdecl.get("description", ""))))
     if m.container:
         own = set(m.parameters)
-        common = {f.name for f in shape.fields(params_schema.StageBase)}
+        common = {f.name for f in shape.fields(stage_fields.StageBase)}
         rows += [
             (f.alias, "common", "see docs/language.md", "")
             for f in shape.fields(pattern.record)
