@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from test_real_node import (
@@ -51,6 +52,20 @@ def test_wordfreq_publishes_the_top_word_and_its_reader_prints_it(real: Real) ->
     no_pods_left(real, ns)
 
 
+def apply_failing(real: Real, name: str, text: str) -> tuple[Path, list[str], str, str]:
+    """``kc apply`` of ``text`` on the real node, which must fail a gate (exit 4): the spec, its
+    flags, its namespace and what kc said; the fixture tears it down after the test."""
+    spec = real.tmp / f"{name}.spec"
+    spec.write_text(on_the_real_node(text))
+    flags = instance(name)
+    ns = namespace_of(flags)
+    real.made.append((spec, flags))
+    real.namespaces.add(ns)
+    code, output = real.kc("apply", str(spec), *flags, "--timeout", "3m")
+    assert code == 4, output
+    return spec, flags, ns, output
+
+
 FAILING = f"""\
 kc: 1
 pipeline: fails
@@ -80,14 +95,7 @@ stages:
 
 
 def test_a_failed_item_is_named_and_the_finally_steps_still_run(real: Real) -> None:  # noqa: F811
-    spec = real.tmp / "fails.spec"
-    spec.write_text(on_the_real_node(FAILING))
-    flags = instance("fails")
-    ns = namespace_of(flags)
-    real.made.append((spec, flags))
-    real.namespaces.add(ns)
-    code, output = real.kc("apply", str(spec), *flags, "--timeout", "3m")
-    assert code == 4, output
+    spec, flags, ns, output = apply_failing(real, "fails", FAILING)
     assert re.search(r"failed item: 'de'\)", output), output
     assert "--rerun langs" in output.strip().splitlines()[-1], output
     assert not stage_jobs(real, ns, "never")  # after the failed gate only finally steps run
@@ -118,14 +126,7 @@ stages:
 
 
 def test_a_result_too_large_fails_its_step(real: Real) -> None:  # noqa: F811
-    spec = real.tmp / "large.spec"
-    spec.write_text(on_the_real_node(TOO_LARGE))
-    flags = instance("large")
-    ns = namespace_of(flags)
-    real.made.append((spec, flags))
-    real.namespaces.add(ns)
-    code, output = real.kc("apply", str(spec), *flags, "--timeout", "3m")
-    assert code == 4, output
+    spec, flags, ns, output = apply_failing(real, "large", TOO_LARGE)
     assert "results of stage write: result 'blob' has 2000 bytes; a result holds at most 1024" in output
     assert not stage_jobs(real, ns, "read")
     real.teardown(spec, flags)
