@@ -52,7 +52,7 @@ def test_wordfreq_publishes_the_top_word_and_its_reader_prints_it(real: Real) ->
     no_pods_left(real, ns)
 
 
-def apply_failing(real: Real, name: str, text: str) -> tuple[Path, list[str], str, str]:
+def apply_failing(real: Real, name: str, text: str) -> tuple[Path, list[str], str, str]:  # noqa: F811
     """``kc apply`` of ``text`` on the real node, which must fail a gate (exit 4): the spec, its
     flags, its namespace and what kc said; the fixture tears it down after the test."""
     spec = real.tmp / f"{name}.spec"
