@@ -96,7 +96,7 @@ def diagnostics(
         elif kind == "kc_timezone":
             hint = diag.did_you_mean(str(value), params.time_zones()) or "an IANA name such as Europe/Berlin or UTC"
             out.append(diag.error("KC107", pos, f"'{field}'{where}: {err['msg']}", hint))
-        elif kind in ("kc_port_name", "value_error"):
+        elif kind in ("kc_port_name", "kc_egress", "value_error"):
             out.append(diag.error("KC106", pos, f"{err['msg'].removeprefix('Value error, ')}{where}"))
         elif kind in _RANGE:
             out.append(diag.error("KC103", pos, f"'{field}'{where} is out of range: {err['msg'].lower()}"))

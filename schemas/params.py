@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 
-from kc.schemas import shape
+from kc.schemas import egress, shape
 from kc.schemas import types as t
 from kc.schemas.record import REQUIRED, Record, param
 from kc.schemas.shape import After, Before, Invalid, JsonSchema, Length, Pattern, Range, Strict
@@ -215,6 +215,9 @@ class StageBase(Record):
     labels: dict[t.LabelKey, t.LabelValue] = param({})
     annotations: dict[t.LabelKey, str] = param({})
     patch: dict[str, dict[str, Any]] = param({})
+    egress: list[egress.Entry] = param(
+        [], description="Where the stage's pods may connect besides the stages they refer to: HOST:PORT, CIDR:PORT, kubernetes or *."
+    )
 
 
 def _port_name(value: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kc.compiler import contract, ir, kinds, merge, object_names, pods, podsecurity
+from kc.compiler import contract, egress, ir, kinds, merge, object_names, pods, podsecurity
 from kc.compiler import diagnostics as diag
 from kc.compiler.diagnostics import Pos
 from kc.compiler.passes import labels
@@ -136,6 +136,8 @@ def _workspace(program: ir.Draft) -> ir.Step:
         # What the API server's Pod Security admission enforces: as much as the policy allows.
         "pod_security": podsecurity.level({k for k in podsecurity.KEYS if getattr(program.policy, k, False)}),
         "results": any(_data(program.library[s.pattern], s.params).results for s in program.stages),
+        "dns": {"namespace": program.policy.dns_namespace, "labels": program.policy.dns_labels},
+        "egress": egress.rules(ws.egress, program.policy),
     }
     pos = (
         program.doc.pos(("workspace",), key=True) if "workspace" in program.doc.data else program.doc.pos(("pipeline",))
