@@ -48,4 +48,3 @@ def rules(entries: list[str], policy: spec_schema.Policy) -> list[dict[str, Any]
         if rule not in found:
             found.append(rule)
     return found
-

@@ -216,7 +216,9 @@ class StageBase(Record):
     annotations: dict[t.LabelKey, str] = param({})
     patch: dict[str, dict[str, Any]] = param({})
     egress: list[egress.Entry] = param(
-        [], description="Where the stage's pods may connect besides the stages they refer to: HOST:PORT, CIDR:PORT, kubernetes or *."
+        [],
+        description="Where the stage's pods may connect besides the stages they refer to: "
+        "HOST:PORT, CIDR:PORT, kubernetes or *.",
     )
 
 

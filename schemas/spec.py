@@ -34,7 +34,9 @@ class Workspace(Record, kebab_keys=True):
     labels: dict[t.LabelKey, t.LabelValue] = param({})
     annotations: dict[t.LabelKey, str] = param({})
     egress: list[egress.Entry] = param(
-        [], description="Where every stage's pods may connect besides the stages they refer to: HOST:PORT, CIDR:PORT, kubernetes or *."
+        [],
+        description="Where every stage's pods may connect besides the stages they refer to: "
+        "HOST:PORT, CIDR:PORT, kubernetes or *.",
     )
 
 

@@ -60,12 +60,39 @@ def _named(program: ir.Program) -> dict[tuple[str, str], list[str]]:
     """(who, rule as JSON) -> the spec's egress entries that made the rule: a host name compiles to
     every address, and the graph says which names that stands for."""
     found: dict[tuple[str, str], list[str]] = {}
-    entries = [(EVERY_POD, program.spec.workspace.egress)] + [(s.name, s.params.get("egress") or []) for s in program.stages]
+    entries = [(EVERY_POD, program.spec.workspace.egress)] + [
+        (s.name, s.params.get("egress") or []) for s in program.stages
+    ]
     for who, texts in entries:
         for text in texts:
             for rule in egress.rules([text], program.policy):
                 found.setdefault((who, json.dumps(rule, sort_keys=True)), []).append(text)
     return found
+
+
+def _admitted(rules: list[dict[str, Any]], caller: str) -> tuple[bool, set[str] | None]:
+    """Whether ingress ``rules`` let ``caller``'s pods in, and on which ports (None: every port)."""
+    found, ports = False, set()
+    for rule in rules:
+        if any(_stage_of(p) == caller for p in rule.get("from") or []):
+            more = _ports(rule.get("ports"))
+            if more is None:
+                return True, None
+            found, ports = True, ports | more
+    return found, ports
+
+
+def _outward(rule: dict[str, Any], label: list[str] | None) -> list[str]:
+    """The places outside the pipeline an egress rule leads to."""
+    if not rule.get("to"):
+        return ["anywhere"]
+    places = []
+    cidrs = tuple(p["ipBlock"]["cidr"] for p in rule["to"] if "ipBlock" in p)
+    if cidrs:
+        place = "any address" if cidrs == egress_schema.EVERYWHERE else ", ".join(cidrs)
+        places.append(f"{', '.join(label)} ({place})" if label and place == "any address" else place)
+    places += [_place(p) for p in rule["to"] if "ipBlock" not in p and _stage_of(p) is None]
+    return places
 
 
 def links(program: ir.Program) -> list[Link]:
@@ -78,34 +105,14 @@ def links(program: ir.Program) -> list[Link]:
         egress_rules.setdefault(_selected(policy), []).extend(spec.get("egress") or [])
     named = _named(program)
     out: list[Link] = []
-
-    def admitted(caller: str, callee: str) -> set[str] | None | bool:
-        """The ports ``callee``'s ingress lets ``caller`` in on, or False."""
-        found: set[str] | None | bool = False
-        for rule in ingress.get(EVERY_POD, []) + ingress.get(callee, []):
-            if any(_stage_of(p) == caller for p in rule.get("from") or []):
-                ports = _ports(rule.get("ports"))
-                found = None if ports is None or found is None else ports | (found or set())
-        return found
-
     for who in [EVERY_POD, *(s.name for s in program.stages)]:
         for rule in egress_rules.get(who, []):
             ports = _ports(rule.get("ports"))
             label = named.get((who, json.dumps(rule, sort_keys=True)))
-            if not rule.get("to"):
-                out.append(Link(who, "anywhere", _text(ports), "target"))
-                continue
-            blocks = [p for p in rule["to"] if "ipBlock" in p]
-            if blocks:
-                cidrs = tuple(p["ipBlock"]["cidr"] for p in blocks)
-                place = "any address" if cidrs == egress_schema.EVERYWHERE else ", ".join(cidrs)
-                shown = f"{', '.join(label)} ({place})" if label and place == "any address" else place
-                out.append(Link(who, shown, _text(ports), "target"))
-            for peer in rule["to"]:
-                stage = _stage_of(peer)
-                if stage is None and "ipBlock" not in peer:
-                    out.append(Link(who, _place(peer), _text(ports), "target"))
-                elif stage is not None and who != EVERY_POD and (door := admitted(who, stage)) is not False:
+            out += [Link(who, place, _text(ports), "target") for place in _outward(rule, label)]
+            for stage in [s for p in rule.get("to") or [] if (s := _stage_of(p)) is not None]:
+                admitted, door = _admitted(ingress.get(EVERY_POD, []) + ingress.get(stage, []), who)
+                if admitted and who != EVERY_POD:  # a connection needs both ends to allow it
                     out.append(Link(who, stage, _text(_both(ports, door)), ""))
     for stage in program.stages:
         for rule in ingress.get(stage.name, []):

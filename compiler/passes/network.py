@@ -102,7 +102,10 @@ def _policies(program: ir.Draft) -> list[ir.Object]:
             rules: list[dict[str, Any]] = [{"from": [_peer(p, program.instance) for p in [stage.name, *callers]]}]
             if stage.name in exposed:  # an ingress controller runs in a namespace of its own
                 rules.append(
-                    {"from": [{"namespaceSelector": {}}], "ports": [{"port": int(stage.facts["port"]), "protocol": "TCP"}]}
+                    {
+                        "from": [{"namespaceSelector": {}}],
+                        "ports": [{"port": int(stage.facts["port"]), "protocol": "TCP"}],
+                    }
                 )
             out.append(_policy(program, stage, "Ingress", rules))
         if not any(True for obj in objects.get(stage.name, []) for _ in pods.specs(obj.manifest)):
@@ -120,7 +123,9 @@ def _stage_names(program: ir.Draft) -> list[diag.Diagnostic]:
     lets it in; a name alone would open the port to every address."""
     entries = [(("workspace", "egress", i), text) for i, text in enumerate(program.spec.workspace.egress)]
     for stage in program.stages:
-        entries += [(("stages", stage.name, "egress", i), text) for i, text in enumerate(stage.params.get("egress") or [])]
+        entries += [
+            (("stages", stage.name, "egress", i), text) for i, text in enumerate(stage.params.get("egress") or [])
+        ]
     names = {s.name for s in program.stages}
     errors = []
     for path, text in entries:

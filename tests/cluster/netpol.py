@@ -209,7 +209,11 @@ def remove_rules(node: dict[str, Any]) -> None:
 def token(api: Api) -> str:
     """A token of the ServiceAccount, made for a week (longer than any test run)."""
     path = f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/{ACCOUNT}/token"
-    body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": TOKEN_SECONDS}}
+    body = {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {"expirationSeconds": TOKEN_SECONDS},
+    }
     code, answer = api.call("POST", path, body)
     if code != 201 or not isinstance(answer, dict):
         raise ClusterError(f"a token for {NAMESPACE}/{ACCOUNT} was refused ({code}): {answer}")

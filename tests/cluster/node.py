@@ -36,6 +36,7 @@ NAME = "kc-node"
 LABEL = ("kc.dev/node", "real")
 TAINT = {"key": "kc.dev/node", "value": "real", "effect": "NoSchedule"}
 CLOUD_TAINT = "node.cloudprovider.kubernetes.io/uninitialized"
+SUBNET_ANNOTATION = "kc.dev/pod-subnet"
 
 # Every pod of a namespace with these annotations runs on the real node (the API server's
 # PodNodeSelector and PodTolerationRestriction admission plugins add the selector and toleration).
@@ -302,7 +303,9 @@ def start_node(root: Path, bin_dir: Path, api: Api, kubeconfig: dict[str, Any], 
     wait_for(f"node {NAME} to be Ready", lambda: node_ready(api), root, timeout=60)
     services.finish(root, bin_dir, node, api, state)  # kube-proxy
     enforced = netpol.start_engine(root, node, api, state)  # NetworkPolicy, beside kube-proxy
-    api.patch(f"/api/v1/nodes/{NAME}", {"metadata": {"annotations": {netpol.ANNOTATION: enforced}}})
+    # The pods' subnet, whose spare addresses tests give to places outside the cluster.
+    annotations = {netpol.ANNOTATION: enforced, SUBNET_ANNOTATION: node["subnet"]}
+    api.patch(f"/api/v1/nodes/{NAME}", {"metadata": {"annotations": annotations}})
 
 
 def make_bridge(node: dict[str, Any]) -> None:
