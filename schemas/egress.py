@@ -109,7 +109,10 @@ def within(inner: str, outers: list[str]) -> bool:
     return False
 
 
-_TEXT = {"type": "string"}
-Entry = Annotated[str, After(check_entry), JsonSchema(_TEXT)]
-Address = Annotated[str, After(check_address), JsonSchema(_TEXT)]
-Network = Annotated[str, After(check_network), JsonSchema(_TEXT)]
+# What an editor can tell from the text alone; kc checks the addresses and names themselves.
+_WITH_PORT = r"\S+:[0-9]{1,5}(/(tcp|udp|sctp|TCP|UDP|SCTP))?"
+Entry = Annotated[
+    str, After(check_entry), JsonSchema({"type": "string", "pattern": rf"^(\*|{API_SERVER}|{_WITH_PORT})$"})
+]
+Address = Annotated[str, After(check_address), JsonSchema({"type": "string", "pattern": f"^{_WITH_PORT}$"})]
+Network = Annotated[str, After(check_network), JsonSchema({"type": "string"})]

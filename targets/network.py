@@ -72,7 +72,7 @@ def _named(program: ir.Program) -> dict[tuple[str, str], list[str]]:
 
 def _admitted(rules: list[dict[str, Any]], caller: str) -> tuple[bool, set[str] | None]:
     """Whether ingress ``rules`` let ``caller``'s pods in, and on which ports (None: every port)."""
-    found, ports = False, set()
+    found, ports = False, set[str]()
     for rule in rules:
         if any(_stage_of(p) == caller for p in rule.get("from") or []):
             more = _ports(rule.get("ports"))
@@ -114,11 +114,11 @@ def links(program: ir.Program) -> list[Link]:
                 admitted, door = _admitted(ingress.get(EVERY_POD, []) + ingress.get(stage, []), who)
                 if admitted and who != EVERY_POD:  # a connection needs both ends to allow it
                     out.append(Link(who, stage, _text(_both(ports, door)), ""))
-    for stage in program.stages:
-        for rule in ingress.get(stage.name, []):
+    for callee in program.stages:
+        for rule in ingress.get(callee.name, []):
             for peer in rule.get("from") or []:
                 if _stage_of(peer) is None:
-                    out.append(Link(_place(peer), stage.name, _text(_ports(rule.get("ports"))), "source"))
+                    out.append(Link(_place(peer), callee.name, _text(_ports(rule.get("ports"))), "source"))
     return out
 
 

@@ -171,7 +171,7 @@ def test_an_open_network_has_no_policies_whatever_egress_says(tmp_path: Path) ->
     ],
 )
 def test_a_bad_entry_is_an_error_at_its_line(tmp_path: Path, entry: str, says: str) -> None:
-    text = f"kc: 1\npipeline: net\nstages:\n  web:\n    pattern: worker\n    image: a/b:1.0.0\n    egress:\n"
+    text = "kc: 1\npipeline: net\nstages:\n  web:\n    pattern: worker\n    image: a/b:1.0.0\n    egress:\n"
     text += f"      - '{entry}'\n"
     (found,) = errors_of(text, tmp_path)
     assert (found.code, found.pos.line) == ("KC106", 8) and says in found.message and "stage 'web'" in found.message

@@ -33,7 +33,7 @@ STRUCTURAL = {
 # A patch's kind is checked against the objects the stage's templates render, not its fields;
 # two parameters that exclude each other, or one that needs another, are checked by kc, not by the
 # schema.
-NOT_STRUCTURAL = {"patch-unknown-kind", "replicas-and-autoscale", "fanout-command"}
+NOT_STRUCTURAL = {"patch-unknown-kind", "replicas-and-autoscale", "fanout-command", "egress-stage-name"}
 
 
 def errors(doc: Any) -> list[str]:

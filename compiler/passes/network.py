@@ -35,8 +35,9 @@ def _referred(program: ir.Draft) -> dict[str, list[str]]:
     return out
 
 
-def _container_ports(objects: list[ir.Object]) -> dict[str, int]:
-    found: dict[str, int] = {}
+def _container_ports(objects: list[ir.Object]) -> dict[Any, Any]:
+    """The stage's pods' ports by name (what a Service's named target port means)."""
+    found: dict[Any, Any] = {}
     for obj in objects:
         for spec in pods.specs(obj.manifest):
             for container in pods.containers(spec):
@@ -121,7 +122,9 @@ def _policies(program: ir.Draft) -> list[ir.Object]:
 def _stage_names(program: ir.Draft) -> list[diag.Diagnostic]:
     """An egress host named like a stage: the stage is reached by referring to it, which also
     lets it in; a name alone would open the port to every address."""
-    entries = [(("workspace", "egress", i), text) for i, text in enumerate(program.spec.workspace.egress)]
+    entries: list[tuple[tuple[str | int, ...], str]] = [
+        (("workspace", "egress", i), text) for i, text in enumerate(program.spec.workspace.egress)
+    ]
     for stage in program.stages:
         entries += [
             (("stages", stage.name, "egress", i), text) for i, text in enumerate(stage.params.get("egress") or [])
