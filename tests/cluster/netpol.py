@@ -11,7 +11,7 @@ What is different here, and why:
 
 * **The queueing rules are ours.** kube-network-policies writes an nftables table whose rules
   hand packets over with nftables' ``queue`` statement, which needs the kernel's ``nft_queue``;
-  a kernel without it (CONFIG_NFT_QUEUE unset, as on the machines CI uses) refuses the whole
+  a kernel without it (CONFIG_NFT_QUEUE unset, as on the machines these tests run on) refuses the whole
   table, and kube-network-policies retries it and logs the error. The NFQUEUE target of iptables
   (``xt_NFQUEUE``, through nf_tables' ``nft_compat``) needs only ``nfnetlink_queue``. So ``up``
   adds a chain of its own to the mangle table's POSTROUTING, after DNAT and before SNAT (where
@@ -21,7 +21,7 @@ What is different here, and why:
   Bridged packets pass it too: ``br_netfilter`` sends them through the IP hooks. The chain is
   named after the cluster, and so is the queue, so two clusters on one machine each enforce
   their own node's policies. Where nft_queue exists, kube-network-policies' own table works as
-  well and hands the same packets to the same queue: nothing is evaluated differently.
+  well and hands the packets of the pods that policies select to the same queue, judged alike.
 * **Fail closed.** Without ``--queue-bypass`` a packet that nobody reads from the queue is dropped:
   ``up`` adds the rules only once kube-network-policies listens, and ``down`` removes them before
   it stops it.
