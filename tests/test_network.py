@@ -100,6 +100,16 @@ def test_a_named_target_port_is_the_pods_number(tmp_path: Path) -> None:
     assert rule["ports"] == [{"port": 26257, "protocol": "TCP"}, {"port": 8080, "protocol": "TCP"}]
 
 
+def test_a_reference_in_a_config_lets_the_stages_that_mount_it_connect(tmp_path: Path) -> None:
+    text = CALLS.replace("stages:\n", "stages:\n  settings: {pattern: config, data: {DB: '${db.host}'}}\n", 1)
+    text = text.replace(
+        'command: [wget, "${api.url}"]', 'command: [wget, "${api.url}"]\n    mounts: {settings: /etc/x}'
+    )
+    found = policies(compile_text(text, tmp_path))
+    assert {"to": [peer("db")], "ports": [{"port": 5432, "protocol": "TCP"}]} in found["net-report-egress"]["egress"]
+    assert found["net-db-ingress"]["ingress"] == [{"from": [peer("db"), peer("api"), peer("report")]}]
+
+
 EGRESS = """\
 kc: 1
 pipeline: net

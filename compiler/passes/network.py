@@ -23,15 +23,23 @@ from kc.schemas import record
 NETWORK_FIELDS = ("host", "port", "url")
 
 
-def _referred(program: ir.Draft) -> dict[str, list[str]]:
+def _referred(program: ir.Draft, running: set[str]) -> dict[str, list[str]]:
     """The stages each stage refers to by host, port or url (recorded by the dependencies pass),
-    once each, in the order of its references."""
-    out: dict[str, list[str]] = {}
+    once each, in the order of its references. A stage that runs no pods (a config) passes its
+    references on to the stages that mount it or read it: their pods are the ones that connect."""
+    direct: dict[str, list[str]] = {}
     for caller in program.stages:
-        targets = out.setdefault(caller.name, [])
+        targets = direct.setdefault(caller.name, [])
         for target, field in caller.reads:
             if field in NETWORK_FIELDS and target not in ("pipeline", caller.name, *targets):
                 targets.append(target)
+    out: dict[str, list[str]] = {}
+    for caller in program.stages:
+        targets = list(direct[caller.name])
+        for target, field in caller.reads:
+            if field == "name" and target in direct and target not in running:
+                targets += [t for t in direct[target] if t not in targets and t != caller.name]
+        out[caller.name] = targets
     return out
 
 
@@ -89,17 +97,18 @@ def _peer(stage: str, instance: str) -> dict[str, Any]:
 
 
 def _policies(program: ir.Draft) -> list[ir.Object]:
-    referred = _referred(program)
     objects: dict[str, list[ir.Object]] = {}
     for obj in program.objects:
         objects.setdefault(obj.stage, []).append(obj)
+    running = {name for name, found in objects.items() if any(True for o in found for _ in pods.specs(o.manifest))}
+    referred = _referred(program, running)
     serving = {s.name for s in program.stages if "host" in s.facts}  # a Service: ${stage.host}
     ports = {name: _ports(objects.get(name, [])) for name in serving}
     exposed = {o.stage for o in program.objects if o.kind == "Ingress"}
     out = []
     for stage in program.stages:
         if stage.name in serving:
-            callers = [s.name for s in program.stages if stage.name in referred[s.name]]
+            callers = [s.name for s in program.stages if s.name in running and stage.name in referred[s.name]]
             rules: list[dict[str, Any]] = [{"from": [_peer(p, program.instance) for p in [stage.name, *callers]]}]
             if stage.name in exposed:  # an ingress controller runs in a namespace of its own
                 rules.append(
@@ -109,7 +118,7 @@ def _policies(program: ir.Draft) -> list[ir.Object]:
                     }
                 )
             out.append(_policy(program, stage, "Ingress", rules))
-        if not any(True for obj in objects.get(stage.name, []) for _ in pods.specs(obj.manifest)):
+        if stage.name not in running:
             continue  # no pods, nothing leaves
         targets = [t for t in ([stage.name] if stage.name in serving else []) + referred[stage.name] if ports.get(t)]
         rules = [{"to": [_peer(t, program.instance)], "ports": ports[t]} for t in targets]
