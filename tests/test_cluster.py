@@ -274,7 +274,7 @@ def test_apply_diff_change_apply_teardown(target: Target, tmp_path: Path) -> Non
     changed = target.kc("diff", str(path), *flags, "-o", "json")
     assert changed.code == 1
     report = json.loads(changed.out)
-    assert report["summary"] == {"create": 1, "change": 1, "orphaned": 1, "conflicts": 0, "unchanged": 14}
+    assert report["summary"] == {"create": 1, "change": 1, "orphaned": 1, "conflicts": 0, "unchanged": 18}
     deployment = next(c for c in report["change"] if c["kind"] == "Deployment")
     fields = {f["path"]: f for f in deployment["fields"]}
     assert fields["spec.replicas"] == {
