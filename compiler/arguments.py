@@ -24,7 +24,8 @@ EXAMPLES = {
   kc validate */pipeline.spec            several specs at once (as the pre-commit hook runs it)""",
     "graph": """examples:
   kc graph shop.spec                     a Mermaid flowchart of the stages and bundles
-  kc graph shop.spec --format dot | dot -Tsvg > shop.svg""",
+  kc graph shop.spec --format dot | dot -Tsvg > shop.svg
+  kc graph shop.spec --network           the connections the network policies allow, with ports""",
     "explain": """examples:
   kc explain service                     parameters, defaults and objects of 'service'
   kc explain crontab --spec examples/crontab/pipeline.spec   a pattern the spec imports""",
@@ -249,6 +250,11 @@ def _validate(p: argparse.ArgumentParser) -> None:
 def _graph(p: argparse.ArgumentParser) -> None:
     _compile_flags(p)
     p.add_argument("--format", choices=("mermaid", "dot"), default="mermaid")
+    p.add_argument(
+        "--network",
+        action="store_true",
+        help="who may talk to whom, on which port, as the compiled NetworkPolicies allow it",
+    )
 
 
 def _patterns(p: argparse.ArgumentParser) -> None:

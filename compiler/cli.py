@@ -66,7 +66,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_graph(args: argparse.Namespace) -> int:
     from kc.targets import graph
 
-    sys.stdout.write(graph.FORMATS[args.format](commands.build(args)))
+    formats = graph.NETWORK_FORMATS if args.network else graph.FORMATS
+    sys.stdout.write(formats[args.format](commands.build(args)))
     return EXIT_OK
 
 

@@ -59,6 +59,7 @@ CODES: dict[str, str] = {
     "KC412": "policy-unconfined",
     "KC413": "policy-volume-type",
     "KC414": "quota-too-small",
+    "KC415": "policy-egress",
     "KC501": "pattern-invalid",
     "KC502": "template-error",
     "KC503": "pattern-warning",

@@ -155,7 +155,7 @@ def diagnostics(
             ctx = err["ctx"]
             hint = f"make '{ctx['key']}' at least {ctx['bound']}, or lower '{ctx['other']}'"
             out.append(diag.error("KC103", pos, f"{err['msg']}{where}", hint))
-        elif kind in ("kc_port_name", "value_error"):
+        elif kind in ("kc_port_name", "kc_egress", "value_error"):
             at, notes = _at_fields(doc, path, err.get("ctx", {}).get("kc_fields") or (), pos)
             hint = str((err.get("ctx") or {}).get("hint", ""))
             message = f"{err['msg'].removeprefix('Value error, ')}{where}"

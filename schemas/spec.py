@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from kc.schemas import egress, values
 from kc.schemas import types as t
-from kc.schemas import values
 from kc.schemas.record import Record, param
 from kc.schemas.shape import Before, Invalid, JsonSchema, Length, Pattern, Range
 
@@ -39,6 +39,11 @@ class Workspace(Record, kebab_keys=True):
     data: DataClaim | None = None
     labels: dict[t.LabelKey, t.LabelValue] = param({})
     annotations: dict[t.LabelKey, str] = param({})
+    egress: list[egress.Entry] = param(
+        [],
+        description="Where every stage's pods may connect besides the stages they refer to: "
+        "HOST:PORT, CIDR:PORT, kubernetes or *.",
+    )
 
 
 class Defaults(Record, kebab_keys=True):
@@ -64,6 +69,17 @@ class Policy(Record, kebab_keys=True):
     allow_volume_types: bool = False
     require_health: bool = False
     data: Literal["retain", "delete"] = "retain"
+    # Egress (docs/security.md, "Network"): "*" and host names reach any address; where the
+    # cluster's DNS and API server are.
+    allow_egress_anywhere: bool = True
+    egress_cidrs: list[egress.Network] | None = param(
+        None, description="The networks egress entries may reach; '*' and host names reach 0.0.0.0/0 and ::/0."
+    )
+    dns_namespace: t.Label = "kube-system"
+    dns_labels: dict[t.LabelKey, t.LabelValue] = param({"k8s-app": "kube-dns"})
+    api_server: list[egress.Address] | None = param(
+        None, description="Where 'egress: [kubernetes]' leads (CIDR:PORT); by default any address on 443 and 6443."
+    )
 
 
 # A run parameter's name: what follows ``params.`` in a reference, and the NAME of --param.

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
+from kc.schemas import egress
 from kc.schemas import types as t
 from kc.schemas import values as v
 from kc.schemas.record import Record, param
@@ -21,6 +22,11 @@ class StageBase(Record):
     labels: dict[t.LabelKey, t.LabelValue] = param({})
     annotations: dict[t.LabelKey, str] = param({})
     patch: dict[str, dict[str, Any]] = param({})
+    egress: list[egress.Entry] = param(
+        [],
+        description="Where the stage's pods may connect besides the stages they refer to: "
+        "HOST:PORT, CIDR:PORT, kubernetes or *.",
+    )
 
 
 def _port_name(value: str) -> str:

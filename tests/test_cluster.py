@@ -248,11 +248,11 @@ def test_apply_diff_change_apply_teardown(target: Target, tmp_path: Path) -> Non
 
     first = target.kc("diff", str(path), *flags)
     assert first.code == 1
-    assert "16 to create, 0 to change, 0 orphaned, 0 conflicts, 0 unchanged" in first.out
+    assert "20 to create, 0 to change, 0 orphaned, 0 conflicts, 0 unchanged" in first.out
 
     applied = target.kc("apply", str(path), *flags, "--timeout", target.timeout)
     assert applied.code == 0, applied.err
-    assert "16 created, 0 configured, 0 unchanged" in applied.err
+    assert "20 created, 0 configured, 0 unchanged" in applied.err
     for gate in ("db: all replicas ready", "migrate: job complete", "api: rollout complete"):
         assert f"gate passed: {gate}" in applied.err
 
@@ -261,7 +261,7 @@ def test_apply_diff_change_apply_teardown(target: Target, tmp_path: Path) -> Non
 
     after = target.kc("diff", str(path), *flags)
     assert after.code == 0, after.out
-    assert "0 to create, 0 to change, 0 orphaned, 0 conflicts, 16 unchanged" in after.out
+    assert "0 to create, 0 to change, 0 orphaned, 0 conflicts, 20 unchanged" in after.out
 
     # The spec changes: one more replica, one more variable, a longer migration timeout (a new Job).
     path.write_text(
@@ -274,7 +274,7 @@ def test_apply_diff_change_apply_teardown(target: Target, tmp_path: Path) -> Non
     changed = target.kc("diff", str(path), *flags, "-o", "json")
     assert changed.code == 1
     report = json.loads(changed.out)
-    assert report["summary"] == {"create": 1, "change": 1, "orphaned": 1, "conflicts": 0, "unchanged": 14}
+    assert report["summary"] == {"create": 1, "change": 1, "orphaned": 1, "conflicts": 0, "unchanged": 18}
     deployment = next(c for c in report["change"] if c["kind"] == "Deployment")
     fields = {f["path"]: f for f in deployment["fields"]}
     assert fields["spec.replicas"] == {
@@ -339,12 +339,12 @@ def test_reapply_changes_nothing(target: Target, tmp_path: Path) -> None:
     writes = len(target.requests)
     again = target.kc("apply", str(path), *flags, "--timeout", target.timeout)
     assert again.code == 0
-    assert "0 created, 0 configured, 16 unchanged" in again.err
+    assert "0 created, 0 configured, 20 unchanged" in again.err
     assert apps.read_namespaced_deployment(f"{ns}-api", ns).metadata.resource_version == before
     # Nothing new or changed: no dry run before the first bundle, one apply per object.
     patches = [r for r in target.requests[writes:] if r.method == "PATCH" and "dryRun" not in r.query]
     dry_runs = [r for r in target.requests[writes:] if r.method == "PATCH" and r.query.get("dryRun") == "All"]
-    assert len(patches) == 16 and all(r.query["fieldManager"] == "kc" for r in patches)
+    assert len(patches) == 20 and all(r.query["fieldManager"] == "kc" for r in patches)
     assert dry_runs == []
     assert not [r for r in target.requests[writes:] if r.method in ("POST", "PUT", "DELETE")]
     assert target.kc("teardown", str(path), *flags, "--yes", "--delete-data").code == 0
@@ -435,7 +435,7 @@ def test_diff_against_an_earlier_compile_is_offline(target: Target, tmp_path: Pa
     out = tmp_path / "out"
     assert target.kc("compile", str(path), *flags, "-o", str(out), cluster=False).code == 0
     same = target.kc("diff", str(path), *flags, "--against", str(out), cluster=False)
-    assert same.code == 0 and "16 unchanged" in same.out
+    assert same.code == 0 and "20 unchanged" in same.out
     path.write_text(path.read_text().replace("    replicas: 2\n", "    replicas: 3\n"))
     changed = target.kc("diff", str(path), *flags, "--against", str(out), cluster=False)
     assert changed.code == 1

@@ -42,6 +42,7 @@ NOT_STRUCTURAL = {
     "fanout-command",
     "autoscale-min-above-max",
     "ports-same-number",
+    "egress-stage-name",
 }
 
 

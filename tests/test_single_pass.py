@@ -120,20 +120,33 @@ def test_seal_leaves_a_cycle_of_data_edges_to_ordering() -> None:
     assert all(o.name.startswith(f"shop-{o.stage}-") for o in seal.seal(given).objects)
 
 
-def test_network_lets_in_the_callers_of_a_service_unless_open() -> None:
+def test_network_lets_the_callers_of_a_service_reach_it_unless_open() -> None:
     text = SPEC.replace("image: a:1}", "image: a:1, env: {DB: '${db.url}'}}")
     api = record.replace(stage("api", "service"), reads=(("db", "url"),))  # as dependencies finds it
+    pod = {"template": {"spec": {"containers": [{"name": "c", "ports": [{"name": "pg", "containerPort": 5432}]}]}}}
     fields = {
         "stages": (stage("db", "postgres", {"host": "h", "port": "5", "url": "http://h:5"}), api),
-        "steps": (step("workspace"), step("db"), step("api")),
+        "steps": (
+            step("workspace"),
+            step(
+                "db",
+                obj("Service", "shop-db", "db", ports=[{"port": 5, "targetPort": "pg"}]),
+                obj("StatefulSet", "shop-db", "db", **pod),
+            ),
+            step("api", obj("Deployment", "shop-api", "api", template={"spec": {"containers": [{"name": "c"}]}})),
+        ),
     }
-    assert network.network(draft(text + "workspace: {network: open}\n", **fields)).objects == ()
+    opened = network.network(draft(text + "workspace: {network: open}\n", **fields))
+    assert not [o for o in opened.objects if o.kind == "NetworkPolicy"]
     isolated = draft(text, **fields)
-    (policy,) = network.network(isolated).objects
-    assert policy.kind == "NetworkPolicy" and policy.step == "workspace"
-    assert policy.name == object_names.object_name("shop", "db", "ingress")
-    peers = [p["podSelector"]["matchLabels"]["kc.dev/stage"] for p in policy.manifest["spec"]["ingress"][0]["from"]]
-    assert peers == ["db", "api"]
+    policies = {o.name: o for o in network.network(isolated).objects if o.kind == "NetworkPolicy"}
+    assert all(p.step == "workspace" for p in policies.values())
+    ingress = policies[object_names.object_name("shop", "db", "ingress")].manifest["spec"]["ingress"]
+    assert [p["podSelector"]["matchLabels"]["kc.dev/stage"] for p in ingress[0]["from"]] == ["db", "api"]
+    (rule,) = policies[object_names.object_name("shop", "api", "egress")].manifest["spec"]["egress"]
+    # The Service's named target port, as the pods number it: what a policy sees after the Service.
+    assert rule["ports"] == [{"port": 5432, "protocol": "TCP"}]
+    assert rule["to"][0]["podSelector"]["matchLabels"]["kc.dev/stage"] == "db"
 
 
 def test_ordering_lays_steps_into_bundles_by_their_dependencies() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kc.compiler import contract, ir, kinds, merge, object_names, pods, podsecurity
+from kc.compiler import contract, egress, ir, kinds, merge, object_names, pods, podsecurity
 from kc.compiler import diagnostics as diag
 from kc.compiler.diagnostics import Pos
 from kc.compiler.passes import labels
@@ -148,6 +148,8 @@ def _workspace(program: ir.Draft, data_of: dict[str, container.Data]) -> ir.Step
         # What the API server's Pod Security admission enforces: as much as the policy allows.
         "pod_security": podsecurity.level({k for k in podsecurity.KEYS if getattr(program.policy, k, False)}),
         "results": any(d.results for d in data_of.values()),
+        "dns": {"namespace": program.policy.dns_namespace, "labels": program.policy.dns_labels},
+        "egress": egress.rules(ws.egress, program.policy),
     }
     pos = (
         program.doc.pos(("workspace",), key=True) if "workspace" in program.doc.data else program.doc.pos(("pipeline",))

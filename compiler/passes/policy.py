@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from kc.compiler import diagnostics as diag
-from kc.compiler import ir, kinds, pods, podsecurity
+from kc.compiler import egress, ir, kinds, pods, podsecurity
 from kc.compiler.diagnostics import Pos
+from kc.schemas import egress as egress_schema
 from kc.schemas import spec as spec_schema
 
 
@@ -106,6 +107,47 @@ def _check(obj: ir.Object, policy: spec_schema.Policy, blame: _Blame) -> Iterato
         yield from _check_pod(obj, pod_spec, policy, blame)
 
 
+def _egress_entries(program: ir.Draft) -> Iterator[tuple[Pos, str]]:
+    """Every egress entry of the spec (the workspace's, then each stage's), with its position."""
+    if program.spec.workspace.network != "isolated":
+        return  # nothing is isolated, so nothing is opened
+    doc = program.doc
+    for index, text in enumerate(program.spec.workspace.egress):
+        yield doc.pos(("workspace", "egress", index)), text
+    for stage in program.stages:
+        for index, text in enumerate(stage.params.get("egress") or []):
+            yield doc.pos(("stages", stage.name, "egress", index)), text
+
+
+def _check_egress(program: ir.Draft, rules: spec_schema.Policy) -> Iterator[diag.Diagnostic]:
+    """Each destination against ``allow-egress-anywhere`` and ``egress-cidrs``: a host name, ``*``
+    and the API server wherever it is reach every address (0.0.0.0/0 and ::/0)."""
+    for pos, text in _egress_entries(program):
+        for dest in egress.destinations([text], rules):
+            anywhere = dest.networks == egress_schema.EVERYWHERE
+            if anywhere and not rules.allow_egress_anywhere:
+                why = "every address" + ("" if dest.kind == "any" else f" on port {dest.port}")
+                hint = (
+                    "name the API server's address in the policy's api-server (10.0.0.1:6443)"
+                    if text == egress_schema.API_SERVER
+                    else "name the network instead: 'CIDR:PORT' (10.20.0.0/16:443)"
+                )
+                yield diag.error(
+                    "KC415", pos, f"egress '{text}' reaches {why} (policy allow-egress-anywhere is false)", hint
+                )
+                break
+            allowed = rules.egress_cidrs
+            outside = [n for n in dest.networks if allowed is not None and not egress_schema.within(n, allowed)]
+            if outside:
+                yield diag.error(
+                    "KC415",
+                    pos,
+                    f"egress '{text}' reaches {', '.join(outside)}, outside the policy's egress-cidrs",
+                    f"egress-cidrs: {', '.join(allowed or []) or 'none'}",
+                )
+                break
+
+
 def policy(program: ir.Draft) -> ir.Draft:
     rules = program.policy
     assert rules is not None
@@ -114,6 +156,7 @@ def policy(program: ir.Draft) -> ir.Draft:
     for obj in program.objects:
         blame = blames.setdefault(obj.stage, _Blame(program, obj.stage))
         errors.extend(_check(obj, rules, blame))
+    errors.extend(_check_egress(program, rules))
     if rules.require_health:
         errors.extend(_without_health(program))
     diag.raise_if_errors(errors)

@@ -11,7 +11,7 @@ from kc.compiler.patterns import registry
 from kc.schemas import check, record, shape
 
 # Parameters every stage has, which kc reads itself rather than the templates.
-_NOT_FOR_TEMPLATES = frozenset({"pattern", "after", "enabled", "labels", "annotations", "patch"})
+_NOT_FOR_TEMPLATES = frozenset({"pattern", "after", "enabled", "labels", "annotations", "patch", "egress"})
 
 
 def check_stage(

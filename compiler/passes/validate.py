@@ -12,7 +12,7 @@ from kc.compiler.diagnostics import Pos
 from kc.compiler.passes import parameters
 from kc.compiler.passes import stages as checks
 from kc.compiler.patterns import registry
-from kc.schemas import check, record, shape, types
+from kc.schemas import check, egress, record, shape, types
 from kc.schemas import spec as spec_schema
 
 # For each policy key: is the spec's value at least as strict as the organisation's?
@@ -27,6 +27,12 @@ _TIGHTER: dict[str, Callable[[Any, Any], bool]] = {
     "allow_volume_types": lambda spec, org: org or not spec,
     "require_health": lambda spec, org: spec or not org,
     "data": lambda spec, org: spec == org or org == "delete",
+    "allow_egress_anywhere": lambda spec, org: org or not spec,
+    "egress_cidrs": lambda spec, org: org is None or (spec is not None and all(egress.within(c, org) for c in spec)),
+    # Where the cluster's DNS and API server are is the organisation's to say, once it says it.
+    "dns_namespace": lambda spec, org: spec == org,
+    "dns_labels": lambda spec, org: spec == org,
+    "api_server": lambda spec, org: org is None or spec == org,
 }
 
 
@@ -59,11 +65,21 @@ def _effective_policy(
                 diag.error(
                     "KC407",
                     doc.pos(("policy", alias)),
-                    f"policy '{alias}: {mine}' loosens the organisation's '{alias}: {theirs}' ({org_doc.file})",
+                    f"policy '{alias}: {_text(mine)}' loosens the organisation's '{alias}: {_text(theirs)}' "
+                    f"({org_doc.file})",
                     "a spec may tighten the organisation's policy, never loosen it",
                 )
             )
     return record.replace(org, **tightened), errors
+
+
+def _text(value: Any) -> str:
+    """A policy value as a spec writes it (``[10.0.0.0/8]``, ``{k8s-app: kube-dns}``)."""
+    if isinstance(value, list):
+        return "[" + ", ".join(map(str, value)) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {v}" for k, v in value.items()) + "}"
+    return "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _given(cls: type, raw: Any) -> list[shape.Field]:

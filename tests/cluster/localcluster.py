@@ -242,7 +242,7 @@ def start_real_node(root: Path, bin_dir: Path, api: Api, state: dict[str, Any]) 
         except (ClusterError, OSError, subprocess.SubprocessError) as error:
             reason = str(error)
         node.stop_node(root, state)
-        for name in ("kubelet", "containerd", "dns"):
+        for name in ("kubelet", "containerd", "dns", "network-policies"):
             STARTED.pop(name, None)
             state["pids"].pop(name, None)
         state["node"] = None

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import busybox
+import netpol
 import services
 from support import Api, ClusterError, alive, free_port, issue, save_state, say, start, wait_for
 
@@ -35,6 +36,7 @@ NAME = "kc-node"
 LABEL = ("kc.dev/node", "real")
 TAINT = {"key": "kc.dev/node", "value": "real", "effect": "NoSchedule"}
 CLOUD_TAINT = "node.cloudprovider.kubernetes.io/uninitialized"
+SUBNET_ANNOTATION = "kc.dev/pod-subnet"
 
 # Every pod of a namespace with these annotations runs on the real node (the API server's
 # PodNodeSelector and PodTolerationRestriction admission plugins add the selector and toleration).
@@ -202,12 +204,24 @@ def mirror_registries(config_path: Path, registry: str, hosts: Iterable[str]) ->
     return written
 
 
+SPARE_FROM = 240
+
+
+def spare_addresses(node: dict[str, Any]) -> list[str]:
+    """The last addresses of the node's subnet, which no pod gets: tests give them to network
+    namespaces of their own that stand for places outside the cluster (tests/test_network_policy.py)."""
+    prefix = node["subnet"].rsplit(".", 1)[0]
+    return [f"{prefix}.{last}" for last in range(SPARE_FROM, 255)]
+
+
 def cni_config(node: dict[str, Any]) -> dict[str, Any]:
     """A bridge on the host with one address of the node's subnet (the kubelet's probes reach pods
-    through it) and no default route in the pods: they reach each other and nothing else."""
+    through it) and no default route in the pods: they reach each other and nothing else. Pods get
+    addresses up to .239; the rest are spare (:func:`spare_addresses`)."""
+    last = node["subnet"].rsplit(".", 1)[0] + f".{SPARE_FROM - 1}"
     ipam = {
         "type": "host-local",
-        "ranges": [[{"subnet": node["subnet"]}]],
+        "ranges": [[{"subnet": node["subnet"], "rangeEnd": last}]],
         "routes": services.pod_routes(node),  # the service range, where kube-proxy handles it
         "dataDir": f"{node['home']}/cni/ipam",
     }
@@ -288,6 +302,10 @@ def start_node(root: Path, bin_dir: Path, api: Api, kubeconfig: dict[str, Any], 
     initialise(api)
     wait_for(f"node {NAME} to be Ready", lambda: node_ready(api), root, timeout=60)
     services.finish(root, bin_dir, node, api, state)  # kube-proxy
+    enforced = netpol.start_engine(root, node, api, state)  # NetworkPolicy, beside kube-proxy
+    # The pods' subnet, whose spare addresses tests give to places outside the cluster.
+    annotations = {netpol.ANNOTATION: enforced, SUBNET_ANNOTATION: node["subnet"]}
+    api.patch(f"/api/v1/nodes/{NAME}", {"metadata": {"annotations": annotations}})
 
 
 def make_bridge(node: dict[str, Any]) -> None:
@@ -390,6 +408,7 @@ def stop_node(root: Path, state: dict[str, Any]) -> None:
     node = state.get("node")
     if not node:
         return
+    netpol.stop_engine(state)  # its rules first: a queue nobody reads drops every packet
     services.stop(root, state)  # kube-proxy and its rules
     pids = state.get("pids", {})
     _kill(pids.get("kubelet"))
