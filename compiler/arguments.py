@@ -15,7 +15,7 @@ EXAMPLES = {
   kc compile examples/shop/pipeline.spec -o out/          write bundles and kc/plan.json
   kc compile shop.spec -o out/ --profile prod --instance shop-canary
   kc compile shop.spec --set api.replicas=3               print the bundles as one YAML stream
-  kc compile wordfreq.spec -o run-42/ --instance run-42 --param text=hamlet.txt
+  kc compile words.spec -o run-42/ --instance run-42 --param text=hamlet.txt
   kc compile shop.spec -o out/ --check                    exit 1 when out/ is stale
   kc compile shop.spec --teardown                         print the teardown plan (kc/teardown.yaml)""",
     "validate": """examples:
@@ -61,7 +61,7 @@ Secret data is never printed, only that it changed. docs/cluster.md has the comp
     "apply": """examples:
   kc apply shop.spec                               apply bundle by bundle, waiting on each gate
   kc apply shop.spec --profile prod --timeout 10m  each bundle's gates may take up to 10 minutes
-  kc apply wordfreq.spec --instance run-42 --param text=hamlet.txt   a run of its own
+  kc apply words.spec --instance run-42 --param text=hamlet.txt      a run of its own
   kc apply shop.spec --prune                       then delete the orphans (claims only with data: delete)
   kc diff shop.spec; kc apply shop.spec && kc diff shop.spec   the last diff exits 0
   kc apply shop.spec --rerun migrate               delete the stage's (failed) Job first, so it runs again
