@@ -152,5 +152,7 @@ def _look_up(
         other = others.get(key)
         if obj.kind == "Namespace" and obj.manifest["apiVersion"] == "v1":
             exists[obj.name] = other is not None
-        if other is not None:
+        # One of this instance's own, made after the labelled listing (a request of an earlier,
+        # interrupted apply that the server finished late): applying it again is no adoption.
+        if other is not None and not contract.carries(other, contract.ownership(instance)):
             out.conflicts[key] = (other, _conflict_reason(other, instance))
